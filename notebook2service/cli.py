@@ -1,0 +1,159 @@
+"""The `nb2svc` command: a thin shell over the library."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _codes(value: str) -> tuple[str, ...]:
+    from .lint.rules import RULES
+
+    codes = tuple(c.strip().upper() for c in value.replace(" ", ",").split(",") if c.strip())
+    for c in codes:
+        if c != "ALL" and not any(code.startswith(c) for code in RULES):
+            raise argparse.ArgumentTypeError(f"unknown rule code or prefix: {c!r} (see `nb2svc rules`)")
+    return codes
+
+
+def _merge(values: list[tuple[str, ...]] | None) -> tuple[str, ...] | None:
+    return tuple(c for v in values for c in v) if values else None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nb2svc",
+        description="Take a Jupyter notebook to production: lint it, convert it to a package and a service.",
+    )
+    parser.add_argument("--version", action="version", version=f"nb2svc {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    lint = sub.add_parser(
+        "lint",
+        help="check notebooks for hidden state and production blockers (never runs them)",
+        description="Check notebooks statically for hidden state and production blockers. "
+        "Exit status: 0 no findings, 1 findings, 2 usage or input error.",
+    )
+    lint.add_argument("paths", nargs="*", default=["."], help="notebooks or folders (recursive); default: .")
+    lint.add_argument("--format", "--output-format", dest="format", default="text",
+                      choices=["text", "json", "sarif", "github"], help="output format (default: text)")
+    lint.add_argument("--select", type=_codes, action="append", metavar="CODES",
+                      help="only these rule codes or prefixes, comma-separated (replaces the configured selection)")
+    lint.add_argument("--extend-select", type=_codes, action="append", metavar="CODES",
+                      help="add rule codes or prefixes to the selection")
+    lint.add_argument("--ignore", type=_codes, action="append", metavar="CODES",
+                      help="skip these rule codes or prefixes (added to the configured ignores)")
+    lint.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
+    lint.add_argument("--fail-on", choices=["info", "warning", "error"], default="warning",
+                      help="lowest severity that makes the exit status 1 (default: warning; "
+                      "info findings are shown but do not fail)")
+    lint.add_argument("--fix", action="store_true",
+                      help="apply safe fixes (clear stale execution counts); rewrites the notebooks")
+    lint.add_argument("--no-cache", action="store_true", help="do not read or write .nb2svc_cache")
+    lint.add_argument("--isolated", action="store_true", help="ignore [tool.nb2svc] in pyproject.toml")
+    lint.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                      help="worker processes (default: CPU count)")
+    lint.add_argument("--output-file", "-o", metavar="FILE", help="write the report to FILE")
+    lint.add_argument("--quiet", "-q", action="store_true", help="text format: no summary line")
+
+    sub.add_parser("rules", help="list the rules with their codes, kinds and severities")
+    return parser
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from .config import Options
+    from .lint.fix import clear_execution_counts
+    from .lint.reporters import REPORTERS
+    from .lint.runner import lint_file, lint_paths
+    from .notebook import NotebookError
+
+    options = Options(
+        select=_merge(args.select),
+        ignore=_merge(args.ignore),
+        extend_select=_merge(args.extend_select),
+        use_config=not args.isolated,
+    )
+    results = lint_paths(args.paths, options, jobs=args.jobs, cache=not args.no_cache and not args.fix)
+    fixed = 0
+    if args.fix:
+        for i, r in enumerate(results):
+            if any(d.fixable for d in r.diagnostics):
+                try:
+                    fixed += sum(1 for d in r.diagnostics if d.fixable)
+                    clear_execution_counts(r.path)
+                except (OSError, ValueError, NotebookError) as exc:
+                    print(f"nb2svc: cannot fix {r.path}: {exc}", file=sys.stderr)
+                    continue
+                results[i] = lint_file(r.path, options)
+    for r in results:
+        if r.error:
+            print(f"nb2svc: error: {r.path}: {r.error}", file=sys.stderr)
+        elif r.skipped:
+            print(f"nb2svc: skipped {r.path}: {r.skipped}", file=sys.stderr)
+    out = open(args.output_file, "w", encoding="utf-8") if args.output_file else sys.stdout  # noqa: SIM115
+    try:
+        if args.format == "text":
+            if fixed:
+                out.write(f"Fixed {fixed} finding{'s' if fixed != 1 else ''}.\n")
+            if not (args.quiet and not any(r.diagnostics for r in results)):
+                REPORTERS["text"](results, out) if not args.quiet else _quiet_text(results, out)
+        else:
+            REPORTERS[args.format](results, out)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if any(r.error for r in results):
+        return EXIT_ERROR
+    levels = {"info": 0, "warning": 1, "error": 2}
+    floor = levels[args.fail_on]
+    failing = any(levels[d.severity] >= floor for r in results for d in r.diagnostics)
+    if failing and not args.exit_zero:
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _quiet_text(results, out) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from .lint.reporters import text
+
+    buf = io.StringIO()
+    text(results, buf)
+    lines = [ln for ln in buf.getvalue().splitlines() if ":" in ln and not ln.startswith(("Found ", "[*]"))]
+    out.write("".join(ln + "\n" for ln in lines))
+
+
+def _rules() -> int:
+    from .lint.rules import RULES
+
+    width = max(len(r.name) for r in RULES.values())
+    for r in RULES.values():
+        fix = " [*]" if r.fixable else ""
+        print(f"{r.code}  {r.name:<{width}}  {r.kind:<12}  {r.severity:<7}  {r.summary}{fix}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "lint":
+            return _lint(args)
+        if args.command == "rules":
+            return _rules()
+        parser.print_help()
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("nb2svc: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

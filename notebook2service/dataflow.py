@@ -1,0 +1,869 @@
+"""Per-cell facts and the cross-cell graph, from one stdlib ``ast`` walk per cell.
+
+For every code cell: the names it defines, reads (before defining them itself), deletes and
+mutates, the functions and classes it defines with the globals their bodies read (resolved
+when they are *called*, not where they are defined), plus the facts production rules need
+(string literals with their context, calls with qualified names, imports). Rules read these
+facts; nothing here reports.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from .ipython import Translation, translate
+from .notebook import Cell, Notebook
+
+BUILTINS = frozenset(dir(builtins)) | {"__file__", "__builtins__", "__name__", "__doc__"}
+
+#: names IPython puts in the user namespace (reported as production blockers, not as undefined)
+IPYTHON_GLOBALS = frozenset(
+    {"In", "Out", "get_ipython", "display", "exit", "quit", "_", "__", "___", "_i", "_ii", "_iii", "_oh", "_ih", "_dh"}
+)
+
+#: method calls that change their receiver in place
+MUTATING_METHODS = frozenset(
+    {
+        "append", "extend", "insert", "remove", "pop", "popitem", "clear", "update", "add",
+        "discard", "setdefault", "sort", "reverse", "appendleft", "extendleft", "rotate",
+        "fit", "partial_fit", "fit_transform", "fit_predict", "fit_resample", "set_params",
+        "compile", "load_state_dict", "zero_grad", "train", "eval", "set_index_inplace",
+        "resize", "fill", "itemset", "put", "setflags", "__setitem__", "__delitem__",
+    }
+)
+#: mutations that accumulate (running the cell twice adds twice)
+ACCUMULATING_METHODS = frozenset(
+    {"append", "extend", "insert", "add", "update", "setdefault", "appendleft", "extendleft",
+     "partial_fit", "rotate"}
+)
+#: functions that shuffle or fill their first argument in place
+MUTATING_FUNCTIONS = frozenset({"shuffle"})
+
+
+def is_ipython_global(name: str) -> bool:
+    if name in IPYTHON_GLOBALS:
+        return True
+    if name.startswith("_i") and name[2:].isdigit():
+        return True
+    return name.startswith("_") and name[1:].isdigit()
+
+
+@dataclass(frozen=True)
+class Use:
+    name: str
+    line: int
+    col: int
+    via: str | None = None  # the function whose call reads the name
+
+
+@dataclass
+class Mutation:
+    name: str
+    line: int
+    col: int
+    how: str  # e.g. ".append()", "item assignment", "inplace=True"
+    accumulating: bool = False
+
+
+@dataclass
+class SelfUpdate:
+    name: str
+    line: int
+    col: int
+    how: str
+    strong: bool
+
+
+@dataclass
+class StringLit:
+    value: str
+    line: int
+    col: int
+    context: str | None  # assignment target, keyword or dict key the string is bound to
+    docstring: bool = False
+
+
+@dataclass
+class Call:
+    func: str  # dotted name as written: 'np.random.seed'
+    line: int
+    col: int
+    keywords: dict[str, ast.expr]
+    nargs: int
+
+
+@dataclass
+class Function:
+    name: str
+    cell: int  # cell index
+    line: int
+    free: set[str]  # global names the body reads
+    assigns_globals: set[str]  # names bound through `global` statements
+    kind: str = "function"  # function | class | lambda
+
+
+@dataclass
+class CellFlow:
+    cell: Cell
+    translation: Translation
+    defs: dict[str, tuple[int, int]] = field(default_factory=dict)
+    uses: list[Use] = field(default_factory=list)
+    all_reads: set[str] = field(default_factory=set)
+    mutations: list[Mutation] = field(default_factory=list)
+    deletes: dict[str, tuple[int, int]] = field(default_factory=dict)
+    self_updates: list[SelfUpdate] = field(default_factory=list)
+    strings: list[StringLit] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+    imports: dict[str, str] = field(default_factory=dict)  # local name -> qualified name
+    star_imports: list[tuple[str, int, int]] = field(default_factory=list)
+    functions: dict[str, Function] = field(default_factory=dict)
+    #: reads of functions/classes this cell itself defined (their bodies' reads happen here)
+    local_calls: list[Use] = field(default_factory=list)
+
+    @property
+    def parsed(self) -> bool:
+        return self.translation.tree is not None
+
+    @property
+    def writes(self) -> set[str]:
+        return set(self.defs) | {m.name for m in self.mutations}
+
+
+def _root_name(node: ast.AST) -> ast.Name | None:
+    while True:
+        if isinstance(node, ast.Name):
+            return node
+        if isinstance(node, (ast.Attribute, ast.Subscript, ast.Starred)):
+            node = node.value
+        elif isinstance(node, ast.Call):
+            node = node.func
+        else:
+            return None
+
+
+def dotted(node: ast.AST) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _target_names(node: ast.AST) -> Iterator[ast.Name]:
+    if isinstance(node, ast.Name):
+        yield node
+    elif isinstance(node, (ast.Tuple, ast.List)):
+        for elt in node.elts:
+            yield from _target_names(elt)
+    elif isinstance(node, ast.Starred):
+        yield from _target_names(node.value)
+
+
+def _names_read(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+# --------------------------------------------------------------------------------------
+# function bodies: free (global) names, resolved when called
+# --------------------------------------------------------------------------------------
+class _ScopeNames(ast.NodeVisitor):
+    """Collect names bound and read in one function scope; nested scopes report their free names."""
+
+    def __init__(self) -> None:
+        self.bound: set[str] = set()
+        self.read: set[str] = set()
+        self.globals: set[str] = set()
+        self.nonlocals: set[str] = set()
+        self.global_assigns: set[str] = set()
+        self.nested_free: set[str] = set()
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self.read.add(node.id)
+        else:
+            self.bound.add(node.id)
+            if node.id in self.globals:
+                self.global_assigns.add(node.id)
+
+    def visit_Global(self, node: ast.Global) -> None:
+        self.globals.update(node.names)
+
+    def visit_Nonlocal(self, node: ast.Nonlocal) -> None:
+        self.nonlocals.update(node.names)
+
+    def _nested(self, node: ast.AST, args: ast.arguments | None, body: list[ast.AST]) -> None:
+        free, assigns = function_free_names(args, body)
+        self.nested_free |= free
+        self.global_assigns |= assigns
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        for d in node.decorator_list:
+            self.visit(d)
+        self._visit_arg_defaults(node.args)
+        if node.returns:
+            self.visit(node.returns)
+        self.bound.add(node.name)
+        self._nested(node, node.args, node.body)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        self._visit_arg_defaults(node.args)
+        self._nested(node, node.args, [node.body])
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for d in node.decorator_list:
+            self.visit(d)
+        for b in node.bases:
+            self.visit(b)
+        for k in node.keywords:
+            self.visit(k.value)
+        self.bound.add(node.name)
+        inner = _ScopeNames()
+        for stmt in node.body:
+            inner.visit(stmt)
+        self.nested_free |= (inner.read - inner.bound) | inner.nested_free
+        self.global_assigns |= inner.global_assigns
+
+    def _comp(self, node: ast.AST, elts: list[ast.AST], generators: list[ast.comprehension]) -> None:
+        self.visit(generators[0].iter)
+        inner = _ScopeNames()
+        for i, gen in enumerate(generators):
+            inner.visit(gen.target)
+            if i:
+                inner.visit(gen.iter)
+            for cond in gen.ifs:
+                inner.visit(cond)
+        for e in elts:
+            inner.visit(e)
+        self.nested_free |= (inner.read - inner.bound) | inner.nested_free
+
+    def visit_ListComp(self, node: ast.ListComp) -> None:
+        self._comp(node, [node.elt], node.generators)
+
+    visit_SetComp = visit_ListComp
+    visit_GeneratorExp = visit_ListComp
+
+    def visit_DictComp(self, node: ast.DictComp) -> None:
+        self._comp(node, [node.key, node.value], node.generators)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for a in node.names:
+            self.bound.add(a.asname or a.name.split(".")[0])
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        for a in node.names:
+            if a.name != "*":
+                self.bound.add(a.asname or a.name)
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.name:
+            self.bound.add(node.name)
+        self.generic_visit(node)
+
+    def visit_MatchAs(self, node: ast.AST) -> None:
+        name = getattr(node, "name", None)
+        if name:
+            self.bound.add(name)
+        self.generic_visit(node)
+
+    visit_MatchStar = visit_MatchAs
+
+    def visit_MatchMapping(self, node: ast.AST) -> None:
+        rest = getattr(node, "rest", None)
+        if rest:
+            self.bound.add(rest)
+        self.generic_visit(node)
+
+    def _visit_arg_defaults(self, args: ast.arguments) -> None:
+        for d in list(args.defaults) + [d for d in args.kw_defaults if d is not None]:
+            self.visit(d)
+
+
+def function_free_names(args: ast.arguments | None, body: list[ast.AST]) -> tuple[set[str], set[str]]:
+    """Global names a function body reads, and names it assigns through `global`."""
+    scope = _ScopeNames()
+    if args is not None:
+        for a in args.posonlyargs + args.args + args.kwonlyargs:
+            scope.bound.add(a.arg)
+            if a.annotation is not None:
+                scope.visit(a.annotation)
+        for a in (args.vararg, args.kwarg):
+            if a is not None:
+                scope.bound.add(a.arg)
+    for stmt in body:
+        scope.visit(stmt)
+    local = (scope.bound - scope.globals) | scope.nonlocals
+    free = ((scope.read | scope.nested_free) - local) | (scope.globals & scope.read)
+    return free, scope.global_assigns | (scope.globals & scope.bound)
+
+
+# --------------------------------------------------------------------------------------
+# module scope of one cell
+# --------------------------------------------------------------------------------------
+class CellVisitor(ast.NodeVisitor):
+    """One walk over a cell's module scope, in evaluation order."""
+
+    def __init__(self, flow: CellFlow):
+        self.flow = flow
+        self.bound: set[str] = set()  # bound so far in this cell
+        self.shift = flow.translation.col_shift
+        self._context: list[str | None] = [None]
+        self._read_in_stmt: set[str] = set()
+
+    # positions map back to the cell (IPython prefixes removed on some lines)
+    def pos(self, node: ast.AST) -> tuple[int, int]:
+        line = getattr(node, "lineno", 1)
+        return line, getattr(node, "col_offset", 0) + self.shift.get(line, 0)
+
+    def run(self, tree: ast.Module) -> None:
+        for stmt in tree.body:
+            self._read_in_stmt = set()
+            self.visit(stmt)
+
+    # -- names -----------------------------------------------------------------------
+    def read(self, name: str, node: ast.AST) -> None:
+        self.flow.all_reads.add(name)
+        self._read_in_stmt.add(name)
+        if name not in self.bound:
+            line, col = self.pos(node)
+            self.flow.uses.append(Use(name, line, col))
+        elif name in self.flow.functions:
+            line, col = self.pos(node)
+            self.flow.local_calls.append(Use(name, line, col))
+
+    def bind(self, name: str, node: ast.AST) -> None:
+        if name not in self.flow.defs:
+            self.flow.defs[name] = self.pos(node)
+        self.bound.add(name)
+        self.flow.deletes.pop(name, None)
+
+    def mutate(self, name: str, node: ast.AST, how: str, accumulating: bool = False) -> None:
+        line, col = self.pos(node)
+        self.flow.mutations.append(Mutation(name, line, col, how, accumulating))
+
+    def external(self, name: str) -> bool:
+        """Was `name` read in this cell before the cell bound it (so it came from outside)?"""
+        return any(u.name == name for u in self.flow.uses)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self.read(node.id, node)
+        elif isinstance(node.ctx, ast.Store):
+            self.bind(node.id, node)
+        else:  # Del
+            self.bound.discard(node.id)
+            self.flow.deletes[node.id] = self.pos(node)
+
+    # -- statements ------------------------------------------------------------------
+    def _assign_targets(self, targets: list[ast.expr], value: ast.AST | None) -> None:
+        value_reads = _names_read(value) if value is not None else set()
+        for target in targets:
+            if isinstance(target, (ast.Attribute, ast.Subscript)):
+                self.visit(target)  # reads the object (and index expressions)
+                root = _root_name(target)
+                if root is not None:
+                    how = "item assignment" if isinstance(target, ast.Subscript) else "attribute assignment"
+                    self.mutate(root.id, target, how)
+                    if self.external(root.id) and _reads_same(target, value):
+                        line, col = self.pos(target)
+                        what = ast.unparse(target)
+                        strong = _rebind_is_strong(value, target)
+                        self.flow.self_updates.append(
+                            SelfUpdate(root.id, line, col, f"`{what} = …{what}…`", strong)
+                        )
+            else:
+                for name in _target_names(target):
+                    if name.id in value_reads and self.external(name.id):
+                        strong = _rebind_is_strong(value, name)
+                        line, col = self.pos(name)
+                        self.flow.self_updates.append(
+                            SelfUpdate(name.id, line, col, f"`{name.id} = …{name.id}…`", strong)
+                        )
+                self.visit(target)
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self._context.append(self._context_name(node.targets))
+        self.visit(node.value)
+        self._context.pop()
+        self._assign_targets(node.targets, node.value)
+        if isinstance(node.value, ast.Lambda) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name):
+                self._define_function(target.id, node.value.args, [node.value.body], node, "lambda")
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self._context.append(self._context_name([node.target]))
+            self.visit(node.value)
+            self._context.pop()
+            self._assign_targets([node.target], node.value)
+        self.visit(node.annotation)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self.visit(node.value)
+        target = node.target
+        root = _root_name(target)
+        if isinstance(target, ast.Name):
+            self.read(target.id, target)
+            external = self.external(target.id)
+            self.bind(target.id, target)
+            self.mutate(target.id, target, "augmented assignment", accumulating=True)
+        else:
+            self.visit(target)
+            if root is None:
+                return
+            external = self.external(root.id)
+            self.mutate(root.id, target, "augmented assignment", accumulating=True)
+        if root is not None and external:
+            line, col = self.pos(target)
+            op = type(node.op).__name__
+            sym = {"Add": "+=", "Sub": "-=", "Mult": "*=", "Div": "/="}.get(op, "op=")
+            self.flow.self_updates.append(SelfUpdate(root.id, line, col, f"`{sym}`", True))
+
+    def visit_Delete(self, node: ast.Delete) -> None:
+        for target in node.targets:
+            if isinstance(target, (ast.Attribute, ast.Subscript)):
+                self.visit(target.value)
+                if isinstance(target, ast.Subscript):
+                    self.visit(target.slice)
+                root = _root_name(target)
+                if root is not None:
+                    self.mutate(root.id, target, "del")
+            else:
+                self.visit(target)
+
+    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
+        self.visit(node.iter)
+        self.visit(node.target)
+        for stmt in node.body + node.orelse:
+            self.visit(stmt)
+
+    visit_AsyncFor = visit_For
+
+    def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
+        for item in node.items:
+            self.visit(item.context_expr)
+            if item.optional_vars is not None:
+                self.visit(item.optional_vars)
+        for stmt in node.body:
+            self.visit(stmt)
+
+    visit_AsyncWith = visit_With
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.type is not None:
+            self.visit(node.type)
+        if node.name:
+            self.bind(node.name, node)
+        for stmt in node.body:
+            self.visit(stmt)
+        if node.name:  # Python deletes the name at the end of the handler
+            self.bound.discard(node.name)
+            self.flow.defs.pop(node.name, None)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            if alias.asname:
+                local, qual = alias.asname, alias.name
+            else:
+                local = qual = alias.name.split(".")[0]
+            self.flow.imports[local] = qual
+            self.bind(local, node)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = ("." * node.level) + (node.module or "")
+        for alias in node.names:
+            if alias.name == "*":
+                line, col = self.pos(node)
+                self.flow.star_imports.append((module, line, col))
+                continue
+            local = alias.asname or alias.name
+            self.flow.imports[local] = f"{module}.{alias.name}" if module else alias.name
+            self.bind(local, node)
+
+    def visit_Global(self, node: ast.Global) -> None:  # `global` at module level is a no-op
+        pass
+
+    def _define_function(
+        self, name: str, args: ast.arguments | None, body: list[ast.AST], node: ast.AST, kind: str
+    ) -> None:
+        free, assigns = function_free_names(args, body)
+        line, _ = self.pos(node)
+        self.flow.functions[name] = Function(name, self.flow.cell.index, line, free, assigns, kind)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        for d in node.decorator_list:
+            self.visit(d)
+        for d in list(node.args.defaults) + [d for d in node.args.kw_defaults if d is not None]:
+            self.visit(d)
+        self._visit_docstring(node.body)
+        self._define_function(node.name, node.args, node.body, node, "function")
+        self._scan_literals(node.body)
+        self.bind(node.name, node)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for d in node.decorator_list:
+            self.visit(d)
+        for b in node.bases:
+            self.visit(b)
+        for k in node.keywords:
+            self.visit(k.value)
+        # the class body runs now; methods run later (when the class is used)
+        scope = _ScopeNames()
+        for stmt in node.body:
+            scope.visit(stmt)
+        now = scope.read - scope.bound
+        for name in sorted(now):
+            self.read(name, node)
+        self._define_function(node.name, None, node.body, node, "class")
+        self._scan_literals(node.body)
+        self.bind(node.name, node)
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        for d in list(node.args.defaults) + [d for d in node.args.kw_defaults if d is not None]:
+            self.visit(d)
+        free, _ = function_free_names(node.args, [node.body])
+        for name in sorted(free):
+            self.read(name, node)
+        self._scan_literals([node.body])
+
+    def _comp(self, node: ast.AST, elts: list[ast.AST], generators: list[ast.comprehension]) -> None:
+        self.visit(generators[0].iter)
+        inner = _ScopeNames()
+        for i, gen in enumerate(generators):
+            inner.visit(gen.target)
+            if i:
+                inner.visit(gen.iter)
+            for cond in gen.ifs:
+                inner.visit(cond)
+        for e in elts:
+            inner.visit(e)
+        for name in sorted((inner.read - inner.bound) | inner.nested_free):
+            self.read(name, node)
+        # walrus targets inside a comprehension bind in the enclosing scope
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.NamedExpr) and isinstance(sub.target, ast.Name):
+                self.bind(sub.target.id, sub.target)
+        self._scan_literals(elts + [g for gen in generators for g in [gen.iter, *gen.ifs]])
+
+    def visit_ListComp(self, node: ast.ListComp) -> None:
+        self._comp(node, [node.elt], node.generators)
+
+    visit_SetComp = visit_ListComp
+    visit_GeneratorExp = visit_ListComp
+
+    def visit_DictComp(self, node: ast.DictComp) -> None:
+        self._comp(node, [node.key, node.value], node.generators)
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self.visit(node.value)
+        self.visit(node.target)
+
+    def visit_MatchAs(self, node: ast.AST) -> None:
+        self.generic_visit(node)
+        name = getattr(node, "name", None)
+        if name:
+            self.bind(name, node)
+
+    visit_MatchStar = visit_MatchAs
+
+    def visit_MatchMapping(self, node: ast.AST) -> None:
+        self.generic_visit(node)
+        rest = getattr(node, "rest", None)
+        if rest:
+            self.bind(rest, node)
+
+    # -- expressions -----------------------------------------------------------------
+    def visit_Call(self, node: ast.Call) -> None:
+        self.generic_visit(node)
+        func = node.func
+        name = dotted(func)
+        if name is not None:
+            line, col = self.pos(node)
+            kws = {k.arg: k.value for k in node.keywords if k.arg}
+            self.flow.calls.append(Call(name, line, col, kws, len(node.args)))
+        inplace = any(
+            k.arg == "inplace" and isinstance(k.value, ast.Constant) and k.value.value is True
+            for k in node.keywords
+        )
+        if isinstance(func, ast.Attribute):
+            root = _root_name(func.value)
+            if root is not None and root.id not in self.flow.imports:
+                if inplace:
+                    self.mutate(root.id, node, "inplace=True")
+                elif func.attr in MUTATING_METHODS:
+                    acc = func.attr in ACCUMULATING_METHODS
+                    self.mutate(root.id, node, f".{func.attr}()", accumulating=acc)
+                    if acc and self.external(root.id):
+                        line, col = self.pos(node)
+                        self.flow.self_updates.append(
+                            SelfUpdate(root.id, line, col, f"`.{func.attr}()`", True)
+                        )
+        last = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if last in MUTATING_FUNCTIONS and node.args:
+            root = _root_name(node.args[0])
+            if root is not None:
+                self.mutate(root.id, node, f"{last}()")
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str):
+            line, col = self.pos(node)
+            self.flow.strings.append(StringLit(node.value, line, col, self._context[-1]))
+
+    def visit_keyword(self, node: ast.keyword) -> None:
+        self._context.append(node.arg)
+        self.visit(node.value)
+        self._context.pop()
+
+    def visit_Dict(self, node: ast.Dict) -> None:
+        for key, value in zip(node.keys, node.values, strict=True):
+            if key is not None:
+                self.visit(key)
+            ctx = key.value if isinstance(key, ast.Constant) and isinstance(key.value, str) else None
+            self._context.append(ctx)
+            self.visit(value)
+            self._context.pop()
+
+    def visit_Expr(self, node: ast.Expr) -> None:
+        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            line, col = self.pos(node.value)
+            self.flow.strings.append(StringLit(node.value.value, line, col, None, docstring=True))
+            return
+        self.visit(node.value)
+
+    # -- helpers ---------------------------------------------------------------------
+    def _context_name(self, targets: list[ast.expr]) -> str | None:
+        if len(targets) != 1:
+            return None
+        t = targets[0]
+        if isinstance(t, ast.Name):
+            return t.id
+        if isinstance(t, ast.Attribute):
+            return t.attr
+        if isinstance(t, ast.Subscript):
+            s = t.slice
+            if isinstance(s, ast.Constant) and isinstance(s.value, str):
+                return s.value
+        return None
+
+    def _visit_docstring(self, body: list[ast.AST]) -> None:
+        pass
+
+    def _scan_literals(self, body: Iterable[ast.AST]) -> None:
+        """String literals and calls inside deferred bodies (functions, lambdas) for the
+        production rules; names there are not module-scope reads."""
+        scanner = _LiteralScanner(self)
+        for stmt in body:
+            scanner.visit(stmt)
+
+
+class _LiteralScanner(ast.NodeVisitor):
+    """Strings (with context) and calls inside function bodies, without touching dataflow."""
+
+    def __init__(self, owner: CellVisitor):
+        self.owner = owner
+        self.context: list[str | None] = [None]
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str):
+            line, col = self.owner.pos(node)
+            self.owner.flow.strings.append(StringLit(node.value, line, col, self.context[-1]))
+
+    def visit_Expr(self, node: ast.Expr) -> None:
+        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            line, col = self.owner.pos(node.value)
+            self.owner.flow.strings.append(StringLit(node.value.value, line, col, None, docstring=True))
+            return
+        self.visit(node.value)
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self.context.append(self.owner._context_name(node.targets))
+        self.visit(node.value)
+        self.context.pop()
+        for t in node.targets:
+            self.visit(t)
+
+    def visit_keyword(self, node: ast.keyword) -> None:
+        self.context.append(node.arg)
+        self.visit(node.value)
+        self.context.pop()
+
+    def visit_Dict(self, node: ast.Dict) -> None:
+        for key, value in zip(node.keys, node.values, strict=True):
+            if key is not None:
+                self.visit(key)
+            ctx = key.value if isinstance(key, ast.Constant) and isinstance(key.value, str) else None
+            self.context.append(ctx)
+            self.visit(value)
+            self.context.pop()
+
+    def visit_Call(self, node: ast.Call) -> None:
+        self.generic_visit(node)
+        name = dotted(node.func)
+        if name is not None:
+            line, col = self.owner.pos(node)
+            kws = {k.arg: k.value for k in node.keywords if k.arg}
+            self.owner.flow.calls.append(Call(name, line, col, kws, len(node.args)))
+
+
+def _reads_same(target: ast.AST, value: ast.AST | None) -> bool:
+    """`df["x"] = df["x"] * 2` or `cfg.n = cfg.n + 1`: the value reads the very item it sets."""
+    if value is None:
+        return False
+    want = ast.dump(target, annotate_fields=False).replace("Store()", "Load()")
+    return any(
+        isinstance(n, type(target)) and ast.dump(n, annotate_fields=False) == want
+        for n in ast.walk(value)
+    )
+
+
+#: methods whose result differs (or fails) when applied to their own output again
+_NOT_IDEMPOTENT_METHODS = frozenset(
+    """drop set_index reset_index merge join pivot pivot_table melt stack unstack explode shift
+    diff cumsum cumprod pct_change append add sub mul div pow transpose insert pop""".split()
+)
+
+
+def _rebind_is_strong(value: ast.AST | None, target: ast.AST) -> bool:
+    """Is `x = f(x)` likely to change `x` again on a re-run?
+
+    A chain of methods on `x` itself (`df.dropna()`, `df[df.a > 0]`, `s.fillna(0)`) mostly
+    gives the same result twice, unless one of the methods does not (`drop`, `reset_index`,
+    `diff`...); any other expression of `x` (arithmetic, comprehensions, functions) does.
+    """
+    want = ast.dump(target, annotate_fields=False).replace("Store()", "Load()")
+    node = value
+    methods: list[ast.Call] = []
+    while isinstance(node, (ast.Call, ast.Attribute, ast.Subscript)):
+        if ast.dump(node, annotate_fields=False) == want:
+            break
+        if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Attribute):
+                methods.append(node)
+            node = node.func
+        else:
+            node = node.value
+    if node is None or ast.dump(node, annotate_fields=False) != want:
+        return True
+    for call in methods:
+        name = call.func.attr  # type: ignore[union-attr]
+        if name == "reset_index" and any(
+            k.arg == "drop" and getattr(k.value, "value", None) is True for k in call.keywords
+        ):
+            continue
+        if name in _NOT_IDEMPOTENT_METHODS:
+            return True
+    return False
+
+
+def analyze_cell(cell: Cell) -> CellFlow:
+    flow = CellFlow(cell, translate(cell.source))
+    tree = flow.translation.tree
+    if tree is not None:
+        try:
+            CellVisitor(flow).run(tree)
+        except RecursionError:
+            err = SyntaxError("too deeply nested to analyse")
+            err.lineno, err.offset = 1, 1
+            flow.translation.error = err
+            flow.translation.tree = None
+    return flow
+
+
+# --------------------------------------------------------------------------------------
+# the notebook: cross-cell resolution
+# --------------------------------------------------------------------------------------
+@dataclass
+class Flow:
+    notebook: Notebook
+    cells: list[CellFlow]  # code cells only, top-down
+
+    def __post_init__(self) -> None:
+        self.by_index = {f.cell.index: f for f in self.cells}
+        self.functions: dict[str, list[Function]] = {}
+        for f in self.cells:
+            for fn in f.functions.values():
+                self.functions.setdefault(fn.name, []).append(fn)
+        self.imports: dict[str, str] = {}
+        for f in self.cells:
+            self.imports.update(f.imports)
+        self.opaque_defs = any(
+            f.translation.opaque_defs or f.translation.star_import or f.star_imports for f in self.cells
+        )
+        self.unparsed_names = self._names_in_unparsed_cells()
+        self.expanded: dict[int, list[Use]] = {f.cell.index: self._expand(f) for f in self.cells}
+        self.global_assigns: dict[int, set[str]] = {}
+        for f in self.cells:
+            names: set[str] = set()
+            for u in self.expanded[f.cell.index]:
+                if u.via is None and u.name in self.functions:
+                    for fn in self.functions[u.name]:
+                        names |= fn.assigns_globals
+            self.global_assigns[f.cell.index] = names
+
+    def defs_of(self, f: CellFlow) -> set[str]:
+        """Names a cell leaves defined, including those its calls set through `global`."""
+        return (set(f.defs) | self.global_assigns.get(f.cell.index, set())) - set(f.deletes)
+
+    def _expand(self, f: CellFlow) -> list[Use]:
+        """Uses of a cell plus the globals read by the functions it calls (transitively)."""
+        out = list(f.uses)
+        locally = set(f.defs)
+        for use in f.uses + f.local_calls:
+            if use.name not in self.functions:
+                continue
+            seen = {use.name}
+            stack = [use.name]
+            while stack:
+                fname = stack.pop()
+                for fn in self.functions.get(fname, []):
+                    for name in sorted(fn.free):
+                        if name in seen:
+                            continue
+                        seen.add(name)
+                        out.append(Use(name, use.line, use.col, via=use.name))
+                        if name in self.functions:
+                            stack.append(name)
+        # a read via a function of a name this cell defines before the call is fine
+        return [u for u in out if u.via is None or not (u.name in locally and _defined_before(f, u))]
+
+    def _names_in_unparsed_cells(self) -> set[str]:
+        """Names a cell that cannot be parsed probably defines (so they are not 'undefined')."""
+        import re
+
+        names: set[str] = set()
+        pat = re.compile(
+            r"^\s*(?:def|class)\s+([A-Za-z_]\w*)|^\s*([A-Za-z_][\w, ]*?)\s*=[^=]|"
+            r"^\s*(?:from\s+\S+\s+)?import\s+(.+)$|\bfor\s+([A-Za-z_][\w, ]*?)\s+in\b|"
+            r"\bas\s+([A-Za-z_]\w*)",
+            re.M,
+        )
+        for f in self.cells:
+            if f.parsed:
+                continue
+            for m in pat.finditer(f.cell.source):
+                for group in m.groups():
+                    if group:
+                        for part in group.replace(" as ", ",").split(","):
+                            part = part.strip().split(".")[0]
+                            if part.isidentifier():
+                                names.add(part)
+        return names
+
+
+def _defined_before(f: CellFlow, use: Use) -> bool:
+    pos = f.defs.get(use.name)
+    return pos is not None and pos <= (use.line, use.col)
+
+
+def analyze(nb: Notebook) -> Flow:
+    return Flow(nb, [analyze_cell(c) for c in nb.cells if c.is_code and c.source.strip()])

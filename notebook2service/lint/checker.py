@@ -1,0 +1,85 @@
+"""One notebook in, diagnostics out: structure checks, the rule families, suppressions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from .. import dataflow
+from ..notebook import Notebook
+from . import hidden_state, production  # noqa: F401  (register their checks)
+from .rules import CHECKS, Context, Diagnostic
+
+_LINE_NOQA = re.compile(r"#\s*noqa(?::[\s]*(?P<codes>[A-Za-z]+\d+(?:[\s,]+[A-Za-z]+\d+)*))?", re.I)
+_CELL_NOQA = re.compile(
+    r"#\s*nb2svc\s*:\s*noqa(?:[:\s]+(?P<codes>[A-Za-z]+\d*(?:[\s,]+[A-Za-z]+\d*)*))?", re.I
+)
+
+
+class Suppressions:
+    """`# noqa[: CODES]` on a line, `# nb2svc: noqa [CODES]` anywhere in a cell."""
+
+    def __init__(self, nb: Notebook):
+        self.lines: dict[tuple[int, int], tuple[str, ...] | None] = {}
+        self.cells: dict[int, tuple[str, ...] | None] = {}
+        for cell in nb.cells:
+            if not cell.is_code or "noqa" not in cell.source.lower():
+                continue
+            for lineno, text in enumerate(cell.source.split("\n"), start=1):
+                if "#" not in text:
+                    continue
+                m = _CELL_NOQA.search(text)
+                if m:
+                    self._add(self.cells, cell.index, m.group("codes"))
+                    continue
+                m = _LINE_NOQA.search(text)
+                if m:
+                    self._add(self.lines, (cell.index, lineno), m.group("codes"))
+
+    @staticmethod
+    def _add(table: dict, key: object, codes: str | None) -> None:
+        if codes is None:
+            table[key] = None  # everything
+            return
+        new = tuple(c.upper() for c in re.split(r"[\s,]+", codes) if c)
+        old = table.get(key, ())
+        table[key] = None if old is None and key in table else (old or ()) + new
+
+    @staticmethod
+    def _covers(codes: tuple[str, ...] | None, code: str) -> bool:
+        return codes is None or any(code.startswith(c) for c in codes)
+
+    def suppressed(self, d: Diagnostic) -> bool:
+        if d.cell is None:
+            return False
+        if d.cell.index in self.cells and self._covers(self.cells[d.cell.index], d.code):
+            return True
+        key = (d.cell.index, d.line)
+        return key in self.lines and self._covers(self.lines[key], d.code)
+
+
+def check_notebook(nb: Notebook, enabled: Callable[[str], bool]) -> list[Diagnostic]:
+    flow = dataflow.analyze(nb)
+    ctx = Context(nb, flow, enabled)
+    for cell, code, message in nb.warnings:
+        ctx.report(code, cell, 1, 1, message)
+    for f in flow.cells:
+        err = f.translation.error
+        if err is not None:
+            line = err.lineno or 1
+            col = (err.offset or 1) + f.translation.col_shift.get(line, 0)
+            ctx.report(
+                "NB001",
+                f.cell,
+                line,
+                col,
+                f"cell {f.cell.index} cannot be parsed ({err.msg}); it is skipped and the rest "
+                "of the notebook is still checked",
+            )
+    for codes, fn in CHECKS:
+        if any(enabled(c) for c in codes):
+            fn(ctx)
+    suppress = Suppressions(nb)
+    out = [d for d in ctx.diagnostics if not suppress.suppressed(d)]
+    out.sort(key=Diagnostic.sort_key)
+    return out
