@@ -14,7 +14,7 @@ __all__ = ["NotebookError", "__version__", "lint", "load_notebook"]
 
 def __getattr__(name: str) -> Any:
     if name == "lint":
-        from .lint.runner import lint
+        from .linter.runner import lint
 
         return lint
     if name == "load_notebook":

@@ -12,7 +12,7 @@ EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
 def _codes(value: str) -> tuple[str, ...]:
-    from .lint.rules import RULES
+    from .linter.rules import RULES
 
     codes = tuple(c.strip().upper() for c in value.replace(" ", ",").split(",") if c.strip())
     for c in codes:
@@ -67,9 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _lint(args: argparse.Namespace) -> int:
     from .config import Options
-    from .lint.fix import clear_execution_counts
-    from .lint.reporters import REPORTERS
-    from .lint.runner import lint_file, lint_paths
+    from .linter.fix import clear_execution_counts
+    from .linter.reporters import REPORTERS
+    from .linter.runner import lint_file, lint_paths
     from .notebook import NotebookError
 
     options = Options(
@@ -120,7 +120,7 @@ def _lint(args: argparse.Namespace) -> int:
 def _quiet_text(results, out) -> None:  # type: ignore[no-untyped-def]
     import io
 
-    from .lint.reporters import text
+    from .linter.reporters import text
 
     buf = io.StringIO()
     text(results, buf)
@@ -129,7 +129,7 @@ def _quiet_text(results, out) -> None:  # type: ignore[no-untyped-def]
 
 
 def _rules() -> int:
-    from .lint.rules import RULES
+    from .linter.rules import RULES
 
     width = max(len(r.name) for r in RULES.values())
     for r in RULES.values():

@@ -165,14 +165,43 @@ def _target_names(node: ast.AST) -> Iterator[ast.Name]:
         yield from _target_names(node.value)
 
 
-def _names_read(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+_SKIP_FIELDS = frozenset({"ctx", "op", "type_comment"})
+
+
+class Visitor:
+    """``ast.NodeVisitor`` with a per-class dispatch cache that skips ``ctx`` and operator
+    nodes: about half the node visits of a cell are those, and they carry no facts."""
+
+    _dispatch: dict[type, object]
+
+    def __init_subclass__(cls) -> None:
+        cls._dispatch = {}
+
+    def visit(self, node: ast.AST) -> None:
+        cls = node.__class__
+        method = self._dispatch.get(cls)
+        if method is None:
+            method = getattr(type(self), "visit_" + cls.__name__, None) or type(self).generic_visit
+            self._dispatch[cls] = method
+        method(self, node)  # type: ignore[operator]
+
+    def generic_visit(self, node: ast.AST) -> None:
+        for name in node._fields:
+            if name in _SKIP_FIELDS:
+                continue
+            value = getattr(node, name, None)
+            if value.__class__ is list:
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        self.visit(item)
+            elif isinstance(value, ast.AST):
+                self.visit(value)
 
 
 # --------------------------------------------------------------------------------------
 # function bodies: free (global) names, resolved when called
 # --------------------------------------------------------------------------------------
-class _ScopeNames(ast.NodeVisitor):
+class _ScopeNames(Visitor):
     """Collect names bound and read in one function scope; nested scopes report their free names."""
 
     def __init__(self) -> None:
@@ -307,7 +336,7 @@ def function_free_names(args: ast.arguments | None, body: list[ast.AST]) -> tupl
 # --------------------------------------------------------------------------------------
 # module scope of one cell
 # --------------------------------------------------------------------------------------
-class CellVisitor(ast.NodeVisitor):
+class CellVisitor(Visitor):
     """One walk over a cell's module scope, in evaluation order."""
 
     def __init__(self, flow: CellFlow):
@@ -315,7 +344,7 @@ class CellVisitor(ast.NodeVisitor):
         self.bound: set[str] = set()  # bound so far in this cell
         self.shift = flow.translation.col_shift
         self._context: list[str | None] = [None]
-        self._read_in_stmt: set[str] = set()
+        self._reads_log: list[str] = []  # every name read, in order (for value_reads)
 
     # positions map back to the cell (IPython prefixes removed on some lines)
     def pos(self, node: ast.AST) -> tuple[int, int]:
@@ -324,13 +353,13 @@ class CellVisitor(ast.NodeVisitor):
 
     def run(self, tree: ast.Module) -> None:
         for stmt in tree.body:
-            self._read_in_stmt = set()
+            self._reads_log.clear()
             self.visit(stmt)
 
     # -- names -----------------------------------------------------------------------
     def read(self, name: str, node: ast.AST) -> None:
         self.flow.all_reads.add(name)
-        self._read_in_stmt.add(name)
+        self._reads_log.append(name)
         if name not in self.bound:
             line, col = self.pos(node)
             self.flow.uses.append(Use(name, line, col))
@@ -362,8 +391,7 @@ class CellVisitor(ast.NodeVisitor):
             self.flow.deletes[node.id] = self.pos(node)
 
     # -- statements ------------------------------------------------------------------
-    def _assign_targets(self, targets: list[ast.expr], value: ast.AST | None) -> None:
-        value_reads = _names_read(value) if value is not None else set()
+    def _assign_targets(self, targets: list[ast.expr], value: ast.AST | None, value_reads: set[str]) -> None:
         for target in targets:
             if isinstance(target, (ast.Attribute, ast.Subscript)):
                 self.visit(target)  # reads the object (and index expressions)
@@ -388,22 +416,33 @@ class CellVisitor(ast.NodeVisitor):
                         )
                 self.visit(target)
 
-    def visit_Assign(self, node: ast.Assign) -> None:
-        self._context.append(self._context_name(node.targets))
-        self.visit(node.value)
+    def _with_context(self, name: str | None, value: ast.AST) -> None:
+        """Visit a value; a string literal that *is* the value is bound to `name` (a string
+        nested deeper, e.g. a call argument, is not)."""
+        direct = isinstance(value, (ast.Constant, ast.JoinedStr))
+        self._context.append(name if direct else None)
+        self.visit(value)
         self._context.pop()
-        self._assign_targets(node.targets, node.value)
-        if isinstance(node.value, ast.Lambda) and len(node.targets) == 1:
-            target = node.targets[0]
-            if isinstance(target, ast.Name):
-                self._define_function(target.id, node.value.args, [node.value.body], node, "lambda")
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        value, targets = node.value, node.targets
+        if isinstance(value, ast.Lambda) and len(targets) == 1 and isinstance(targets[0], ast.Name):
+            # `key = lambda r: r[col]` runs later, like a def
+            for d in list(value.args.defaults) + [d for d in value.args.kw_defaults if d is not None]:
+                self.visit(d)
+            self._define_function(targets[0].id, value.args, [value.body], node, "lambda")
+            self._scan_literals([value.body])
+            self.bind(targets[0].id, targets[0])
+            return
+        start = len(self._reads_log)
+        self._with_context(self._context_name(targets), value)
+        self._assign_targets(targets, value, set(self._reads_log[start:]))
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         if node.value is not None:
-            self._context.append(self._context_name([node.target]))
-            self.visit(node.value)
-            self._context.pop()
-            self._assign_targets([node.target], node.value)
+            start = len(self._reads_log)
+            self._with_context(self._context_name([node.target]), node.value)
+            self._assign_targets([node.target], node.value, set(self._reads_log[start:]))
         self.visit(node.annotation)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
@@ -524,7 +563,10 @@ class CellVisitor(ast.NodeVisitor):
         now = scope.read - scope.bound
         for name in sorted(now):
             self.read(name, node)
-        self._define_function(node.name, None, node.body, node, "class")
+        line, _ = self.pos(node)
+        self.flow.functions[node.name] = Function(
+            node.name, self.flow.cell.index, line, scope.nested_free, scope.global_assigns, "class"
+        )
         self._scan_literals(node.body)
         self.bind(node.name, node)
 
@@ -620,25 +662,23 @@ class CellVisitor(ast.NodeVisitor):
             self.flow.strings.append(StringLit(node.value, line, col, self._context[-1]))
 
     def visit_keyword(self, node: ast.keyword) -> None:
-        self._context.append(node.arg)
-        self.visit(node.value)
-        self._context.pop()
+        self._with_context(node.arg, node.value)
 
     def visit_Dict(self, node: ast.Dict) -> None:
         for key, value in zip(node.keys, node.values, strict=True):
             if key is not None:
                 self.visit(key)
             ctx = key.value if isinstance(key, ast.Constant) and isinstance(key.value, str) else None
-            self._context.append(ctx)
-            self.visit(value)
-            self._context.pop()
+            self._with_context(ctx, value)
 
     def visit_Expr(self, node: ast.Expr) -> None:
         if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
             line, col = self.pos(node.value)
             self.flow.strings.append(StringLit(node.value.value, line, col, None, docstring=True))
             return
+        self._context.append(None)
         self.visit(node.value)
+        self._context.pop()
 
     # -- helpers ---------------------------------------------------------------------
     def _context_name(self, targets: list[ast.expr]) -> str | None:
@@ -666,7 +706,7 @@ class CellVisitor(ast.NodeVisitor):
             scanner.visit(stmt)
 
 
-class _LiteralScanner(ast.NodeVisitor):
+class _LiteralScanner(Visitor):
     """Strings (with context) and calls inside function bodies, without touching dataflow."""
 
     def __init__(self, owner: CellVisitor):
@@ -685,26 +725,25 @@ class _LiteralScanner(ast.NodeVisitor):
             return
         self.visit(node.value)
 
-    def visit_Assign(self, node: ast.Assign) -> None:
-        self.context.append(self.owner._context_name(node.targets))
-        self.visit(node.value)
+    def _with_context(self, name: str | None, value: ast.AST) -> None:
+        self.context.append(name if isinstance(value, (ast.Constant, ast.JoinedStr)) else None)
+        self.visit(value)
         self.context.pop()
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self._with_context(self.owner._context_name(node.targets), node.value)
         for t in node.targets:
             self.visit(t)
 
     def visit_keyword(self, node: ast.keyword) -> None:
-        self.context.append(node.arg)
-        self.visit(node.value)
-        self.context.pop()
+        self._with_context(node.arg, node.value)
 
     def visit_Dict(self, node: ast.Dict) -> None:
         for key, value in zip(node.keys, node.values, strict=True):
             if key is not None:
                 self.visit(key)
             ctx = key.value if isinstance(key, ast.Constant) and isinstance(key.value, str) else None
-            self.context.append(ctx)
-            self.visit(value)
-            self.context.pop()
+            self._with_context(ctx, value)
 
     def visit_Call(self, node: ast.Call) -> None:
         self.generic_visit(node)
@@ -825,7 +864,8 @@ class Flow:
             stack = [use.name]
             while stack:
                 fname = stack.pop()
-                for fn in self.functions.get(fname, []):
+                fn = self.visible_function(fname, f.cell.index)
+                if fn is not None:
                     for name in sorted(fn.free):
                         if name in seen:
                             continue
@@ -835,6 +875,14 @@ class Flow:
                             stack.append(name)
         # a read via a function of a name this cell defines before the call is fine
         return [u for u in out if u.via is None or not (u.name in locally and _defined_before(f, u))]
+
+    def visible_function(self, name: str, cell_index: int) -> Function | None:
+        """The definition of `name` in effect at a cell top-down (else the first one below)."""
+        defs = self.functions.get(name)
+        if not defs:
+            return None
+        above = [fn for fn in defs if fn.cell <= cell_index]
+        return above[-1] if above else defs[0]
 
     def _names_in_unparsed_cells(self) -> set[str]:
         """Names a cell that cannot be parsed probably defines (so they are not 'undefined')."""

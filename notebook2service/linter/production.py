@@ -280,8 +280,9 @@ _TOKEN_PATTERNS = [
 ]
 _AWS_SECRET = re.compile(r"^[A-Za-z0-9/+]{40}$")
 _ENV_ASSIGN = re.compile(
-    r"(?i)\b([A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_KEY)[A-Z0-9_]*)\s*=\s*['\"]?([^\s'\"$]{6,})"
+    r"\b([A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_KEY)[A-Z0-9_]*)\s*=\s*['\"]?([^\s'\"$({<]{6,})"
 )
+_SHELL_MAGICS = frozenset({"env", "set_env", "bash", "sh", "script", "system", "sx"})
 _PLACEHOLDER = re.compile(
     r"(?i)^(?:<.*>|\{.*\}|\$\{?\w+\}?|x+|\*+|\.+|-+|_+|0+|none|null|nan|true|false|todo|tbd|"
     r"password|secret|token|changeme|redacted)$|your|here|placeholder|example|replace|dummy|xxxx|\{\{"
@@ -304,10 +305,27 @@ def redact(value: str) -> str:
     return (value[:4] + "…" + f" ({len(value)} characters)") if len(value) > 8 else "…"
 
 
+#: literal pieces every match of the pattern contains: `in` on a large output is far
+#: faster than a regex scan, so a pattern runs only where one of its pieces occurs
+_TOKEN_MARKERS = [
+    ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA"),
+    ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+    ("xox",),
+    ("AIza",),
+    ("sk-",),
+    ("hf_",),
+    ("k_live_",),
+    ("PRIVATE KEY-----",),
+    ("eyJ",),
+]
+
+
 def _scan_tokens(text: str) -> list[tuple[int, int, str, str]]:
     """(line, col, what, redacted) for high-precision token patterns in free text."""
     found = []
-    for pattern, what in _TOKEN_PATTERNS:
+    for (pattern, what), markers in zip(_TOKEN_PATTERNS, _TOKEN_MARKERS, strict=True):
+        if not any(m in text for m in markers):
+            continue
         for m in pattern.finditer(text):
             line = text.count("\n", 0, m.start()) + 1
             col = m.start() - (text.rfind("\n", 0, m.start()) + 1)
@@ -341,6 +359,8 @@ def secrets(ctx: Context) -> None:
                 done.add(line)
                 ctx.report("NB301", f.cell, line, col + 1, f"{what} ({shown}){fixed}")
         for occ in f.translation.occurrences:
+            if occ.kind != "shell" and occ.name not in _SHELL_MAGICS:
+                continue
             m = _ENV_ASSIGN.search(occ.text if occ.kind != "cell_magic" else (occ.body or ""))
             if m and not _PLACEHOLDER.search(m.group(2)) and occ.line not in done:
                 done.add(occ.line)
