@@ -47,7 +47,7 @@ SOURCES = ("real", "samples", "synthetic")
 # Synthetic notebook shape and rates (per code cell unless noted).
 CODE_CELLS_MEAN = 25
 CODE_CELLS_SD = 8
-MARKDOWN_PER_CODE = (0.6, 1.4)
+MARKDOWN_PER_CODE = (0.6, 1.1)  # markdown cells per code cell
 P_LINE_MAGIC = 0.057
 P_SHELL = 0.078
 P_CELL_MAGIC = 0.035
@@ -482,7 +482,7 @@ class SyntheticGenerator:
         chunks, used = self._pick_cells(rng, n_code)
         code_chunks = [c for c in chunks if c.code]
         counts = self._execution_counts(rng, len(code_chunks))
-        p_markdown = min(0.95, rng.uniform(*MARKDOWN_PER_CODE) / 2)
+        p_markdown = min(0.95, rng.uniform(*MARKDOWN_PER_CODE))
         ids: set[str] = set()
 
         def new_id() -> str:
@@ -774,7 +774,7 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     if not args.quiet:
         print_summary(manifest, args.out, f"built in {time.perf_counter() - t0:.1f} s")
-    if len(entries) < args.min:
+    if args.synthetic is None and len(entries) < args.min:
         print(f"warning: only {len(entries)} notebooks (< --min {args.min})", file=sys.stderr)
     return 0
 

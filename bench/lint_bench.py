@@ -615,8 +615,12 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"(nborder: ms/nb measured in one batch over the notebooks it can parse out of a "
             f"random sample of {args.nborder_sample}, seed {args.seed};\n"
-            f" wall s = ms/nb x {len(notebooks)}, an estimate: on the whole corpus nborder "
-            "would stop at its first unparseable notebook)"
+            f" wall s = ms/nb x {len(notebooks)}, an estimate"
+            + (
+                ": on the whole corpus nborder would stop at its first unparseable notebook)"
+                if nborder.failures
+                else ")"
+            )
         )
         for path, why in list(nborder.failed_files.items())[:3]:
             why = why.replace(f"{path}: ", "")

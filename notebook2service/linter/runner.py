@@ -191,15 +191,14 @@ def lint(
         ignore=tuple(ignore) if ignore else None,
         use_config=config,
     )
-    if isinstance(target, (list, tuple)) or (
-        isinstance(target, (str, os.PathLike)) and Path(target).is_dir()
-    ):
+    is_text = isinstance(target, str) and target.lstrip().startswith("{")
+    if is_text or not isinstance(target, (str, os.PathLike, list, tuple)):
+        results = [lint_notebook(load(target), options)]
+    elif isinstance(target, (list, tuple)) or Path(target).is_dir():
         paths = [str(t) for t in target] if isinstance(target, (list, tuple)) else [str(target)]
         results = lint_paths(paths, options, jobs=1)
-    elif isinstance(target, (str, os.PathLike)) and not str(target).lstrip().startswith("{"):
-        results = [lint_file(str(target), options)]
     else:
-        results = [lint_notebook(load(target), options)]
+        results = [lint_file(str(target), options)]
     out: list[Diagnostic] = []
     for r in results:
         if r.error:
