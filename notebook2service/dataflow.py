@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .ipython import Translation, translate
@@ -198,19 +198,84 @@ class Visitor:
                 self.visit(value)
 
 
+def _context_name(targets: list[ast.expr]) -> str | None:
+    """The name a value is bound to: `x = …`, `obj.x = …`, `d["x"] = …`."""
+    if len(targets) != 1:
+        return None
+    t = targets[0]
+    if isinstance(t, ast.Name):
+        return t.id
+    if isinstance(t, ast.Attribute):
+        return t.attr
+    if isinstance(t, ast.Subscript):
+        s = t.slice
+        if isinstance(s, ast.Constant) and isinstance(s.value, str):
+            return s.value
+    return None
+
+
 # --------------------------------------------------------------------------------------
 # function bodies: free (global) names, resolved when called
 # --------------------------------------------------------------------------------------
 class _ScopeNames(Visitor):
     """Collect names bound and read in one function scope; nested scopes report their free names."""
 
-    def __init__(self) -> None:
+    def __init__(self, sink: CellVisitor | None = None) -> None:
         self.bound: set[str] = set()
         self.read: set[str] = set()
         self.globals: set[str] = set()
         self.nonlocals: set[str] = set()
         self.global_assigns: set[str] = set()
         self.nested_free: set[str] = set()
+        # string literals and calls in deferred code go to the cell's facts (same walk)
+        self.sink = sink
+        self.context: list[str | None] = [None]
+
+    # -- literals and calls, for the production rules ------------------------------------
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if self.sink is not None and isinstance(node.value, str):
+            line, col = self.sink.pos(node)
+            self.sink.flow.strings.append(StringLit(node.value, line, col, self.context[-1]))
+
+    def visit_Expr(self, node: ast.Expr) -> None:
+        value = node.value
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            if self.sink is not None:
+                line, col = self.sink.pos(value)
+                self.sink.flow.strings.append(StringLit(value.value, line, col, None, docstring=True))
+            return
+        self.visit(value)
+
+    def _with_context(self, name: str | None, value: ast.AST) -> None:
+        self.context.append(name if isinstance(value, (ast.Constant, ast.JoinedStr)) else None)
+        self.visit(value)
+        self.context.pop()
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self._with_context(_context_name(node.targets), node.value)
+        for t in node.targets:
+            self.visit(t)
+
+    def visit_keyword(self, node: ast.keyword) -> None:
+        self._with_context(node.arg, node.value)
+
+    def visit_Dict(self, node: ast.Dict) -> None:
+        for key, value in zip(node.keys, node.values, strict=True):
+            if key is not None:
+                self.visit(key)
+            ctx = key.value if isinstance(key, ast.Constant) and isinstance(key.value, str) else None
+            self._with_context(ctx, value)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        self.generic_visit(node)
+        if self.sink is not None:
+            name = dotted(node.func)
+            if name is not None:
+                line, col = self.sink.pos(node)
+                kws = {k.arg: k.value for k in node.keywords if k.arg}
+                self.sink.flow.calls.append(Call(name, line, col, kws, len(node.args)))
+
+    # -- names ---------------------------------------------------------------------------
 
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load):
@@ -227,7 +292,7 @@ class _ScopeNames(Visitor):
         self.nonlocals.update(node.names)
 
     def _nested(self, node: ast.AST, args: ast.arguments | None, body: list[ast.AST]) -> None:
-        free, assigns = function_free_names(args, body)
+        free, assigns = function_free_names(args, body, self.sink)
         self.nested_free |= free
         self.global_assigns |= assigns
 
@@ -254,7 +319,7 @@ class _ScopeNames(Visitor):
         for k in node.keywords:
             self.visit(k.value)
         self.bound.add(node.name)
-        inner = _ScopeNames()
+        inner = _ScopeNames(self.sink)
         for stmt in node.body:
             inner.visit(stmt)
         self.nested_free |= (inner.read - inner.bound) | inner.nested_free
@@ -262,7 +327,7 @@ class _ScopeNames(Visitor):
 
     def _comp(self, node: ast.AST, elts: list[ast.AST], generators: list[ast.comprehension]) -> None:
         self.visit(generators[0].iter)
-        inner = _ScopeNames()
+        inner = _ScopeNames(self.sink)
         for i, gen in enumerate(generators):
             inner.visit(gen.target)
             if i:
@@ -315,9 +380,11 @@ class _ScopeNames(Visitor):
             self.visit(d)
 
 
-def function_free_names(args: ast.arguments | None, body: list[ast.AST]) -> tuple[set[str], set[str]]:
+def function_free_names(
+    args: ast.arguments | None, body: list[ast.AST], sink: CellVisitor | None = None
+) -> tuple[set[str], set[str]]:
     """Global names a function body reads, and names it assigns through `global`."""
-    scope = _ScopeNames()
+    scope = _ScopeNames(sink)
     if args is not None:
         for a in args.posonlyargs + args.args + args.kwonlyargs:
             scope.bound.add(a.arg)
@@ -431,17 +498,16 @@ class CellVisitor(Visitor):
             for d in list(value.args.defaults) + [d for d in value.args.kw_defaults if d is not None]:
                 self.visit(d)
             self._define_function(targets[0].id, value.args, [value.body], node, "lambda")
-            self._scan_literals([value.body])
             self.bind(targets[0].id, targets[0])
             return
         start = len(self._reads_log)
-        self._with_context(self._context_name(targets), value)
+        self._with_context(_context_name(targets), value)
         self._assign_targets(targets, value, set(self._reads_log[start:]))
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         if node.value is not None:
             start = len(self._reads_log)
-            self._with_context(self._context_name([node.target]), node.value)
+            self._with_context(_context_name([node.target]), node.value)
             self._assign_targets([node.target], node.value, set(self._reads_log[start:]))
         self.visit(node.annotation)
 
@@ -533,7 +599,7 @@ class CellVisitor(Visitor):
     def _define_function(
         self, name: str, args: ast.arguments | None, body: list[ast.AST], node: ast.AST, kind: str
     ) -> None:
-        free, assigns = function_free_names(args, body)
+        free, assigns = function_free_names(args, body, self)
         line, _ = self.pos(node)
         self.flow.functions[name] = Function(name, self.flow.cell.index, line, free, assigns, kind)
 
@@ -542,9 +608,7 @@ class CellVisitor(Visitor):
             self.visit(d)
         for d in list(node.args.defaults) + [d for d in node.args.kw_defaults if d is not None]:
             self.visit(d)
-        self._visit_docstring(node.body)
         self._define_function(node.name, node.args, node.body, node, "function")
-        self._scan_literals(node.body)
         self.bind(node.name, node)
 
     visit_AsyncFunctionDef = visit_FunctionDef
@@ -557,7 +621,7 @@ class CellVisitor(Visitor):
         for k in node.keywords:
             self.visit(k.value)
         # the class body runs now; methods run later (when the class is used)
-        scope = _ScopeNames()
+        scope = _ScopeNames(self)
         for stmt in node.body:
             scope.visit(stmt)
         now = scope.read - scope.bound
@@ -567,20 +631,18 @@ class CellVisitor(Visitor):
         self.flow.functions[node.name] = Function(
             node.name, self.flow.cell.index, line, scope.nested_free, scope.global_assigns, "class"
         )
-        self._scan_literals(node.body)
         self.bind(node.name, node)
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
         for d in list(node.args.defaults) + [d for d in node.args.kw_defaults if d is not None]:
             self.visit(d)
-        free, _ = function_free_names(node.args, [node.body])
+        free, _ = function_free_names(node.args, [node.body], self)
         for name in sorted(free):
             self.read(name, node)
-        self._scan_literals([node.body])
 
     def _comp(self, node: ast.AST, elts: list[ast.AST], generators: list[ast.comprehension]) -> None:
         self.visit(generators[0].iter)
-        inner = _ScopeNames()
+        inner = _ScopeNames(self)
         for i, gen in enumerate(generators):
             inner.visit(gen.target)
             if i:
@@ -595,7 +657,6 @@ class CellVisitor(Visitor):
         for sub in ast.walk(node):
             if isinstance(sub, ast.NamedExpr) and isinstance(sub.target, ast.Name):
                 self.bind(sub.target.id, sub.target)
-        self._scan_literals(elts + [g for gen in generators for g in [gen.iter, *gen.ifs]])
 
     def visit_ListComp(self, node: ast.ListComp) -> None:
         self._comp(node, [node.elt], node.generators)
@@ -679,80 +740,6 @@ class CellVisitor(Visitor):
         self._context.append(None)
         self.visit(node.value)
         self._context.pop()
-
-    # -- helpers ---------------------------------------------------------------------
-    def _context_name(self, targets: list[ast.expr]) -> str | None:
-        if len(targets) != 1:
-            return None
-        t = targets[0]
-        if isinstance(t, ast.Name):
-            return t.id
-        if isinstance(t, ast.Attribute):
-            return t.attr
-        if isinstance(t, ast.Subscript):
-            s = t.slice
-            if isinstance(s, ast.Constant) and isinstance(s.value, str):
-                return s.value
-        return None
-
-    def _visit_docstring(self, body: list[ast.AST]) -> None:
-        pass
-
-    def _scan_literals(self, body: Iterable[ast.AST]) -> None:
-        """String literals and calls inside deferred bodies (functions, lambdas) for the
-        production rules; names there are not module-scope reads."""
-        scanner = _LiteralScanner(self)
-        for stmt in body:
-            scanner.visit(stmt)
-
-
-class _LiteralScanner(Visitor):
-    """Strings (with context) and calls inside function bodies, without touching dataflow."""
-
-    def __init__(self, owner: CellVisitor):
-        self.owner = owner
-        self.context: list[str | None] = [None]
-
-    def visit_Constant(self, node: ast.Constant) -> None:
-        if isinstance(node.value, str):
-            line, col = self.owner.pos(node)
-            self.owner.flow.strings.append(StringLit(node.value, line, col, self.context[-1]))
-
-    def visit_Expr(self, node: ast.Expr) -> None:
-        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-            line, col = self.owner.pos(node.value)
-            self.owner.flow.strings.append(StringLit(node.value.value, line, col, None, docstring=True))
-            return
-        self.visit(node.value)
-
-    def _with_context(self, name: str | None, value: ast.AST) -> None:
-        self.context.append(name if isinstance(value, (ast.Constant, ast.JoinedStr)) else None)
-        self.visit(value)
-        self.context.pop()
-
-    def visit_Assign(self, node: ast.Assign) -> None:
-        self._with_context(self.owner._context_name(node.targets), node.value)
-        for t in node.targets:
-            self.visit(t)
-
-    def visit_keyword(self, node: ast.keyword) -> None:
-        self._with_context(node.arg, node.value)
-
-    def visit_Dict(self, node: ast.Dict) -> None:
-        for key, value in zip(node.keys, node.values, strict=True):
-            if key is not None:
-                self.visit(key)
-            ctx = key.value if isinstance(key, ast.Constant) and isinstance(key.value, str) else None
-            self._with_context(ctx, value)
-
-    def visit_Call(self, node: ast.Call) -> None:
-        self.generic_visit(node)
-        name = dotted(node.func)
-        if name is not None:
-            line, col = self.owner.pos(node)
-            kws = {k.arg: k.value for k in node.keywords if k.arg}
-            self.owner.flow.calls.append(Call(name, line, col, kws, len(node.args)))
-
 
 def _reads_same(target: ast.AST, value: ast.AST | None) -> bool:
     """`df["x"] = df["x"] * 2` or `cfg.n = cfg.n + 1`: the value reads the very item it sets."""

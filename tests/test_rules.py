@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from nbmake import code, codes, md, notebook
+from nbmake import codes, md, notebook
 
 from notebook2service import lint
 

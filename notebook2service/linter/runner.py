@@ -7,7 +7,6 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,6 +162,7 @@ def lint_paths(
     work = [(f, options, cache_dir) for f in files]
     if jobs > 1 and len(files) >= 8:
         import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
         ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
         with ProcessPoolExecutor(max_workers=min(jobs, len(files)), mp_context=ctx) as pool:
