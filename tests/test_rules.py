@@ -233,6 +233,9 @@ def test_nb301_placeholders_and_lookups_are_fine():
         'token = os.getenv("TOKEN", "")',
         'vec = CountVectorizer(token_pattern=r"(?u)\\b\\w+\\b")',
         'access_token = resp.decode("utf-8")',
+        'client_secret = "my-client-secret"',
+        'NGC_API_KEY = "[nvidia-ngc-api-key]"',
+        "AUTH_TOKEN = !gcloud auth print-access-token",
     )
     assert only(nb, "NB301") == []
 

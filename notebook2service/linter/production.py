@@ -285,7 +285,8 @@ _ENV_ASSIGN = re.compile(
 _SHELL_MAGICS = frozenset({"env", "set_env", "bash", "sh", "script", "system", "sx"})
 _PLACEHOLDER = re.compile(
     r"(?i)^(?:<.*>|\{.*\}|\$\{?\w+\}?|x+|\*+|\.+|-+|_+|0+|none|null|nan|true|false|todo|tbd|"
-    r"password|secret|token|changeme|redacted)$|your|here|placeholder|example|replace|dummy|xxxx|\{\{"
+    r"changeme|redacted)$|^\[.*\]$|^my[-_ ]|your|here|placeholder|example|replace|dummy|xxxx|\{\{|"
+    r"secret|passw|token|api.?key|access.?key"
 )
 
 
@@ -361,7 +362,7 @@ def secrets(ctx: Context) -> None:
         for occ in f.translation.occurrences:
             if occ.kind != "shell" and occ.name not in _SHELL_MAGICS:
                 continue
-            m = _ENV_ASSIGN.search(occ.text if occ.kind != "cell_magic" else (occ.body or ""))
+            m = _ENV_ASSIGN.search(occ.args if occ.kind != "cell_magic" else (occ.body or ""))
             if m and not _PLACEHOLDER.search(m.group(2)) and occ.line not in done:
                 done.add(occ.line)
                 ctx.report(
