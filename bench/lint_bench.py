@@ -213,25 +213,19 @@ def ok_run(res: Run) -> bool:
 
 def time_command(m: Measurement, runs: int, timeout: float, cwd: Path, warmup: bool) -> None:
     """Best-of-``runs`` timing of ``m.command``; the first (untimed) run warms the OS cache."""
-    if warmup:
+    res = None
+    for i in range(runs + int(warmup)):
         res = run(m.command, timeout, cwd)
         if not ok_run(res):
-            m.status = "failed"
-            m.returncode = res.returncode
-            m.note = failure_reason(res)
+            m.status, m.returncode, m.note = "failed", res.returncode, failure_reason(res)
+            m.seconds.clear()
             return
-    for _ in range(runs):
-        res = run(m.command, timeout, cwd)
-        if not ok_run(res):
-            m.status = "failed"
-            m.returncode = res.returncode
-            m.note = failure_reason(res)
-            return
-        m.seconds.append(res.seconds)
+        if i >= int(warmup):
+            m.seconds.append(res.seconds)
+    if res is None:  # runs == 0
+        return
     m.returncode = res.returncode
-    parsed = parse_findings(res.stdout)
-    if parsed:
-        m.findings, m.files_with_findings = parsed
+    m.findings, m.files_with_findings = parse_findings(res.stdout) or (None, None)
     m.stderr_errors = error_lines(res.stderr)
 
 
@@ -302,25 +296,35 @@ def ensure_corpus(corpus: Path, timeout: float) -> None:
         return
     print(f"corpus {corpus} missing: building it with bench/corpus.py ...", flush=True)
     cmd = [sys.executable, str(BENCH_DIR / "corpus.py"), "--out", str(corpus)]
-    res = subprocess.run(cmd, timeout=timeout, check=False)
-    if res.returncode != 0 or not corpus.is_dir():
-        raise SystemExit(f"error: could not build the corpus (exit {res.returncode})")
+    try:
+        code = subprocess.run(cmd, timeout=timeout, check=False).returncode
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SystemExit(f"error: could not build the corpus: {exc}") from None
+    if code != 0 or not corpus.is_dir():
+        raise SystemExit(f"error: could not build the corpus (exit {code})")
 
 
 def corpus_notebooks(corpus: Path) -> list[Path]:
     return sorted(p for p in corpus.rglob("*.ipynb") if p.is_file())
 
 
-def typical_notebook(corpus: Path, notebooks: list[Path]) -> list[Path]:
-    """Valid notebooks ordered by closeness to the median size (code cells >= 5 preferred)."""
-    manifest = corpus / "MANIFEST.json"
-    candidates: list[tuple[Path, int]] = []
+def manifest_candidates(corpus: Path) -> list[tuple[Path, int]]:
+    """Valid notebooks with >= 5 code cells, from the manifest written by corpus.py."""
     try:
-        files = json.loads(manifest.read_text(encoding="utf-8"))["files"]
-        for f in files:
-            if not f.get("error") and f.get("stats", {}).get("code", 0) >= 5:
-                candidates.append((corpus / f["rel"], int(f["size"])))
-    except (OSError, ValueError, KeyError, TypeError):
+        files = json.loads((corpus / "MANIFEST.json").read_text(encoding="utf-8"))["files"]
+        return [
+            (corpus / f["rel"], int(f["size"]))
+            for f in files
+            if not f.get("error") and f.get("stats", {}).get("code", 0) >= 5
+        ]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return []
+
+
+def typical_notebooks(corpus: Path, notebooks: list[Path]) -> list[Path]:
+    """Valid notebooks ordered by closeness to the median size."""
+    candidates = manifest_candidates(corpus)
+    if not candidates:
         for path in notebooks:
             try:
                 json.loads(path.read_bytes())
@@ -329,6 +333,8 @@ def typical_notebook(corpus: Path, notebooks: list[Path]) -> list[Path]:
             candidates.append((path, path.stat().st_size))
     if not candidates:
         candidates = [(p, p.stat().st_size) for p in notebooks]
+    if not candidates:
+        return []
     median = statistics.median(size for _, size in candidates)
     candidates.sort(key=lambda item: (abs(item[1] - median), str(item[0])))
     return [path for path, _ in candidates]
@@ -556,7 +562,7 @@ def bench_nborder(
 def bench_single(
     tools: dict[str, Tool], args: argparse.Namespace, corpus: Path, notebooks: list[Path], cwd: Path
 ) -> tuple[Path | None, list[Measurement]]:
-    candidates = typical_notebook(corpus, notebooks)[:20]
+    candidates = typical_notebooks(corpus, notebooks)[:20]
     chosen: Path | None = None
     for path in candidates:  # typical *and* accepted by every available tool
         if all(
