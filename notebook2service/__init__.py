@@ -6,13 +6,11 @@ the pre-commit hook.
 
 from __future__ import annotations
 
-from typing import Any
-
 __version__ = "0.1.0"
 __all__ = ["NotebookError", "__version__", "lint", "load_notebook"]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name == "lint":
         from .linter.runner import lint
 

@@ -338,21 +338,31 @@ class _Translator:
         return True
 
 
+#: a line that may hold IPython syntax; without one, the cell is plain Python or an error
+_MAYBE_IPYTHON = re.compile(r"^[ \t]*[%!?]|\?[ \t]*$|=[ \t]*[!%]", re.M)
+
+
 def translate(source: str) -> Translation:
     """Turn a cell's source into valid Python where possible, recording IPython syntax."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        tree = None
-    except (RecursionError, MemoryError):
-        err = SyntaxError("too deeply nested to analyse")
-        err.lineno, err.offset = 1, 1
-        return Translation(source, source, error=err)
-    if tree is not None:
-        return Translation(source, source, tree=tree)
+    # A failed parse costs CPython two passes (the second for the error message), so cells
+    # that visibly hold IPython syntax go straight to the line scan.
+    if not _MAYBE_IPYTHON.search(source):
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            tree = None
+        except (RecursionError, MemoryError):
+            err = SyntaxError("too deeply nested to analyse")
+            err.lineno, err.offset = 1, 1
+            return Translation(source, source, error=err)
+        if tree is not None:
+            return Translation(source, source, tree=tree)
     t = _Translator(source)
     t.run()
-    python = "\n".join(t.out)
+    if not t.occ:
+        python = source
+    else:
+        python = "\n".join(t.out)
     result = Translation(
         source, python, t.occ, t.col_shift, opaque_defs=t.opaque, star_import=t.star
     )
@@ -360,7 +370,11 @@ def translate(source: str) -> Translation:
         result.tree = ast.parse(python)
     except SyntaxError as exc:
         result.error = exc
-    except (ValueError, RecursionError, MemoryError) as exc:
+    except (RecursionError, MemoryError):
+        err = SyntaxError("too deeply nested to analyse")
+        err.lineno, err.offset = 1, 1
+        result.error = err
+    except ValueError as exc:  # e.g. NUL bytes
         err = SyntaxError(str(exc) or "cannot be parsed")
         err.lineno, err.offset = 1, 1
         result.error = err

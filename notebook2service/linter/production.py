@@ -106,7 +106,9 @@ _NOT_PATHS = re.compile(r"^/(?:dev|proc|sys|tmp)(?:/|$)")
 
 
 def path_kind(value: str) -> str | None:
-    if not value or len(value) > 260 or "\n" in value or value.count(" ") > 4:
+    if not value or value[0] not in "/~\\$%" and value[1:2] != ":":
+        return None
+    if len(value) > 260 or "\n" in value or value.count(" ") > 4:
         return None
     if _NOT_PATHS.match(value):
         return None
@@ -321,6 +323,9 @@ _TOKEN_MARKERS = [
 ]
 
 
+_ANY_TOKEN = re.compile("|".join(f"(?P<t{i}>{p.pattern})" for i, (p, _) in enumerate(_TOKEN_PATTERNS)))
+
+
 def _scan_tokens(text: str) -> list[tuple[int, int, str, str]]:
     """(line, col, what, redacted) for high-precision token patterns in free text."""
     found = []
@@ -342,11 +347,10 @@ def secrets(ctx: Context) -> None:
         for s in f.strings:
             value = s.value.strip()
             what = None
-            for pattern, label in _TOKEN_PATTERNS:
-                m = pattern.search(value)
-                if m:
-                    what, shown = label, redact(m.group(0))
-                    break
+            m = _ANY_TOKEN.search(value)  # one pass over a short string
+            if m:
+                what = _TOKEN_PATTERNS[int(m.lastgroup[1:])][1]  # type: ignore[index]
+                shown = redact(m.group(0))
             if what is None and _secret_context(s.context) and len(value) >= 4:
                 if not _PLACEHOLDER.search(value) and " " not in value:
                     kind = "an AWS secret key" if _AWS_SECRET.match(value) else "a hard-coded secret"
