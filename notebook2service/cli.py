@@ -18,7 +18,9 @@ def _codes(value: str) -> tuple[str, ...]:
     codes = tuple(c.strip().upper() for c in value.replace(" ", ",").split(",") if c.strip())
     for c in codes:
         if c != "ALL" and not any(code.startswith(c) for code in RULES):
-            raise argparse.ArgumentTypeError(f"unknown rule code or prefix: {c!r} (see `nb2svc rules`)")
+            raise argparse.ArgumentTypeError(
+                f"unknown rule code or prefix: {c!r} (see `nb2svc rules`)"
+            )
     return codes
 
 
@@ -40,25 +42,65 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check notebooks statically for hidden state and production blockers. "
         "Exit status: 0 no findings, 1 findings, 2 usage or input error.",
     )
-    lint.add_argument("paths", nargs="*", default=["."], help="notebooks or folders (recursive); default: .")
-    lint.add_argument("--format", "--output-format", dest="format", default="text",
-                      choices=["text", "json", "sarif", "github"], help="output format (default: text)")
-    lint.add_argument("--select", type=_codes, action="append", metavar="CODES",
-                      help="only these rule codes or prefixes, comma-separated (replaces the configured selection)")
-    lint.add_argument("--extend-select", type=_codes, action="append", metavar="CODES",
-                      help="add rule codes or prefixes to the selection")
-    lint.add_argument("--ignore", type=_codes, action="append", metavar="CODES",
-                      help="skip these rule codes or prefixes (added to the configured ignores)")
-    lint.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
-    lint.add_argument("--fail-on", choices=["info", "warning", "error"], default="warning",
-                      help="lowest severity that makes the exit status 1 (default: warning; "
-                      "info findings are shown but do not fail)")
-    lint.add_argument("--fix", action="store_true",
-                      help="apply safe fixes (clear stale execution counts); rewrites the notebooks")
+    lint.add_argument(
+        "paths", nargs="*", default=["."], help="notebooks or folders (recursive); default: ."
+    )
+    lint.add_argument(
+        "--format",
+        "--output-format",
+        dest="format",
+        default="text",
+        choices=["text", "json", "sarif", "github"],
+        help="output format (default: text)",
+    )
+    lint.add_argument(
+        "--select",
+        type=_codes,
+        action="append",
+        metavar="CODES",
+        help="only these rule codes or prefixes, comma-separated (replaces the configured selection)",
+    )
+    lint.add_argument(
+        "--extend-select",
+        type=_codes,
+        action="append",
+        metavar="CODES",
+        help="add rule codes or prefixes to the selection",
+    )
+    lint.add_argument(
+        "--ignore",
+        type=_codes,
+        action="append",
+        metavar="CODES",
+        help="skip these rule codes or prefixes (added to the configured ignores)",
+    )
+    lint.add_argument(
+        "--exit-zero", action="store_true", help="exit 0 even when there are findings"
+    )
+    lint.add_argument(
+        "--fail-on",
+        choices=["info", "warning", "error"],
+        default="warning",
+        help="lowest severity that makes the exit status 1 (default: warning; "
+        "info findings are shown but do not fail)",
+    )
+    lint.add_argument(
+        "--fix",
+        action="store_true",
+        help="apply safe fixes (clear stale execution counts); rewrites the notebooks",
+    )
     lint.add_argument("--no-cache", action="store_true", help="do not read or write .nb2svc_cache")
-    lint.add_argument("--isolated", action="store_true", help="ignore [tool.nb2svc] in pyproject.toml")
-    lint.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
-                      help="worker processes (default: CPU count)")
+    lint.add_argument(
+        "--isolated", action="store_true", help="ignore [tool.nb2svc] in pyproject.toml"
+    )
+    lint.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes (default: CPU count)",
+    )
     lint.add_argument("--output-file", "-o", metavar="FILE", help="write the report to FILE")
     lint.add_argument("--quiet", "-q", action="store_true", help="text format: no summary line")
 
@@ -79,7 +121,9 @@ def _lint(args: argparse.Namespace) -> int:
         extend_select=_merge(args.extend_select),
         use_config=not args.isolated,
     )
-    results = lint_paths(args.paths, options, jobs=args.jobs, cache=not args.no_cache and not args.fix)
+    results = lint_paths(
+        args.paths, options, jobs=args.jobs, cache=not args.no_cache and not args.fix
+    )
     fixed = 0
     if args.fix:
         for i, r in enumerate(results):
@@ -125,7 +169,11 @@ def _quiet_text(results, out) -> None:  # type: ignore[no-untyped-def]
 
     buf = io.StringIO()
     text(results, buf)
-    lines = [ln for ln in buf.getvalue().splitlines() if ":" in ln and not ln.startswith(("Found ", "[*]"))]
+    lines = [
+        ln
+        for ln in buf.getvalue().splitlines()
+        if ":" in ln and not ln.startswith(("Found ", "[*]"))
+    ]
     out.write("".join(ln + "\n" for ln in lines))
 
 

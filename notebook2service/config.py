@@ -73,7 +73,9 @@ class Settings:
         return p.as_posix()
 
     def with_cli(
-        self, select: tuple[str, ...] | None, ignore: tuple[str, ...] | None,
+        self,
+        select: tuple[str, ...] | None,
+        ignore: tuple[str, ...] | None,
         extend_select: tuple[str, ...] | None = None,
     ) -> Settings:
         """CLI --select replaces the configured selection; --ignore adds to it (as ruff does)."""
@@ -87,7 +89,9 @@ class Settings:
         return repr((self.select, self.ignore, self.per_file_ignores))
 
 
-def from_table(table: dict[str, Any], root: str | None = None, source: str = "<config>") -> Settings:
+def from_table(
+    table: dict[str, Any], root: str | None = None, source: str = "<config>"
+) -> Settings:
     unknown = set(table) - _KEYS
     if unknown:
         raise ConfigError(f"{source}: unknown [tool.nb2svc] key(s): {', '.join(sorted(unknown))}")

@@ -21,23 +21,79 @@ BUILTINS = frozenset(dir(builtins)) | {"__file__", "__builtins__", "__name__", "
 
 #: names IPython puts in the user namespace (reported as production blockers, not as undefined)
 IPYTHON_GLOBALS = frozenset(
-    {"In", "Out", "get_ipython", "display", "exit", "quit", "_", "__", "___", "_i", "_ii", "_iii", "_oh", "_ih", "_dh"}
+    {
+        "In",
+        "Out",
+        "get_ipython",
+        "display",
+        "exit",
+        "quit",
+        "_",
+        "__",
+        "___",
+        "_i",
+        "_ii",
+        "_iii",
+        "_oh",
+        "_ih",
+        "_dh",
+    }
 )
 
 #: method calls that change their receiver in place
 MUTATING_METHODS = frozenset(
     {
-        "append", "extend", "insert", "remove", "pop", "popitem", "clear", "update", "add",
-        "discard", "setdefault", "sort", "reverse", "appendleft", "extendleft", "rotate",
-        "fit", "partial_fit", "fit_transform", "fit_predict", "fit_resample", "set_params",
-        "compile", "load_state_dict", "zero_grad", "train", "eval", "set_index_inplace",
-        "resize", "fill", "itemset", "put", "setflags", "__setitem__", "__delitem__",
+        "append",
+        "extend",
+        "insert",
+        "remove",
+        "pop",
+        "popitem",
+        "clear",
+        "update",
+        "add",
+        "discard",
+        "setdefault",
+        "sort",
+        "reverse",
+        "appendleft",
+        "extendleft",
+        "rotate",
+        "fit",
+        "partial_fit",
+        "fit_transform",
+        "fit_predict",
+        "fit_resample",
+        "set_params",
+        "compile",
+        "load_state_dict",
+        "zero_grad",
+        "train",
+        "eval",
+        "set_index_inplace",
+        "resize",
+        "fill",
+        "itemset",
+        "put",
+        "setflags",
+        "__setitem__",
+        "__delitem__",
     }
 )
 #: mutations that accumulate (running the cell twice adds twice)
 ACCUMULATING_METHODS = frozenset(
-    {"append", "extend", "insert", "add", "update", "setdefault", "appendleft", "extendleft",
-     "partial_fit", "rotate"}
+    {
+        "append",
+        "extend",
+        "insert",
+        "add",
+        "update",
+        "setdefault",
+        "appendleft",
+        "extendleft",
+        "partial_fit",
+        "rotate",
+    }
 )
 #: functions that shuffle or fill their first argument in place
 MUTATING_FUNCTIONS = frozenset({"shuffle"})
@@ -242,7 +298,9 @@ class _ScopeNames(Visitor):
         if isinstance(value, ast.Constant) and isinstance(value.value, str):
             if self.sink is not None:
                 line, col = self.sink.pos(value)
-                self.sink.flow.strings.append(StringLit(value.value, line, col, None, docstring=True))
+                self.sink.flow.strings.append(
+                    StringLit(value.value, line, col, None, docstring=True)
+                )
             return
         self.visit(value)
 
@@ -263,7 +321,9 @@ class _ScopeNames(Visitor):
         for key, value in zip(node.keys, node.values, strict=True):
             if key is not None:
                 self.visit(key)
-            ctx = key.value if isinstance(key, ast.Constant) and isinstance(key.value, str) else None
+            ctx = (
+                key.value if isinstance(key, ast.Constant) and isinstance(key.value, str) else None
+            )
             self._with_context(ctx, value)
 
     def visit_Call(self, node: ast.Call) -> None:
@@ -325,7 +385,9 @@ class _ScopeNames(Visitor):
         self.nested_free |= (inner.read - inner.bound) | inner.nested_free
         self.global_assigns |= inner.global_assigns
 
-    def _comp(self, node: ast.AST, elts: list[ast.AST], generators: list[ast.comprehension]) -> None:
+    def _comp(
+        self, node: ast.AST, elts: list[ast.AST], generators: list[ast.comprehension]
+    ) -> None:
         self.visit(generators[0].iter)
         inner = _ScopeNames(self.sink)
         for i, gen in enumerate(generators):
@@ -458,13 +520,19 @@ class CellVisitor(Visitor):
             self.flow.deletes[node.id] = self.pos(node)
 
     # -- statements ------------------------------------------------------------------
-    def _assign_targets(self, targets: list[ast.expr], value: ast.AST | None, value_reads: set[str]) -> None:
+    def _assign_targets(
+        self, targets: list[ast.expr], value: ast.AST | None, value_reads: set[str]
+    ) -> None:
         for target in targets:
             if isinstance(target, (ast.Attribute, ast.Subscript)):
                 self.visit(target)  # reads the object (and index expressions)
                 root = _root_name(target)
                 if root is not None:
-                    how = "item assignment" if isinstance(target, ast.Subscript) else "attribute assignment"
+                    how = (
+                        "item assignment"
+                        if isinstance(target, ast.Subscript)
+                        else "attribute assignment"
+                    )
                     self.mutate(root.id, target, how)
                     if self.external(root.id) and _reads_same(target, value):
                         line, col = self.pos(target)
@@ -495,7 +563,9 @@ class CellVisitor(Visitor):
         value, targets = node.value, node.targets
         if isinstance(value, ast.Lambda) and len(targets) == 1 and isinstance(targets[0], ast.Name):
             # `key = lambda r: r[col]` runs later, like a def
-            for d in list(value.args.defaults) + [d for d in value.args.kw_defaults if d is not None]:
+            for d in list(value.args.defaults) + [
+                d for d in value.args.kw_defaults if d is not None
+            ]:
                 self.visit(d)
             self._define_function(targets[0].id, value.args, [value.body], node, "lambda")
             self.bind(targets[0].id, targets[0])
@@ -640,7 +710,9 @@ class CellVisitor(Visitor):
         for name in sorted(free):
             self.read(name, node)
 
-    def _comp(self, node: ast.AST, elts: list[ast.AST], generators: list[ast.comprehension]) -> None:
+    def _comp(
+        self, node: ast.AST, elts: list[ast.AST], generators: list[ast.comprehension]
+    ) -> None:
         self.visit(generators[0].iter)
         inner = _ScopeNames(self)
         for i, gen in enumerate(generators):
@@ -729,7 +801,9 @@ class CellVisitor(Visitor):
         for key, value in zip(node.keys, node.values, strict=True):
             if key is not None:
                 self.visit(key)
-            ctx = key.value if isinstance(key, ast.Constant) and isinstance(key.value, str) else None
+            ctx = (
+                key.value if isinstance(key, ast.Constant) and isinstance(key.value, str) else None
+            )
             self._with_context(ctx, value)
 
     def visit_Expr(self, node: ast.Expr) -> None:
@@ -740,6 +814,7 @@ class CellVisitor(Visitor):
         self._context.append(None)
         self.visit(node.value)
         self._context.pop()
+
 
 def _reads_same(target: ast.AST, value: ast.AST | None) -> bool:
     """`df["x"] = df["x"] * 2` or `cfg.n = cfg.n + 1`: the value reads the very item it sets."""
@@ -823,7 +898,8 @@ class Flow:
         for f in self.cells:
             self.imports.update(f.imports)
         self.opaque_defs = any(
-            f.translation.opaque_defs or f.translation.star_import or f.star_imports for f in self.cells
+            f.translation.opaque_defs or f.translation.star_import or f.star_imports
+            for f in self.cells
         )
         self.unparsed_names = self._names_in_unparsed_cells()
         self.expanded: dict[int, list[Use]] = {f.cell.index: self._expand(f) for f in self.cells}
@@ -861,7 +937,9 @@ class Flow:
                         if name in self.functions:
                             stack.append(name)
         # a read via a function of a name this cell defines before the call is fine
-        return [u for u in out if u.via is None or not (u.name in locally and _defined_before(f, u))]
+        return [
+            u for u in out if u.via is None or not (u.name in locally and _defined_before(f, u))
+        ]
 
     def visible_function(self, name: str, cell_index: int) -> Function | None:
         """The definition of `name` in effect at a cell top-down (else the first one below)."""

@@ -170,7 +170,9 @@ def from_dict(data: Any, path: str = "<memory>", text: str | None = None) -> Not
     if not isinstance(raw_cells, list):
         raise NotebookError("not a notebook: 'cells' is missing or not a list")
     metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-    nb = Notebook(path=path, cells=[], metadata=metadata, nbformat=4, nbformat_minor=minor, raw=data)
+    nb = Notebook(
+        path=path, cells=[], metadata=metadata, nbformat=4, nbformat_minor=minor, raw=data
+    )
     seen: dict[str, int] = {}
     for i, raw in enumerate(raw_cells, start=1):
         if not isinstance(raw, dict):
@@ -199,7 +201,9 @@ def from_dict(data: Any, path: str = "<memory>", text: str | None = None) -> Not
         nb.cells.append(cell)
         if cell_id is None:
             if (minor >= 5) and ctype in ("code", "markdown", "raw"):
-                nb.warnings.append((cell, "NB002", f"cell {i} has no id (nbformat 4.{minor} requires one)"))
+                nb.warnings.append(
+                    (cell, "NB002", f"cell {i} has no id (nbformat 4.{minor} requires one)")
+                )
         elif cell_id in seen:
             nb.warnings.append(
                 (cell, "NB003", f"cell {i} repeats the id {cell_id!r} of cell {seen[cell_id]}")
@@ -219,7 +223,11 @@ def loads(text: str, path: str = "<memory>") -> Notebook:
         data = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
         msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nesting too deep"
-        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        where = (
+            f" (line {exc.lineno}, column {exc.colno})"
+            if isinstance(exc, json.JSONDecodeError)
+            else ""
+        )
         raise NotebookError(f"invalid JSON: {msg}{where}") from None
     return from_dict(data, path=path, text=text)
 
@@ -243,7 +251,9 @@ def load(obj: Any, path: str | None = None) -> Notebook:
     """A Notebook from a path, a JSON string, a dict, an nbformat NotebookNode or a Notebook."""
     if isinstance(obj, Notebook):
         return obj
-    if isinstance(obj, (str, os.PathLike)) and not (isinstance(obj, str) and obj.lstrip().startswith("{")):
+    if isinstance(obj, (str, os.PathLike)) and not (
+        isinstance(obj, str) and obj.lstrip().startswith("{")
+    ):
         return read(obj)
     if isinstance(obj, str):
         return loads(obj, path=path or "<memory>")

@@ -11,7 +11,9 @@ def md(text: str) -> dict[str, Any]:
     return {"cell_type": "markdown", "id": None, "metadata": {}, "source": text}
 
 
-def code(source: str, count: int | None = None, outputs: list | None = None, **extra: Any) -> dict[str, Any]:
+def code(
+    source: str, count: int | None = None, outputs: list | None = None, **extra: Any
+) -> dict[str, Any]:
     cell = {
         "cell_type": "code",
         "execution_count": count,
@@ -42,7 +44,11 @@ def notebook(*cells: Any, language: str = "python", minor: int = 5) -> dict[str,
     return {
         "cells": out,
         "metadata": {
-            "kernelspec": {"display_name": language.title(), "language": language, "name": language},
+            "kernelspec": {
+                "display_name": language.title(),
+                "language": language,
+                "name": language,
+            },
             "language_info": {"name": language},
         },
         "nbformat": 4,
@@ -51,7 +57,9 @@ def notebook(*cells: Any, language: str = "python", minor: int = 5) -> dict[str,
 
 
 def write(path: Path, nb: dict[str, Any]) -> Path:
-    path.write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     return path
 
 

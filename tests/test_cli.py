@@ -56,7 +56,10 @@ def test_info_findings_do_not_fail_by_default(tmp_path, capsys):
 def test_folders_are_recursive_and_skip_checkpoints(tmp_path, capsys):
     (tmp_path / "sub" / ".ipynb_checkpoints").mkdir(parents=True)
     write(tmp_path / "sub" / "a.ipynb", notebook("print(undefined_a)"))
-    write(tmp_path / "sub" / ".ipynb_checkpoints" / "a-checkpoint.ipynb", notebook("print(undefined_b)"))
+    write(
+        tmp_path / "sub" / ".ipynb_checkpoints" / "a-checkpoint.ipynb",
+        notebook("print(undefined_b)"),
+    )
     rc, out, _ = run(capsys, "lint", "--no-cache", str(tmp_path))
     assert "undefined_a" in out and "undefined_b" not in out and rc == 1
 
@@ -97,7 +100,9 @@ def test_github_annotations_land_on_the_cell_line_in_the_ipynb(tmp_path, capsys)
 
 
 def test_select_and_ignore_by_code_or_prefix(nbfile, capsys):
-    _, out, _ = run(capsys, "lint", "--no-cache", "--select", "NB1", "--ignore", "NB104,NB105", str(nbfile))
+    _, out, _ = run(
+        capsys, "lint", "--no-cache", "--select", "NB1", "--ignore", "NB104,NB105", str(nbfile)
+    )
     assert "NB101" in out and "NB104" not in out
     _, out, _ = run(capsys, "lint", "--no-cache", "--select", "NB2", str(nbfile))
     assert "All checks passed" in out
@@ -136,7 +141,9 @@ def test_noqa_line_and_cell(tmp_path, capsys):
     )
     f = write(tmp_path / "q.ipynb", nb)
     _, out, _ = run(capsys, "lint", "--no-cache", str(f))
-    assert [g for g in ("ghost", "ghost2", "ghost3", "ghost4", "ghost5", "ghost6") if f"`{g}`" in out] == ["ghost5"]
+    assert [
+        g for g in ("ghost", "ghost2", "ghost3", "ghost4", "ghost5", "ghost6") if f"`{g}`" in out
+    ] == ["ghost5"]
 
 
 def test_fix_clears_stale_counts_only_when_asked(nbfile, capsys):
@@ -147,7 +154,9 @@ def test_fix_clears_stale_counts_only_when_asked(nbfile, capsys):
     assert "Fixed 1 finding" in out and "NB101" not in out
     data = json.loads(nbfile.read_text())
     assert [c["execution_count"] for c in data["cells"]] == [None, None, None]
-    assert [c["source"] for c in data["cells"]] == [c["source"] for c in json.loads(before)["cells"]]
+    assert [c["source"] for c in data["cells"]] == [
+        c["source"] for c in json.loads(before)["cells"]
+    ]
     assert rc == 1  # the undefined name is still there
 
 
@@ -180,8 +189,19 @@ def test_rules_command_lists_codes(capsys):
 
 def test_console_script_runs_as_module(nbfile):
     proc = subprocess.run(
-        [sys.executable, "-m", "notebook2service", "lint", "--no-cache", "--format", "json", str(nbfile)],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "notebook2service",
+            "lint",
+            "--no-cache",
+            "--format",
+            "json",
+            str(nbfile),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 1 and json.loads(proc.stdout)
 
@@ -189,7 +209,11 @@ def test_console_script_runs_as_module(nbfile):
 def test_library_api_on_memory_and_paths(nbfile):
     from notebook2service import NotebookError, lint
 
-    assert {d.code for d in lint(HIDDEN)} == {d.code for d in lint(nbfile)} == {"NB101", "NB104", "NB105"}
+    assert (
+        {d.code for d in lint(HIDDEN)}
+        == {d.code for d in lint(nbfile)}
+        == {"NB101", "NB104", "NB105"}
+    )
     import nbformat
 
     node = nbformat.from_dict(HIDDEN)
@@ -208,9 +232,19 @@ def test_v3_notebook_is_upgraded(tmp_path):
         "nbformat": 3,
         "nbformat_minor": 0,
         "worksheets": [
-            {"cells": [
-                {"cell_type": "code", "input": "y = x + 1", "language": "python", "outputs": [], "prompt_number": 2, "metadata": {}},
-            ], "metadata": {}}
+            {
+                "cells": [
+                    {
+                        "cell_type": "code",
+                        "input": "y = x + 1",
+                        "language": "python",
+                        "outputs": [],
+                        "prompt_number": 2,
+                        "metadata": {},
+                    },
+                ],
+                "metadata": {},
+            }
         ],
     }
     f = tmp_path / "v3.ipynb"

@@ -42,7 +42,25 @@ match 1:
     case [p, *others]: pass
 """
     f = flow_of(src)
-    expected = {"os", "np", "c", "i", "j", "k", "fh", "gh", "n", "K", "fn", "afn", "lam", "m", "rest", "p", "others"}
+    expected = {
+        "os",
+        "np",
+        "c",
+        "i",
+        "j",
+        "k",
+        "fh",
+        "gh",
+        "n",
+        "K",
+        "fn",
+        "afn",
+        "lam",
+        "m",
+        "rest",
+        "p",
+        "others",
+    }
     assert expected <= set(f.defs)
     assert "err" not in f.defs  # deleted at the end of the handler
     assert names(f.uses) == []
@@ -136,13 +154,17 @@ def f(a, *args, k=default, **kw):
 
 
 def test_global_statement_defines_at_call():
-    nb = from_dict(notebook("def setup():\n    global config\n    config = 1", "setup()", "print(config)"))
+    nb = from_dict(
+        notebook("def setup():\n    global config\n    config = 1", "setup()", "print(config)")
+    )
     flow = analyze(nb)
     assert "config" in flow.defs_of(flow.cells[1])
 
 
 def test_function_reads_resolved_when_called():
-    nb = from_dict(notebook("def show():\n    plt.plot()", "import matplotlib.pyplot as plt", "show()"))
+    nb = from_dict(
+        notebook("def show():\n    plt.plot()", "import matplotlib.pyplot as plt", "show()")
+    )
     flow = analyze(nb)
     call_cell = flow.expanded[3]
     assert [(u.name, u.via) for u in call_cell] == [("show", None), ("plt", "show")]
@@ -162,7 +184,9 @@ def test_lambda_assigned_is_deferred():
 
 
 def test_string_literals_keep_their_context():
-    f = flow_of('password = "hunter22"\nconnect(user="bob", token="t0k")\ncfg = {"api_key": "abc"}\nx = f("utf-8")')
+    f = flow_of(
+        'password = "hunter22"\nconnect(user="bob", token="t0k")\ncfg = {"api_key": "abc"}\nx = f("utf-8")'
+    )
     ctx = {(s.value, s.context) for s in f.strings}
     assert ("hunter22", "password") in ctx and ("t0k", "token") in ctx and ("abc", "api_key") in ctx
     assert ("utf-8", None) in ctx

@@ -37,7 +37,13 @@ def test_nb102_not_for_stripped_notebooks():
 
 
 def test_nb103_name_defined_only_later():
-    nb = notebook("import pandas as pd", "df2 = clean(df)", md("## later"), "def clean(x):\n    return x", "df = pd.DataFrame()")
+    nb = notebook(
+        "import pandas as pd",
+        "df2 = clean(df)",
+        md("## later"),
+        "def clean(x):\n    return x",
+        "df = pd.DataFrame()",
+    )
     found = {(d.cell.index, d.message.split("`")[1]) for d in only(nb, "NB103")}
     assert found == {(2, "clean"), (2, "df")}
     msg = only(nb, "NB103")[0].message
@@ -124,7 +130,9 @@ def test_nb107_display_only_readers_are_info():
 
 
 def test_nb107_not_after_rebinding():
-    assert only(notebook("items = []", "n = len(items)", "items = []\nitems.append(1)"), "NB107") == []
+    assert (
+        only(notebook("items = []", "n = len(items)", "items = []\nitems.append(1)"), "NB107") == []
+    )
 
 
 def test_nb108_non_idempotent():
@@ -137,14 +145,26 @@ def test_nb108_non_idempotent():
 
 # ---- production -------------------------------------------------------------------------
 def test_nb201_ipython_syntax_but_not_session_magics():
-    nb = notebook("%matplotlib inline\n%load_ext autoreload", "!pip install xgboost==2.0", "%%bash\nls", "%run other.py", "x?")
+    nb = notebook(
+        "%matplotlib inline\n%load_ext autoreload",
+        "!pip install xgboost==2.0",
+        "%%bash\nls",
+        "%run other.py",
+        "x?",
+    )
     found = only(nb, "NB201")
     assert [(d.cell.index, d.line) for d in found] == [(2, 1), (3, 1), (4, 1)]
     assert "requirements" in found[0].message
 
 
 def test_nb202_notebook_only_globals():
-    nb = notebook("x = 1", "print(Out[1], _3)", "get_ipython().run_line_magic('ls', '')", "display(x)", "name = input()")
+    nb = notebook(
+        "x = 1",
+        "print(Out[1], _3)",
+        "get_ipython().run_line_magic('ls', '')",
+        "display(x)",
+        "name = input()",
+    )
     found = only(nb, "NB202")
     assert sorted({d.cell.index for d in found}) == [2, 3, 4, 5]
     # user-defined names are fine
@@ -270,14 +290,28 @@ def test_missing_ids_are_fine_before_nbformat_4_5():
 def test_hidden_state_sample_finds_each_planted_problem():
     found = {(d.code, d.cell.index) for d in lint(SAMPLES / "hidden_state.ipynb", config=False)}
     expected = {
-        ("NB101", 6), ("NB102", 12), ("NB103", 8), ("NB104", 6), ("NB105", 5),
-        ("NB106", 8), ("NB107", 11), ("NB108", 5), ("NB204", 14), ("NB206", 15),
+        ("NB101", 6),
+        ("NB102", 12),
+        ("NB103", 8),
+        ("NB104", 6),
+        ("NB105", 5),
+        ("NB106", 8),
+        ("NB107", 11),
+        ("NB108", 5),
+        ("NB204", 14),
+        ("NB206", 15),
     }
     assert expected <= found, expected - found
 
 
 @pytest.mark.parametrize(
-    "name", ["churn_classification", "parameterized_training", "magics_and_shell", "house_prices_regression"]
+    "name",
+    [
+        "churn_classification",
+        "parameterized_training",
+        "magics_and_shell",
+        "house_prices_regression",
+    ],
 )
 def test_clean_samples_have_no_errors(name):
     found = lint(SAMPLES / f"{name}.ipynb", config=False)

@@ -19,7 +19,11 @@ def clear_execution_counts(path: str) -> int:
     p = Path(path)
     text = p.read_text(encoding="utf-8-sig")
     data = json.loads(text)
-    if not isinstance(data, dict) or data.get("nbformat") != 4 or not isinstance(data.get("cells"), list):
+    if (
+        not isinstance(data, dict)
+        or data.get("nbformat") != 4
+        or not isinstance(data.get("cells"), list)
+    ):
         raise NotebookError("only nbformat 4 notebooks can be fixed in place")
     changed = 0
     for cell in data["cells"]:

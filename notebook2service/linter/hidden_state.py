@@ -169,7 +169,8 @@ def replay(ctx: Context) -> None:
     flow: Flow = ctx.flow
     cells = flow.cells
     executed = sorted(
-        (f for f in cells if f.cell.execution_count is not None), key=lambda f: f.cell.execution_count
+        (f for f in cells if f.cell.execution_count is not None),
+        key=lambda f: f.cell.execution_count,
     )
     if len(executed) < 2:
         return

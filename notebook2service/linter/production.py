@@ -147,7 +147,9 @@ _PY_RANDOM = frozenset(
     "random randint choice choices shuffle sample uniform gauss randrange normalvariate "
     "triangular betavariate expovariate getrandbits".split()
 )
-_TORCH = frozenset("rand randn randint randperm rand_like randn_like randint_like normal bernoulli multinomial".split())
+_TORCH = frozenset(
+    "rand randn randint randperm rand_like randn_like randint_like normal bernoulli multinomial".split()
+)
 _SKLEARN_RANDOM = frozenset(
     """train_test_split ShuffleSplit StratifiedShuffleSplit GroupShuffleSplit
     RandomForestClassifier RandomForestRegressor ExtraTreesClassifier ExtraTreesRegressor
@@ -203,7 +205,11 @@ def unseeded_randomness(ctx: Context) -> None:
                 continue
             why = None
             if q.startswith("numpy.random."):
-                if last in ("default_rng", "RandomState", "Generator") and not call.nargs and not call.keywords:
+                if (
+                    last in ("default_rng", "RandomState", "Generator")
+                    and not call.nargs
+                    and not call.keywords
+                ):
                     why = f"`{call.func}()` without a seed"
                 elif last in _NP_GLOBAL and "numpy" not in seeded:
                     why = f"`{call.func}()` uses numpy's global generator, which was never seeded"
@@ -213,11 +219,17 @@ def unseeded_randomness(ctx: Context) -> None:
             elif q.startswith("torch.") and last in _TORCH and "torch" not in seeded:
                 if "generator" not in call.keywords:
                     why = f"`{call.func}()` without `torch.manual_seed`"
-            elif q.startswith("tensorflow.random.") and "tensorflow" not in seeded and "seed" not in call.keywords:
+            elif (
+                q.startswith("tensorflow.random.")
+                and "tensorflow" not in seeded
+                and "seed" not in call.keywords
+            ):
                 why = f"`{call.func}()` without a seed"
             elif q.split(".")[0] in ("sklearn", "xgboost", "lightgbm", "imblearn"):
                 kw = call.keywords
-                if last in _SKLEARN_RANDOM or (last in _SHUFFLE_KW and _constant_true(kw.get("shuffle"))):
+                if last in _SKLEARN_RANDOM or (
+                    last in _SHUFFLE_KW and _constant_true(kw.get("shuffle"))
+                ):
                     if "random_state" not in kw and "seed" not in kw and "sklearn" not in seeded:
                         why = f"`{call.func}(…)` has no `random_state`"
             elif q.split(".")[0] == "catboost" and last.startswith("CatBoost"):
@@ -263,22 +275,36 @@ def stored_errors(ctx: Context) -> None:
                     cell,
                     1,
                     1,
-                    f"{cell.label()} was saved with an error output ({ename}: {evalue})".replace(": )", ")"),
+                    f"{cell.label()} was saved with an error output ({ename}: {evalue})".replace(
+                        ": )", ")"
+                    ),
                 )
                 break
 
 
 # -- NB301 ------------------------------------------------------------------------------
 _TOKEN_PATTERNS = [
-    (re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b"), "an AWS access key id"),
-    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b|\bgithub_pat_[A-Za-z0-9_]{22,}"), "a GitHub token"),
+    (
+        re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b"),
+        "an AWS access key id",
+    ),
+    (
+        re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b|\bgithub_pat_[A-Za-z0-9_]{22,}"),
+        "a GitHub token",
+    ),
     (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), "a Slack token"),
     (re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"), "a Google API key"),
     (re.compile(r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_\-]{32,}"), "an API secret key"),
     (re.compile(r"\bhf_[A-Za-z0-9]{30,}\b"), "a Hugging Face token"),
     (re.compile(r"\b[rs]k_live_[A-Za-z0-9]{20,}"), "a Stripe key"),
-    (re.compile(r"-----BEGIN (?:RSA |EC |OPENSSH |DSA |PGP |ENCRYPTED )?PRIVATE KEY-----"), "a private key"),
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"), "a JSON web token"),
+    (
+        re.compile(r"-----BEGIN (?:RSA |EC |OPENSSH |DSA |PGP |ENCRYPTED )?PRIVATE KEY-----"),
+        "a private key",
+    ),
+    (
+        re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),
+        "a JSON web token",
+    ),
 ]
 _AWS_SECRET = re.compile(r"^[A-Za-z0-9/+]{40}$")
 _ENV_ASSIGN = re.compile(
@@ -301,7 +327,9 @@ def _secret_context(name: str | None) -> bool:
         return True
     if parts[-1] in ("secret", "token", "apikey", "credential", "credentials"):
         return True
-    return n.endswith(("api_key", "access_key", "secret_key", "private_key", "auth_key", "secret_access_key"))
+    return n.endswith(
+        ("api_key", "access_key", "secret_key", "private_key", "auth_key", "secret_access_key")
+    )
 
 
 def redact(value: str) -> str:
@@ -323,7 +351,9 @@ _TOKEN_MARKERS = [
 ]
 
 
-_ANY_TOKEN = re.compile("|".join(f"(?P<t{i}>{p.pattern})" for i, (p, _) in enumerate(_TOKEN_PATTERNS)))
+_ANY_TOKEN = re.compile(
+    "|".join(f"(?P<t{i}>{p.pattern})" for i, (p, _) in enumerate(_TOKEN_PATTERNS))
+)
 
 
 def _scan_tokens(text: str) -> list[tuple[int, int, str, str]]:
@@ -353,7 +383,9 @@ def secrets(ctx: Context) -> None:
                 shown = redact(m.group(0))
             if what is None and _secret_context(s.context) and len(value) >= 4:
                 if not _PLACEHOLDER.search(value) and " " not in value:
-                    kind = "an AWS secret key" if _AWS_SECRET.match(value) else "a hard-coded secret"
+                    kind = (
+                        "an AWS secret key" if _AWS_SECRET.match(value) else "a hard-coded secret"
+                    )
                     what, shown = f"{kind} in `{s.context}`", redact(value)
             if what and s.line not in done:
                 done.add(s.line)
@@ -370,7 +402,10 @@ def secrets(ctx: Context) -> None:
             if m and not _PLACEHOLDER.search(m.group(2)) and occ.line not in done:
                 done.add(occ.line)
                 ctx.report(
-                    "NB301", f.cell, occ.line, occ.column + 1,
+                    "NB301",
+                    f.cell,
+                    occ.line,
+                    occ.column + 1,
                     f"a secret in `{m.group(1)}` ({redact(m.group(2))}){fixed}",
                 )
     for cell in ctx.notebook.code_cells:

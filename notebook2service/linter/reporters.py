@@ -28,7 +28,9 @@ def text(results: Sequence[FileResult], out: TextIO, fix_hint: bool = True) -> N
         out.write(f"{d.path}:{where}: {d.code}{mark} {d.message}\n")
     if diags:
         counts = {s: sum(1 for d in diags if d.severity == s) for s in ("error", "warning", "info")}
-        detail = ", ".join(f"{n} {s}{'s' if n != 1 and s != 'info' else ''}" for s, n in counts.items() if n)
+        detail = ", ".join(
+            f"{n} {s}{'s' if n != 1 and s != 'info' else ''}" for s, n in counts.items() if n
+        )
         out.write(f"Found {len(diags)} finding{'s' if len(diags) != 1 else ''} ({detail}).\n")
         fixable = sum(1 for d in diags if d.fixable)
         if fixable and fix_hint:
@@ -60,11 +62,18 @@ def sarif(results: Sequence[FileResult], out: TextIO) -> None:
     for d in _diagnostics(results):
         region = {"startLine": d.file_line or 1}
         location = {
-            "physicalLocation": {"artifactLocation": {"uri": d.path.replace("\\", "/")}, "region": region}
+            "physicalLocation": {
+                "artifactLocation": {"uri": d.path.replace("\\", "/")},
+                "region": region,
+            }
         }
         if d.cell:
             location["logicalLocations"] = [
-                {"name": f"cell {d.cell.index}", "kind": "cell", "fullyQualifiedName": f"{d.path}:cell {d.cell.index}"}
+                {
+                    "name": f"cell {d.cell.index}",
+                    "kind": "cell",
+                    "fullyQualifiedName": f"{d.path}:cell {d.cell.index}",
+                }
             ]
         sarif_results.append(
             {
@@ -119,7 +128,9 @@ def github(results: Sequence[FileResult], out: TextIO) -> None:
         cell = f"cell {d.cell.index}:{d.line}:{d.column}" if d.cell else f"{d.line}:{d.column}"
         props = f"file={_gh_escape(d.path, True)},line={d.file_line or 1}"
         title = _gh_escape(f"{d.code} {d.name}", True)
-        out.write(f"::{level} {props},title={title}::{_gh_escape(f'{d.code} {d.message} ({cell})')}\n")
+        out.write(
+            f"::{level} {props},title={title}::{_gh_escape(f'{d.code} {d.message} ({cell})')}\n"
+        )
 
 
 REPORTERS: dict[str, Callable[[Sequence[FileResult], TextIO], None]] = {

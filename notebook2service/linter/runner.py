@@ -17,8 +17,24 @@ from .checker import check_notebook
 from .rules import Diagnostic
 
 SKIP_DIRS = frozenset(
-    {".git", ".hg", ".svn", ".ipynb_checkpoints", "__pycache__", "node_modules", ".venv", "venv",
-     ".tox", ".nox", ".mypy_cache", ".ruff_cache", ".nb2svc_cache", "site-packages", "build", "dist"}
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".ipynb_checkpoints",
+        "__pycache__",
+        "node_modules",
+        ".venv",
+        "venv",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".nb2svc_cache",
+        "site-packages",
+        "build",
+        "dist",
+    }
 )
 CACHE_DIR = ".nb2svc_cache"
 
@@ -66,7 +82,11 @@ def lint_notebook(nb: Notebook, options: Options | None = None) -> FileResult:
     if not nb.is_python:
         return FileResult(nb.path, skipped=f"the kernel is {nb.kernel_name}, not Python")
     settings = options.resolve(nb.path)
-    enabled = (lambda code: settings.enabled(code, nb.path)) if settings.per_file_ignores else settings.enabled
+    enabled = (
+        (lambda code: settings.enabled(code, nb.path))
+        if settings.per_file_ignores
+        else settings.enabled
+    )
     return FileResult(nb.path, check_notebook(nb, enabled))
 
 
@@ -164,7 +184,9 @@ def lint_paths(
     """Lint files and folders; results in a stable order (errors for missing paths first)."""
     options = options or Options()
     files, results = discover(paths, options)
-    cache_dir = Path(cache) if isinstance(cache, (str, Path)) else (Path(CACHE_DIR) if cache else None)
+    cache_dir = (
+        Path(cache) if isinstance(cache, (str, Path)) else (Path(CACHE_DIR) if cache else None)
+    )
     jobs = jobs or os.cpu_count() or 1
     work = [(f, options, cache_dir) for f in files]
     if jobs > 1 and len(files) >= 8:
