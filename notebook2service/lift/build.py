@@ -1,0 +1,228 @@
+"""libcst transforms: cells → hoisted imports, module-level definitions and step functions.
+
+Every statement is moved as a libcst node, so comments and formatting inside it survive;
+nothing here edits Python source as text. The only text produced is what libcst renders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from ..dataflow import BUILTINS
+from .plan import Plan, Step
+
+
+@dataclass
+class CellParts:
+    index: int
+    label: str  # "cell 5 (In[3])"
+    imports: list[cst.SimpleStatementLine] = field(default_factory=list)
+    definitions: list[cst.BaseCompoundStatement] = field(default_factory=list)
+    body: list[cst.BaseStatement] = field(default_factory=list)
+    header: list[cst.EmptyLine] = field(default_factory=list)  # leading comments of the cell
+    footer: list[cst.EmptyLine] = field(default_factory=list)
+    error: str | None = None
+    raw: str = ""
+    ordered: list[cst.BaseStatement] = field(default_factory=list)  # every statement, in order
+
+
+class _Names(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+
+def _names_in(nodes: list[cst.CSTNode]) -> set[str]:
+    v = _Names()
+    for n in nodes:
+        n.visit(v)
+    return v.names
+
+
+def _definition_time_names(node: cst.BaseCompoundStatement) -> set[str]:
+    """Names a def/class evaluates when it is defined: decorators, defaults, bases."""
+    parts: list[cst.CSTNode] = []
+    if isinstance(node, cst.FunctionDef):
+        parts += [d.decorator for d in node.decorators]
+        params = node.params
+        for p in (*params.posonly_params, *params.params, *params.kwonly_params):
+            if p.default is not None:
+                parts.append(p.default)
+    elif isinstance(node, cst.ClassDef):
+        parts += [d.decorator for d in node.decorators]
+        parts += [a.value for a in node.bases] + [a.value for a in node.keywords]
+    return _names_in(parts)
+
+
+def _is_import_line(stmt: cst.BaseStatement) -> bool:
+    return isinstance(stmt, cst.SimpleStatementLine) and all(
+        isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body
+    )
+
+
+def import_names(stmt: cst.SimpleStatementLine) -> list[str]:
+    out: list[str] = []
+    for s in stmt.body:
+        if isinstance(s, cst.Import):
+            for a in s.names:
+                if a.asname is not None:
+                    out.append(cst.ensure_type(a.asname.name, cst.Name).value)
+                else:
+                    out.append(cst.Module([]).code_for_node(a.name).split(".")[0])
+        elif isinstance(s, cst.ImportFrom) and not isinstance(s.names, cst.ImportStar):
+            for a in s.names:
+                if a.asname is not None:
+                    out.append(cst.ensure_type(a.asname.name, cst.Name).value)
+                else:
+                    out.append(cst.ensure_type(a.name, cst.Name).value)
+    return out
+
+
+def split_cell(index: int, label: str, source: str) -> CellParts:
+    parts = CellParts(index, label, raw=source)
+    try:
+        module = cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        parts.error = f"line {exc.raw_line}: {exc.message}"
+        return parts
+    except (RecursionError, MemoryError):
+        parts.error = "too deeply nested to parse"
+        return parts
+    parts.header = [ln for ln in module.header if ln.comment is not None]
+    parts.footer = [ln for ln in module.footer if ln.comment is not None]
+    parts.ordered = list(module.body)
+    for stmt in module.body:
+        if _is_import_line(stmt):
+            parts.imports.append(stmt)  # type: ignore[arg-type]
+        elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            parts.definitions.append(stmt)
+        else:
+            parts.body.append(stmt)
+    return parts
+
+
+def choose_hoisting(cells: list[CellParts], assigned_elsewhere: dict[str, int]) -> tuple[set[str], set[str]]:
+    """Decide which imports and definitions go to module level; the rest move back into the
+    cell body. Returns (module-level names, names of module-level functions/classes)."""
+    module: set[str] = set()
+    for c in cells:
+        for stmt in c.imports:
+            module.update(import_names(stmt))
+    def_counts: dict[str, int] = {}
+    for c in cells:
+        for d in c.definitions:
+            def_counts[d.name.value] = def_counts.get(d.name.value, 0) + 1  # type: ignore[attr-defined]
+    functions: set[str] = set()
+    for c in cells:
+        keep: list[cst.BaseCompoundStatement] = []
+        moved_back = False
+        for d in c.definitions:
+            name = d.name.value  # type: ignore[attr-defined]
+            needs = _definition_time_names(d) - BUILTINS - module
+            redefined = def_counts[name] > 1 or assigned_elsewhere.get(name, 0) > 0
+            if needs or redefined:
+                moved_back = True
+                continue
+            keep.append(d)
+            module.add(name)
+            functions.add(name)
+        if moved_back:
+            # definitions that cannot live at module level stay in the step, in cell order
+            kept = {id(d) for d in keep} | {id(m) for m in c.imports}
+            c.body = [stmt for stmt in c.ordered if id(stmt) not in kept]
+            c.definitions = keep
+    return module, functions
+
+
+def _comment(text: str) -> cst.EmptyLine:
+    return cst.EmptyLine(comment=cst.Comment("# " + text))
+
+
+def _with_leading(stmt: cst.BaseStatement, lines: list[cst.EmptyLine]) -> cst.BaseStatement:
+    return stmt.with_changes(leading_lines=[*lines, *stmt.leading_lines])  # type: ignore[attr-defined]
+
+
+def _names_tuple(names: list[str]) -> cst.BaseExpression:
+    if len(names) == 1:
+        return cst.Name(names[0])
+    return cst.Tuple([cst.Element(cst.Name(n)) for n in names], lpar=[], rpar=[])
+
+
+def _docstring(text: str) -> str:
+    body = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    return '"""' + body + '"""'
+
+
+def step_function(step: Step, cells: dict[int, CellParts], doc: str) -> cst.FunctionDef:
+    body: list[cst.BaseStatement] = []
+    pending: list[cst.EmptyLine] = []
+    for idx in step.cells:
+        c = cells[idx]
+        marker = [_comment(c.label)] + c.header
+        if c.error is not None:
+            lines = [_comment(f"nb2svc: this cell could not be parsed ({c.error}); kept as a comment")]
+            lines += [_comment(ln) if ln.strip() else cst.EmptyLine() for ln in c.raw.split("\n")]
+            pending += marker + lines
+            continue
+        stmts = list(c.body)
+        if not stmts:
+            pending += marker + c.footer
+            continue
+        stmts[0] = _with_leading(stmts[0], pending + marker)
+        pending = list(c.footer)
+        body.extend(stmts)
+    head: list[cst.BaseStatement] = [
+        cst.SimpleStatementLine([cst.Expr(cst.SimpleString(_docstring(doc)))])
+    ]
+    if step.global_names:
+        head.append(cst.SimpleStatementLine([cst.Global([cst.NameItem(cst.Name(n)) for n in step.global_names])]))
+    tail: list[cst.BaseStatement] = []
+    if step.returns:
+        tail.append(cst.SimpleStatementLine([cst.Return(_names_tuple(step.returns))]))
+    elif not body:
+        tail.append(cst.SimpleStatementLine([cst.Pass()]))
+    if pending:
+        if tail:
+            tail[0] = _with_leading(tail[0], pending)
+        else:
+            tail.append(_with_leading(cst.SimpleStatementLine([cst.Pass()]), pending))
+    params = cst.Parameters([cst.Param(cst.Name(p)) for p in step.params])
+    return cst.FunctionDef(
+        name=cst.Name(step.name),
+        params=params,
+        body=cst.IndentedBlock(head + body + tail),
+    )
+
+
+def run_function(plan: Plan) -> cst.FunctionDef:
+    params = cst.Parameters(
+        kwonly_params=[
+            cst.Param(cst.Name(p.name), default=cst.parse_expression(p.default_source)) for p in plan.parameters
+        ],
+        star_arg=cst.ParamStar() if plan.parameters else cst.MaybeSentinel.DEFAULT,
+    )
+    body: list[cst.BaseStatement] = [
+        cst.SimpleStatementLine([cst.Expr(cst.SimpleString('"""Replay the notebook top-down; returns its final namespace."""'))])
+    ]
+    bound: list[str] = [p.name for p in plan.parameters]
+    for step in plan.steps:
+        call = cst.Call(cst.Name(step.name), [cst.Arg(cst.Name(p)) for p in step.params])
+        if step.returns:
+            stmt = cst.Assign([cst.AssignTarget(_names_tuple(step.returns))], call)
+            for n in step.returns:
+                if n not in bound:
+                    bound.append(n)
+        else:
+            stmt = cst.Expr(call)
+        body.append(cst.SimpleStatementLine([stmt]))
+    ns = cst.Dict([cst.DictElement(cst.SimpleString(repr(n)), cst.Name(n)) for n in bound])
+    body.append(cst.SimpleStatementLine([cst.Return(ns)]))
+    return cst.FunctionDef(name=cst.Name("run"), params=params, body=cst.IndentedBlock(body))
+
+
+def render(node: cst.CSTNode) -> str:
+    return cst.Module([]).code_for_node(node)

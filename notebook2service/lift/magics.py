@@ -1,0 +1,217 @@
+"""IPython syntax → production Python, by kind. Never silently dropped: every occurrence
+gets an ``Action`` that the manifest reports.
+
+The analysis translation (``ipython.translate``) keeps names and positions; this one keeps
+behaviour: ``x = !ls`` becomes a call to the package's small shell helper, ``%%writefile``
+becomes a real file, ``!pip install`` becomes a requirement, session magics disappear.
+Lines that are not IPython syntax are left exactly as written.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import shlex
+from dataclasses import dataclass, field
+
+from ..ipython import PYTHON_ARG_LINE_MAGICS, PYTHON_BODY_CELL_MAGICS, SESSION_MAGICS, Occurrence, Translation
+
+_INSTALL = re.compile(r"^\s*(?:\S*python3?\S*\s+-m\s+|\{sys\.executable\}\s+-m\s+|uv\s+)?(?:pip3?|conda|mamba)\s+install\b")
+_FETCH = re.compile(r"^\s*(?:wget|curl|gsutil\s+(?:-m\s+)?cp|aws\s+s3\s+(?:cp|sync)|azcopy|kaggle\s+\w+\s+download|git\s+clone)\b")
+_DOLLAR = re.compile(r"(?<![\$\\])\$([A-Za-z_]\w*)")
+_BRACES = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+
+
+@dataclass
+class Action:
+    """What convert did with one piece of IPython syntax."""
+
+    cell: int
+    line: int
+    syntax: str  # the occurrence as written
+    kind: str  # removed | unwrapped | requirement | shell | data | file | env | comment | chdir
+    detail: str = ""
+
+    def to_dict(self) -> dict:
+        return {"cell": self.cell, "line": self.line, "syntax": self.syntax, "action": self.kind, "detail": self.detail}
+
+
+@dataclass
+class CellCode:
+    """A cell's production source plus what its IPython syntax turned into."""
+
+    source: str | None  # None: the cell leaves the pipeline (e.g. %%writefile)
+    actions: list[Action] = field(default_factory=list)
+    pip: list[str] = field(default_factory=list)  # pip command texts (for requirements)
+    files: dict[str, str] = field(default_factory=dict)  # %%writefile outputs
+    helpers: set[str] = field(default_factory=set)  # runtime helpers the code calls
+    imports: set[str] = field(default_factory=set)  # stdlib modules the code now needs
+
+
+def shell_fstring(command: str, known: set[str]) -> str:
+    """A Python f-string literal that expands `{expr}` and `$name` the way IPython does."""
+    command = _DOLLAR.sub(lambda m: "{" + m.group(1) + "}" if m.group(1) in known else m.group(0), command)
+    command = command.replace("$$", "$")
+    parts: list[str] = []
+    has_field = False
+    pos = 0
+    for m in _BRACES.finditer(command):
+        parts.append(command[pos : m.start()].replace("{", "{{").replace("}", "}}"))
+        token = m.group(0)
+        if token in ("{{", "}}"):
+            parts.append(token)
+        elif m.group(1) is not None and _is_expr(m.group(1)):
+            parts.append("{" + m.group(1) + "}")
+            has_field = True
+        else:
+            parts.append(token.replace("{", "{{").replace("}", "}}"))
+        pos = m.end()
+    parts.append(command[pos:].replace("{", "{{").replace("}", "}}"))
+    text = "".join(parts)
+    if not has_field:
+        text = text.replace("{{", "{").replace("}}", "}")
+        return repr(text)
+    return "f" + repr(text)
+
+
+def _is_expr(text: str) -> bool:
+    if not text.strip():
+        return False
+    try:
+        ast.parse(text.strip(), mode="eval")
+    except SyntaxError:
+        return False
+    return True
+
+
+def _nothing(indent: str) -> str:
+    """A removed line: nothing at the top level, `pass` inside a block (which may need it)."""
+    return indent + "pass" if indent else ""
+
+
+def _comment(indent: str, text: str) -> str:
+    return f"{indent}# nb2svc: IPython syntax kept as a comment (no plain-Python equivalent): {text}"
+
+
+def _env(args: str, target: str | None, indent: str, code: CellCode) -> str | None:
+    code.imports.add("os")
+    if target is not None:
+        name = args.strip()
+        return f"{indent}{target} = os.environ.get({name!r})" if name else f"{indent}{target} = dict(os.environ)"
+    m = re.match(r"^\s*([A-Za-z_]\w*)\s*[= ]\s*(.*)$", args)
+    if m and m.group(2):
+        return f"{indent}os.environ[{m.group(1)!r}] = {m.group(2).strip()!r}"
+    return None
+
+
+def production_source(cell_index: int, t: Translation, known: set[str]) -> CellCode:
+    """Rewrite a cell's IPython syntax for production; other lines are kept verbatim."""
+    code = CellCode(source=None)
+    lines = t.source.split("\n")
+    out = list(lines)
+    occs = t.occurrences
+    cell_magic = next((o for o in occs if o.kind == "cell_magic"), None)
+    if cell_magic is not None and cell_magic.name not in PYTHON_BODY_CELL_MAGICS:
+        return _cell_magic(cell_index, cell_magic, code, known)
+    for occ in occs:
+        idx = occ.line - 1
+        indent = lines[idx][: len(lines[idx]) - len(lines[idx].lstrip())]
+        # continuation lines that belonged to the occurrence
+        end = idx
+        while end + 1 < len(lines) and lines[end].rstrip().endswith("\\"):
+            end += 1
+        for k in range(idx + 1, end + 1):
+            out[k] = ""
+        act = lambda kind, detail="": code.actions.append(  # noqa: E731
+            Action(cell_index, occ.line, occ.text if occ.kind != "cell_magic" else f"%%{occ.name} {occ.args}".strip(), kind, detail)
+        )
+        if occ.kind == "cell_magic":  # a Python-body cell magic: unwrap or capture
+            if occ.name == "capture":
+                target = occ.args.split()[0] if occ.args.split() and not occ.args.startswith("-") else "_captured"
+                body = lines[idx + 1 :]
+                code.imports.update({"contextlib", "io"})
+                out = out[: idx + 1]
+                out[idx] = f"with contextlib.redirect_stdout(io.StringIO()) as {target}:"
+                out.extend(("    " + b if b.strip() else b) for b in body)
+                act("unwrapped", "%%capture → contextlib.redirect_stdout")
+            else:
+                out[idx] = ""
+                act("unwrapped", f"%%{occ.name} removed, body kept")
+            continue
+        if occ.kind == "help":
+            out[idx] = _nothing(indent)
+            act("removed", "help")
+            continue
+        if occ.kind == "shell":
+            cmd = occ.args
+            if _INSTALL.search(cmd):
+                code.pip.append(cmd)
+                out[idx] = _nothing(indent)
+                act("requirement", cmd)
+                continue
+            call = "shell_lines" if occ.target else "shell"
+            code.helpers.add(call)
+            expr = f"{call}({shell_fstring(cmd, known)})"
+            out[idx] = f"{indent}{occ.target} = {expr}" if occ.target else indent + expr
+            act("data" if _FETCH.search(cmd) else "shell", cmd)
+            continue
+        # line magics
+        name, args = occ.name, occ.args
+        if name in ("pip", "conda") and args.split()[:1] == ["install"]:
+            code.pip.append(f"{name} {args}")
+            out[idx] = _nothing(indent)
+            act("requirement", f"{name} {args}")
+        elif name in PYTHON_ARG_LINE_MAGICS and occ.target is None and t.col_shift.get(occ.line) is not None:
+            stmt = lines[idx].rstrip()[indent.__len__() + t.col_shift[occ.line] :]
+            out[idx] = indent + stmt
+            act("unwrapped", f"%{name} removed, statement kept")
+        elif name in ("env", "set_env") and (new := _env(args, occ.target, indent, code)) is not None:
+            out[idx] = new
+            act("env", args)
+        elif name == "cd" and occ.target is None:
+            code.imports.add("os")
+            out[idx] = f"{indent}os.chdir({shell_fstring(args, known)})"
+            act("chdir", args)
+        elif name in ("system", "sx") or (name == "sh"):
+            call = "shell_lines" if occ.target else "shell"
+            code.helpers.add(call)
+            expr = f"{call}({shell_fstring(args, known)})"
+            out[idx] = f"{indent}{occ.target} = {expr}" if occ.target else indent + expr
+            act("shell", args)
+        elif name in SESSION_MAGICS and occ.target is None:
+            out[idx] = _nothing(indent)
+            act("removed", f"%{name} only configures the interactive session")
+        else:
+            out[idx] = _comment(indent, occ.text) + ("\n" + indent + "pass" if indent else "")
+            if occ.target:
+                out[idx] += f"\n{indent}{occ.target} = None"
+            act("comment", f"%{name} has no plain-Python equivalent")
+    code.source = "\n".join(out)
+    return code
+
+
+def _cell_magic(cell_index: int, occ: Occurrence, code: CellCode, known: set[str]) -> CellCode:
+    head = f"%%{occ.name} {occ.args}".strip()
+    body = occ.body or ""
+    if occ.name == "writefile":
+        try:
+            argv = shlex.split(occ.args)
+        except ValueError:
+            argv = occ.args.split()
+        append = "-a" in argv or "--append" in argv
+        names = [a for a in argv if not a.startswith("-")]
+        if names:
+            target = names[0]
+            text = body if body.endswith("\n") else body + "\n"
+            code.files[target] = (code.files.get(target, "") if append else "") + text
+            code.actions.append(Action(cell_index, occ.line, head, "file", target))
+            return code
+    if occ.name in ("bash", "sh", "script") and (occ.name != "script" or occ.args.split()[:1] in (["bash"], ["sh"])):
+        code.helpers.add("shell")
+        code.source = f"shell({body!r}, executable='/bin/bash')"
+        code.actions.append(Action(cell_index, occ.line, head, "shell", "cell run with bash"))
+        return code
+    lines = [_comment("", head)] + ["# " + ln for ln in body.split("\n")] + ["pass"]
+    code.source = "\n".join(lines)
+    code.actions.append(Action(cell_index, occ.line, head, "comment", f"%%{occ.name} cell kept as a comment"))
+    return code

@@ -1,0 +1,209 @@
+"""Decide the package's shape from the dataflow: which cells become which step function,
+what each step takes and returns, what stays at module level. No code is generated here.
+
+Convert follows top-down order (what Restart & Run All does). A step is a run of code
+cells under one markdown heading; its parameters are the names it reads that earlier steps
+(or the papermill parameters) defined, its return values the names it defines or mutates
+that later steps read. Names that functions kept at module level read as globals stay module
+globals (the steps that assign them declare ``global``), so helpers keep working.
+"""
+
+from __future__ import annotations
+
+import ast
+import keyword
+import re
+from dataclasses import dataclass, field
+
+from ..dataflow import BUILTINS, Flow, is_ipython_global
+
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
+_STOP = {"the", "a", "an", "and", "of", "to", "for", "with", "in", "on", "our", "your", "we", "step", "part", "section"}
+
+
+@dataclass
+class Step:
+    name: str
+    cells: list[int]  # cell indexes (1-based over all cells)
+    heading: str | None
+    params: list[str] = field(default_factory=list)
+    returns: list[str] = field(default_factory=list)
+    global_names: list[str] = field(default_factory=list)
+    reads: list[str] = field(default_factory=list)  # external reads, in order
+    writes: list[str] = field(default_factory=list)  # defined or mutated names, in order
+    mutated: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Parameter:
+    name: str
+    default_source: str  # Python source of the default
+    value: object  # the literal value (for CLI option types)
+
+
+@dataclass
+class Plan:
+    steps: list[Step]
+    parameters: list[Parameter]
+    module_names: set[str]  # names bound at module level (hoisted imports, defs, classes)
+    shared_globals: set[str]
+    undefined: dict[str, list[int]]  # names read but defined by no earlier step -> cells
+    final_names: list[str]  # what run() returns
+
+
+def heading_of(source: str) -> str | None:
+    m = _HEADING.search(source)
+    return m.group(1).strip() if m else None
+
+
+def snake(text: str, limit: int = 4) -> str:
+    text = re.sub(r"`|\*\*?|_|\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"^\s*(?:step\s*)?\d+(?:\.\d+)*[.):]?\s*", "", text, flags=re.I)
+    words = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9]*", text.lower())]
+    words = [w for w in words if w not in _STOP] or words
+    name = "_".join(words[:limit])
+    if not name or not name.isidentifier() or keyword.iskeyword(name):
+        return ""
+    return name
+
+
+_LOADERS = re.compile(r"\b(?:read_\w+|load_\w+|loadtxt|genfromtxt|open|fetch_\w+|make_\w+)\s*\(")
+
+
+def name_from_code(tree: ast.Module | None, defs: list[str]) -> str:
+    """A verb-object name from what a cell does: load_df, train_model, plot_results, ..."""
+    if tree is None:
+        return ""
+    src_calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    attrs = {n.func.attr for n in src_calls if isinstance(n.func, ast.Attribute)}
+    funcs = {n.func.id for n in src_calls if isinstance(n.func, ast.Name)}
+    target = next((d for d in defs if not d.startswith("_")), "")
+    if attrs & {"fit", "fit_transform", "partial_fit", "train"}:
+        obj = next((n.func.value.id for n in src_calls if isinstance(n.func, ast.Attribute)
+                    and n.func.attr in ("fit", "partial_fit", "train") and isinstance(n.func.value, ast.Name)), "model")
+        return f"train_{obj}"
+    if any(_LOADERS.match(f"{c}(") for c in attrs | funcs):
+        return f"load_{target or 'data'}"
+    if attrs & {"plot", "scatter", "hist", "imshow", "show", "savefig", "barplot", "heatmap", "lineplot"}:
+        return f"plot_{target}" if target else "plot"
+    if attrs & {"predict", "predict_proba", "score", "transform"} or funcs & {"accuracy_score", "mean_squared_error", "r2_score", "classification_report"}:
+        return f"evaluate_{target}" if target else "evaluate"
+    if target:
+        return f"make_{target}"
+    if funcs & {"print"} or attrs & {"head", "describe", "info"}:
+        return "show"
+    return ""
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    base = name
+    n = 2
+    while name in taken or keyword.iskeyword(name) or name in BUILTINS:
+        name = f"{base}_{n}"
+        n += 1
+    taken.add(name)
+    return name
+
+
+def make_plan(
+    flow: Flow,
+    body_cells: dict[int, bool],
+    module_names: set[str],
+    module_functions: set[str],
+    parameters: list[Parameter],
+    parameters_cell: int | None,
+) -> Plan:
+    """`body_cells`: cell index -> whether the cell keeps statements for a step (after hoisting)."""
+    nb = flow.notebook
+    # 1. group code cells with a body into steps, by markdown heading
+    groups: list[tuple[str | None, list[int]]] = []
+    heading: str | None = None
+    heading_used = False
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            h = heading_of(cell.source)
+            if h:
+                heading, heading_used = h, False
+            continue
+        if not body_cells.get(cell.index) or cell.index == parameters_cell:
+            continue
+        if groups and heading_used and groups[-1][0] == heading and heading is not None:
+            groups[-1][1].append(cell.index)
+        else:
+            groups.append((heading, [cell.index]))
+            heading_used = True
+
+    # 2. module-level names and the globals module-level functions read
+    shared: set[str] = set()
+    for fname in module_functions:
+        for fn in flow.functions.get(fname, []):
+            shared |= fn.free | fn.assigns_globals
+    shared -= module_names | BUILTINS
+    param_names = {p.name for p in parameters}
+    shared -= param_names  # parameters are passed to run(); helpers reading them are reported
+
+    # 3. per step reads and writes
+    taken = set(module_names) | {"run", "main"}
+    steps: list[Step] = []
+    for heading, cells in groups:
+        reads: list[str] = []
+        writes: list[str] = []
+        mutated: list[str] = []
+        bound: set[str] = set()
+        for idx in cells:
+            f = flow.by_index.get(idx)
+            if f is None:
+                continue
+            for use in flow.expanded[idx]:
+                n = use.name
+                if n in bound or n in module_names or n in BUILTINS or is_ipython_global(n) or n in shared:
+                    continue
+                if n not in reads:
+                    reads.append(n)
+            defs = flow.defs_of(f) - module_names
+            for n in list(f.defs) + sorted(defs - set(f.defs)):
+                if n in defs and n not in writes:
+                    writes.append(n)
+            for m in f.mutations:
+                if m.name not in module_names and m.name not in writes and m.name not in BUILTINS:
+                    writes.append(m.name)
+                    mutated.append(m.name)
+            bound |= defs
+        name = snake(heading) if heading else ""
+        if not name or name in ("imports", "setup", "import_libraries", "import_packages"):
+            first = flow.by_index.get(cells[0])
+            name = name_from_code(first.translation.tree if first else None, writes) or name
+        steps.append(Step(_unique(name or f"step_{len(steps) + 1}", taken), cells, heading, reads=reads, writes=writes, mutated=mutated))
+
+    # 4. parameters and returns, walking top-down
+    available: dict[str, int] = {p: -1 for p in param_names}  # name -> index of the step that last wrote it
+    undefined: dict[str, list[int]] = {}
+    for i, step in enumerate(steps):
+        for n in step.reads:
+            if n in available:
+                step.params.append(n)
+                if available[n] >= 0:
+                    producer = steps[available[n]]
+                    if n not in producer.returns:
+                        producer.returns.append(n)
+            else:
+                undefined.setdefault(n, []).extend(step.cells)
+        for n in step.writes:
+            if n in shared:
+                if n not in step.global_names:
+                    step.global_names.append(n)
+                continue
+            available[n] = i
+    # a step that mutates a parameter returns it, so the data flow is explicit
+    # (only when a later step reads it; returns were added above in that case)
+    final = [n for n in available if not n.startswith("_")]
+    if steps:
+        last = steps[-1]
+        for n in last.writes:
+            if n not in last.returns and n not in shared and not n.startswith("_"):
+                last.returns.append(n)
+    # keep returns in the order the step wrote them
+    for step in steps:
+        order = {n: k for k, n in enumerate(step.writes)}
+        step.returns.sort(key=lambda n: order.get(n, 10**6))
+    return Plan(steps, parameters, module_names, shared, undefined, final)
