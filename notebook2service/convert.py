@@ -66,24 +66,50 @@ def _parameters(nb: Notebook, flow: dataflow.Flow) -> tuple[list[Parameter], int
     try:
         tree = ast.parse(cell.source)
     except SyntaxError:
-        return [], None, [f"the parameters cell (cell {cell.index}) cannot be parsed; it is kept as a step"]
+        return (
+            [],
+            None,
+            [f"the parameters cell (cell {cell.index}) cannot be parsed; it is kept as a step"],
+        )
     params: list[Parameter] = []
     for stmt in tree.body:
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+        if (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+        ):
             try:
                 value = ast.literal_eval(stmt.value)
             except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-                notes.append(f"parameter `{stmt.targets[0].id}` is not a literal; the parameters cell is kept as a step")
+                notes.append(
+                    f"parameter `{stmt.targets[0].id}` is not a literal; the parameters cell is kept as a step"
+                )
                 return [], None, notes
             params.append(Parameter(stmt.targets[0].id, repr(value), value))
-        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
+        elif (
+            isinstance(stmt, ast.AnnAssign)
+            and isinstance(stmt.target, ast.Name)
+            and stmt.value is not None
+        ):
             try:
                 value = ast.literal_eval(stmt.value)
             except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-                return [], None, [f"parameter `{stmt.target.id}` is not a literal; the parameters cell is kept as a step"]
+                return (
+                    [],
+                    None,
+                    [
+                        f"parameter `{stmt.target.id}` is not a literal; the parameters cell is kept as a step"
+                    ],
+                )
             params.append(Parameter(stmt.target.id, repr(value), value))
         elif not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)):
-            return [], None, [f"the parameters cell (cell {cell.index}) holds more than assignments; it is kept as a step"]
+            return (
+                [],
+                None,
+                [
+                    f"the parameters cell (cell {cell.index}) holds more than assignments; it is kept as a step"
+                ],
+            )
     return params, cell.index, notes
 
 
@@ -102,7 +128,10 @@ def _ruff(args: list[str], text: str, filename: str) -> tuple[int, str, str]:
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "ruff", *args, "--stdin-filename", filename, "-"],
-            input=text, capture_output=True, text=True, timeout=60,
+            input=text,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return 127, "", str(exc)
@@ -111,7 +140,11 @@ def _ruff(args: list[str], text: str, filename: str) -> tuple[int, str, str]:
 
 def format_code(text: str, filename: str) -> str:
     """isort-style import order, then ruff's formatter."""
-    rc, out, _ = _ruff(["check", "--isolated", "--select", "I001", "--fix", "--exit-zero", "--quiet"], text, filename)
+    rc, out, _ = _ruff(
+        ["check", "--isolated", "--select", "I001", "--fix", "--exit-zero", "--quiet"],
+        text,
+        filename,
+    )
     text = out if rc == 0 and out else text
     rc, out, _ = _ruff(["format", "--isolated", "--line-length", "100"], text, filename)
     return out if rc == 0 and out else text
@@ -120,8 +153,19 @@ def format_code(text: str, filename: str) -> str:
 def check_code(text: str, filename: str) -> list[dict[str, Any]]:
     """pyflakes rules (F) over generated code: undefined names, unused imports..."""
     rc, out, err = _ruff(
-        ["check", "--isolated", "--select", "F", "--ignore", "F401,F811,F841,F403,F405",
-         "--output-format", "json", "--exit-zero"], text, filename,
+        [
+            "check",
+            "--isolated",
+            "--select",
+            "F",
+            "--ignore",
+            "F401,F811,F841,F403,F405",
+            "--output-format",
+            "json",
+            "--exit-zero",
+        ],
+        text,
+        filename,
     )
     try:
         return [
@@ -129,7 +173,9 @@ def check_code(text: str, filename: str) -> list[dict[str, Any]]:
             for d in json.loads(out or "[]")
         ]
     except (ValueError, KeyError, TypeError):
-        return [{"code": "ruff", "message": (err or out or "ruff did not run").strip()[:200], "line": 0}]
+        return [
+            {"code": "ruff", "message": (err or out or "ruff did not run").strip()[:200], "line": 0}
+        ]
 
 
 def line_map(code: str) -> list[dict[str, Any]]:
@@ -144,7 +190,9 @@ def line_map(code: str) -> list[dict[str, Any]]:
                 current["end"] = lineno - 1
             current = {"cell": int(m.group(2)), "start": lineno + 1, "end": lineno + 1}
             ranges.append(current)
-        elif current and (text.startswith(("def ", "class ", "@")) or text.startswith("    return ")):
+        elif current and (
+            text.startswith(("def ", "class ", "@")) or text.startswith("    return ")
+        ):
             current["end"] = lineno - 1
             current = None
     if current:
@@ -175,7 +223,11 @@ def convert(
         raise ConvertError(f"the kernel is {nb.kernel_name}, not Python")
     package = package_name(nb, name)
     out = Path(out_dir) if out_dir is not None else Path("build") / package
-    raw_bytes = nb.text.encode("utf-8") if nb.text is not None else json.dumps(nb.raw, sort_keys=True).encode()
+    raw_bytes = (
+        nb.text.encode("utf-8")
+        if nb.text is not None
+        else json.dumps(nb.raw, sort_keys=True).encode()
+    )
     digest = hashlib.sha256(raw_bytes).hexdigest()
 
     flow = dataflow.analyze(nb)
@@ -187,7 +239,9 @@ def convert(
 
     params, params_cell, notes = _parameters(nb, flow)
     for note in notes:
-        findings.append({"code": "convert", "kind": "conversion", "severity": "warning", "message": note})
+        findings.append(
+            {"code": "convert", "kind": "conversion", "severity": "warning", "message": note}
+        )
 
     known = {n for f in flow.cells for n in flow.defs_of(f)} | {p.name for p in params}
     cells: dict[int, build.CellParts] = {}
@@ -211,10 +265,15 @@ def convert(
             continue
         cells[cell.index] = build.split_cell(cell.index, cell.label(), code.source)
         if cells[cell.index].error:
-            findings.append({
-                "code": "convert", "kind": "conversion", "severity": "error",
-                "cell": cell.ref(), "message": f"cell {cell.index} cannot be parsed ({cells[cell.index].error}); it is kept as a comment",
-            })
+            findings.append(
+                {
+                    "code": "convert",
+                    "kind": "conversion",
+                    "severity": "error",
+                    "cell": cell.ref(),
+                    "message": f"cell {cell.index} cannot be parsed ({cells[cell.index].error}); it is kept as a comment",
+                }
+            )
 
     assigned: dict[str, int] = {}
     for f in flow.cells:
@@ -228,19 +287,27 @@ def convert(
     plan: Plan = make_plan(flow, body_cells, module_names, module_functions, params, params_cell)
 
     for name_, where in plan.undefined.items():
-        findings.append({
-            "code": "convert", "kind": "conversion", "severity": "error",
-            "message": f"`{name_}` is read in cell {where[0]} but no earlier cell defines it; "
-            "the package fails there, as Restart & Run All would",
-        })
+        findings.append(
+            {
+                "code": "convert",
+                "kind": "conversion",
+                "severity": "error",
+                "message": f"`{name_}` is read in cell {where[0]} but no earlier cell defines it; "
+                "the package fails there, as Restart & Run All would",
+            }
+        )
     for fname in sorted(module_functions):
         for fn in flow.functions.get(fname, []):
             bad = fn.free & {p.name for p in params}
             for b in sorted(bad):
-                findings.append({
-                    "code": "convert", "kind": "conversion", "severity": "warning",
-                    "message": f"`{fname}` reads the parameter `{b}` as a global; pass it as an argument",
-                })
+                findings.append(
+                    {
+                        "code": "convert",
+                        "kind": "conversion",
+                        "severity": "warning",
+                        "message": f"`{fname}` reads the parameter `{b}` as a global; pass it as an argument",
+                    }
+                )
 
     # imports: hoisted, de-duplicated, __future__ first
     seen_imports: dict[str, int] = {}
@@ -248,7 +315,9 @@ def convert(
         for stmt in c.imports:
             text = build.render(stmt).strip()
             seen_imports.setdefault(text, c.index)
-    import_lines = sorted(seen_imports, key=lambda t: (not t.startswith("from __future__"), seen_imports[t]))
+    import_lines = sorted(
+        seen_imports, key=lambda t: (not t.startswith("from __future__"), seen_imports[t])
+    )
     for mod in sorted(extra_imports):
         line = f"import {mod}"
         if line not in seen_imports:
@@ -271,21 +340,42 @@ def convert(
     if params_cell is not None:
         cell_map[params_cell] = "parameters"
     for c in ordered:
-        cell_map.setdefault(c.index, "module" if c.definitions else "imports" if c.imports else "empty")
+        cell_map.setdefault(
+            c.index, "module" if c.definitions else "imports" if c.imports else "empty"
+        )
 
-    title = next((h for c in nb.cells if c.cell_type == "markdown" for h in [_title(c.source)] if h), package)
+    title = next(
+        (h for c in nb.cells if c.cell_type == "markdown" for h in [_title(c.source)] if h), package
+    )
     notebook_name = Path(nb.path).name if not nb.path.startswith("<") else nb.path
-    context = {"title": title, "version": __version__, "notebook": notebook_name, "digest": digest, "package": package}
+    context = {
+        "title": title,
+        "version": __version__,
+        "notebook": notebook_name,
+        "digest": digest,
+        "package": package,
+    }
     pipeline = render(
-        "package/pipeline.py.j2", imports=import_lines, helpers=sorted(helpers),
-        definitions=definitions, steps=steps_code, run=build.render(build.run_function(plan)).strip(), **context,
+        "package/pipeline.py.j2",
+        imports=import_lines,
+        helpers=sorted(helpers),
+        definitions=definitions,
+        steps=steps_code,
+        run=build.render(build.run_function(plan)).strip(),
+        **context,
     )
     if format_output:
         pipeline = format_code(pipeline, f"{package}/pipeline.py")
     ruff_findings = check_code(pipeline, f"{package}/pipeline.py")
     for r in ruff_findings:
-        findings.append({"code": r["code"], "kind": "generated-code", "severity": "error",
-                         "message": f"pipeline.py line {r['line']}: {r['message']}"})
+        findings.append(
+            {
+                "code": r["code"],
+                "kind": "generated-code",
+                "severity": "error",
+                "message": f"pipeline.py line {r['line']}: {r['message']}",
+            }
+        )
 
     from .requirements import infer
 
@@ -307,8 +397,11 @@ def convert(
         f"{package}/pipeline.py": pipeline,
         "requirements.txt": render("package/requirements.txt.j2", lines=req_lines, **context),
         "pyproject.toml": render(
-            "package/pyproject.toml.j2", distribution=package.replace("_", "-"),
-            requirements=req_lines, python_min=f"{sys.version_info.major}.{sys.version_info.minor}", **context,
+            "package/pyproject.toml.j2",
+            distribution=package.replace("_", "-"),
+            requirements=req_lines,
+            python_min=f"{sys.version_info.major}.{sys.version_info.minor}",
+            **context,
         ),
     }
     if helpers:
@@ -316,8 +409,14 @@ def convert(
     for target, text in files.items():
         rel = Path(target)
         if rel.is_absolute() or ".." in rel.parts:
-            findings.append({"code": "convert", "kind": "conversion", "severity": "warning",
-                             "message": f"%%writefile {target}: path outside the package; not written"})
+            findings.append(
+                {
+                    "code": "convert",
+                    "kind": "conversion",
+                    "severity": "warning",
+                    "message": f"%%writefile {target}: path outside the package; not written",
+                }
+            )
             continue
         out_files[rel.as_posix()] = text
 
@@ -328,23 +427,43 @@ def convert(
         "notebook_sha256": digest,
         "entrypoint": f"python -m {package}",
         "cells": [
-            {"index": c.index, "id": c.id, "execution_count": c.execution_count, "target": cell_map.get(c.index, "empty")}
+            {
+                "index": c.index,
+                "id": c.id,
+                "execution_count": c.execution_count,
+                "target": cell_map.get(c.index, "empty"),
+            }
             for c in nb.code_cells
         ],
         "steps": [
-            {"function": s.name, "cells": s.cells, "heading": s.heading, "parameters": s.params,
-             "returns": s.returns, "globals": s.global_names}
+            {
+                "function": s.name,
+                "cells": s.cells,
+                "heading": s.heading,
+                "parameters": s.params,
+                "returns": s.returns,
+                "globals": s.global_names,
+            }
             for s in plan.steps
         ],
-        "parameters": [{"name": p.name, "default": p.value, "option": "--" + p.name.replace("_", "-")} for p in params],
+        "parameters": [
+            {"name": p.name, "default": p.value, "option": "--" + p.name.replace("_", "-")}
+            for p in params
+        ],
         "module_level": sorted(module_functions),
         "shared_globals": sorted(plan.shared_globals),
         "ipython": [a.to_dict() for a in actions],
         "data_acquisition": [a.to_dict() for a in actions if a.kind == "data"],
         "files": sorted(files),
         "requirements": [
-            {"name": r.name, "specifier": r.specifier, "modules": list(r.modules), "source": r.source,
-             "installed": r.installed, "note": r.note}
+            {
+                "name": r.name,
+                "specifier": r.specifier,
+                "modules": list(r.modules),
+                "source": r.source,
+                "installed": r.installed,
+                "note": r.note,
+            }
             for r in reqs
         ],
         "line_map": {"pipeline.py": line_map(pipeline)},

@@ -472,13 +472,14 @@ class CellVisitor(Visitor):
         self.flow = flow
         self.bound: set[str] = set()  # bound so far in this cell
         self.shift = flow.translation.col_shift
+        self.dedent = flow.translation.dedent
         self._context: list[str | None] = [None]
         self._reads_log: list[str] = []  # every name read, in order (for value_reads)
 
     # positions map back to the cell (IPython prefixes removed on some lines)
     def pos(self, node: ast.AST) -> tuple[int, int]:
         line = getattr(node, "lineno", 1)
-        return line, getattr(node, "col_offset", 0) + self.shift.get(line, 0)
+        return line, getattr(node, "col_offset", 0) + self.shift.get(line, 0) + self.dedent
 
     def run(self, tree: ast.Module) -> None:
         for stmt in tree.body:

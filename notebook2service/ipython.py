@@ -14,7 +14,9 @@ prefix was removed (``%time x = f()`` → ``x = f()``) the removed width is kept
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
+import warnings
 from dataclasses import dataclass, field
 
 #: cell magics whose body is Python and runs in the user namespace
@@ -66,7 +68,7 @@ _ASSIGN = re.compile(
     r"^(?P<lhs>[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*)\s*=\s*(?P<op>!|%(?!%))\s*(?P<rest>.*)$",
     re.S,
 )
-_HELP_END = re.compile(r"^(?P<obj>[A-Za-z_][\w.]*(?:\(\))?(?:\[[^\]]*\])?[\w.]*)\s*(?P<q>\?\??)$")
+_HELP_END = re.compile(r"^(?P<obj>[A-Za-z_][\w.]*(?:\(\))?(?:\[[^\]]*\][\w.]*)?)\s*(?P<q>\?\??)$")
 _HELP_START = re.compile(r"^(?P<q>\?\??)\s*(?P<obj>[A-Za-z_][\w.*]*)$")
 _BRACE = re.compile(r"(?<!\{)\{([^{}\n]+)\}(?!\})")
 _TIMEIT_OPTS = re.compile(r"^(?:-[nrp]\s*\d+\s+|-[tcqo]\s+)*")
@@ -108,6 +110,8 @@ class Translation:
     #: names a magic may have defined that analysis cannot see (%run, %store -r, %pylab)
     opaque_defs: bool = False
     star_import: bool = False
+    #: columns IPython removed from every line (a cell indented as a whole)
+    dedent: int = 0
 
 
 def _brace_reads(text: str) -> list[str]:
@@ -116,7 +120,7 @@ def _brace_reads(text: str) -> list[str]:
     for m in _BRACE.finditer(text):
         try:
             expr = ast.parse(m.group(1).strip(), mode="eval")
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         for node in ast.walk(expr):
             if isinstance(node, ast.Name) and node.id not in names:
@@ -177,6 +181,7 @@ class _Translator:
         self.col_shift: dict[int, int] = {}
         self.opaque = False
         self.star = False
+        self._keep_continuation = False
 
     def run(self) -> None:
         first = 0
@@ -259,8 +264,9 @@ class _Translator:
         text, last = self._joined(i)
         lineno = i + 1
         before = len(self.occ)
+        self._keep_continuation = False
         handled = self._classify(i, indent, col, first, stripped, text, lineno)
-        if handled and len(self.occ) > before:
+        if handled and len(self.occ) > before and not self._keep_continuation:
             for k in range(i + 1, last + 1):
                 self.out[k] = ""
         return handled
@@ -290,7 +296,7 @@ class _Translator:
                     self.out[i] = f"{indent}{lhs} = ..."
                 return True
             return self._line_magic(i, indent, rest, text, lhs)
-        m = _HELP_END.match(text) or _HELP_START.match(text)
+        m = (_HELP_END.match(text) or _HELP_START.match(text)) if len(text) <= 300 else None
         if m:
             self.occ.append(Occurrence("help", "help", lineno, col, text, m.group("obj")))
             self.out[i] = indent + "pass"
@@ -306,15 +312,25 @@ class _Translator:
         col = len(indent)
         self.occ.append(Occurrence("line_magic", name, i + 1, col, text, args, target))
         if name in PYTHON_ARG_LINE_MAGICS and target is None and args:
-            stmt = _TIMEIT_OPTS.sub("", args + " ", count=1).strip() if name == "timeit" else args
+            # the statement starts on this physical line; backslash continuation lines are
+            # Python and stay where they are (so their positions stay exact)
+            physical = self.lines[i].rstrip()
+            first = physical.strip()[1:].lstrip("%")[len(name) :].strip()
+            stmt = _TIMEIT_OPTS.sub("", first + " ", count=1).strip() if name == "timeit" else first
+            rest = []
+            k = i
+            while self.lines[k].rstrip().endswith("\\") and k + 1 < len(self.lines):
+                k += 1
+                rest.append(self.lines[k])
             try:
-                ast.parse(stmt)
-            except SyntaxError:
+                ast.parse("\n".join([stmt, *rest]))
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
                 stmt = ""
             if stmt:
                 self.out[i] = indent + stmt
                 # stmt is a suffix of the line: columns inside it move left by this much
-                self.col_shift[i + 1] = len(self.lines[i].rstrip()) - col - len(stmt)
+                self.col_shift[i + 1] = len(physical) - col - len(stmt)
+                self._keep_continuation = True
                 return True
         reads = _brace_reads(args)
         if name == "run" or name == "load":
@@ -342,8 +358,34 @@ class _Translator:
 _MAYBE_IPYTHON = re.compile(r"^[ \t]*[%!?]|\?[ \t]*$|=[ \t]*[!%]", re.M)
 
 
+def _leading_indent(source: str) -> tuple[str, int]:
+    """IPython removes the first line's indentation from every line of a cell."""
+    if not source or source[0] not in " \t":
+        return source, 0
+    prefix = source[: len(source) - len(source.lstrip(" \t"))]
+    if "\n" in prefix:
+        return source, 0
+    lines = source.split("\n")
+    return "\n".join(ln[len(prefix) :] if ln.startswith(prefix) else ln for ln in lines), len(
+        prefix
+    )
+
+
 def translate(source: str) -> Translation:
     """Turn a cell's source into valid Python where possible, recording IPython syntax."""
+    with warnings.catch_warnings():
+        warnings.simplefilter(
+            "ignore"
+        )  # SyntaxWarning for the notebook's code is not ours to print
+        source, indent = _leading_indent(source)
+        t = _translate(source)
+    if indent:
+        t.dedent = indent
+        t.occurrences = [dataclasses.replace(o, column=o.column + indent) for o in t.occurrences]
+    return t
+
+
+def _translate(source: str) -> Translation:
     # A failed parse costs CPython two passes (the second for the error message), so cells
     # that visibly hold IPython syntax go straight to the line scan.
     if not _MAYBE_IPYTHON.search(source):

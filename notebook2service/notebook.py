@@ -140,6 +140,15 @@ def _upgrade_v3(data: dict[str, Any]) -> dict[str, Any]:
         import nbformat
     except ImportError as exc:  # pragma: no cover - nbformat is a dependency
         raise NotebookError("nbformat is needed to read nbformat v3 notebooks") from exc
+    worksheets = data.get("worksheets")
+    for ws in worksheets if isinstance(worksheets, list) else []:
+        # nbformat writes v3 sources as lists of lines; its converter wants strings
+        cells = ws.get("cells") if isinstance(ws, dict) else None
+        for cell in cells if isinstance(cells, list) else []:
+            if isinstance(cell, dict):
+                for key in ("source", "input"):
+                    if isinstance(cell.get(key), list):
+                        cell[key] = "".join(x for x in cell[key] if isinstance(x, str))
     try:
         node = nbformat.from_dict(data)
         upgraded = nbformat.convert(node, 4)
@@ -181,6 +190,8 @@ def from_dict(data: Any, path: str = "<memory>", text: str | None = None) -> Not
             nb.warnings.append((cell, "NB004", f"cell {i} is not a JSON object; it was skipped"))
             continue
         source, is_list = _join_source(raw.get("source", ""))
+        if "\r" in source:  # IPython splits lines on \r too
+            source = source.replace("\r\n", "\n").replace("\r", "\n")
         ctype = raw.get("cell_type") if isinstance(raw.get("cell_type"), str) else "invalid"
         count = raw.get("execution_count") if ctype == "code" else None
         if not isinstance(count, int) or isinstance(count, bool):
@@ -238,8 +249,8 @@ def read(path: str | os.PathLike[str]) -> Notebook:
         raw = p.read_bytes()
     except IsADirectoryError:
         raise NotebookError("is a directory") from None
-    except OSError as exc:
-        raise NotebookError(exc.strerror or str(exc)) from None
+    except (OSError, ValueError) as exc:
+        raise NotebookError(getattr(exc, "strerror", None) or str(exc)) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -251,12 +262,10 @@ def load(obj: Any, path: str | None = None) -> Notebook:
     """A Notebook from a path, a JSON string, a dict, an nbformat NotebookNode or a Notebook."""
     if isinstance(obj, Notebook):
         return obj
-    if isinstance(obj, (str, os.PathLike)) and not (
-        isinstance(obj, str) and obj.lstrip().startswith("{")
-    ):
+    if isinstance(obj, str) and (obj.lstrip("\ufeff \t\r\n")[:1] in ("{", "[") or "\n" in obj):
+        return loads(obj.lstrip("\ufeff"), path=path or "<memory>")
+    if isinstance(obj, (str, os.PathLike)):
         return read(obj)
-    if isinstance(obj, str):
-        return loads(obj, path=path or "<memory>")
     if isinstance(obj, dict):  # includes nbformat.NotebookNode
         return from_dict(obj, path=path or "<memory>")
     raise NotebookError(f"cannot load a notebook from {type(obj).__name__}")

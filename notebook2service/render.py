@@ -44,8 +44,13 @@ def render(name: str, **context: object) -> str:
     return environment().get_template(name).render(**context)
 
 
-def write_tree(out_dir: str | Path, files: dict[str, str], *, force: bool = False,
-               executable: frozenset[str] = frozenset()) -> None:
+def write_tree(
+    out_dir: str | Path,
+    files: dict[str, str],
+    *,
+    force: bool = False,
+    executable: frozenset[str] = frozenset(),
+) -> None:
     """Write `files` (relative path -> text) as the folder `out_dir`, all or nothing.
 
     Everything is written to a temporary folder beside `out_dir` and renamed into place, so

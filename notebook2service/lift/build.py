@@ -105,7 +105,9 @@ def split_cell(index: int, label: str, source: str) -> CellParts:
     return parts
 
 
-def choose_hoisting(cells: list[CellParts], assigned_elsewhere: dict[str, int]) -> tuple[set[str], set[str]]:
+def choose_hoisting(
+    cells: list[CellParts], assigned_elsewhere: dict[str, int]
+) -> tuple[set[str], set[str]]:
     """Decide which imports and definitions go to module level; the rest move back into the
     cell body. Returns (module-level names, names of module-level functions/classes)."""
     module: set[str] = set()
@@ -164,7 +166,9 @@ def step_function(step: Step, cells: dict[int, CellParts], doc: str) -> cst.Func
         c = cells[idx]
         marker = [_comment(c.label)] + c.header
         if c.error is not None:
-            lines = [_comment(f"nb2svc: this cell could not be parsed ({c.error}); kept as a comment")]
+            lines = [
+                _comment(f"nb2svc: this cell could not be parsed ({c.error}); kept as a comment")
+            ]
             lines += [_comment(ln) if ln.strip() else cst.EmptyLine() for ln in c.raw.split("\n")]
             pending += marker + lines
             continue
@@ -179,7 +183,11 @@ def step_function(step: Step, cells: dict[int, CellParts], doc: str) -> cst.Func
         cst.SimpleStatementLine([cst.Expr(cst.SimpleString(_docstring(doc)))])
     ]
     if step.global_names:
-        head.append(cst.SimpleStatementLine([cst.Global([cst.NameItem(cst.Name(n)) for n in step.global_names])]))
+        head.append(
+            cst.SimpleStatementLine(
+                [cst.Global([cst.NameItem(cst.Name(n)) for n in step.global_names])]
+            )
+        )
     tail: list[cst.BaseStatement] = []
     if step.returns:
         tail.append(cst.SimpleStatementLine([cst.Return(_names_tuple(step.returns))]))
@@ -201,12 +209,21 @@ def step_function(step: Step, cells: dict[int, CellParts], doc: str) -> cst.Func
 def run_function(plan: Plan) -> cst.FunctionDef:
     params = cst.Parameters(
         kwonly_params=[
-            cst.Param(cst.Name(p.name), default=cst.parse_expression(p.default_source)) for p in plan.parameters
+            cst.Param(cst.Name(p.name), default=cst.parse_expression(p.default_source))
+            for p in plan.parameters
         ],
         star_arg=cst.ParamStar() if plan.parameters else cst.MaybeSentinel.DEFAULT,
     )
     body: list[cst.BaseStatement] = [
-        cst.SimpleStatementLine([cst.Expr(cst.SimpleString('"""Replay the notebook top-down; returns its final namespace."""'))])
+        cst.SimpleStatementLine(
+            [
+                cst.Expr(
+                    cst.SimpleString(
+                        '"""Replay the notebook top-down; returns its final namespace."""'
+                    )
+                )
+            ]
+        )
     ]
     bound: list[str] = [p.name for p in plan.parameters]
     for step in plan.steps:

@@ -14,10 +14,20 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from ..ipython import PYTHON_ARG_LINE_MAGICS, PYTHON_BODY_CELL_MAGICS, SESSION_MAGICS, Occurrence, Translation
+from ..ipython import (
+    PYTHON_ARG_LINE_MAGICS,
+    PYTHON_BODY_CELL_MAGICS,
+    SESSION_MAGICS,
+    Occurrence,
+    Translation,
+)
 
-_INSTALL = re.compile(r"^\s*(?:\S*python3?\S*\s+-m\s+|\{sys\.executable\}\s+-m\s+|uv\s+)?(?:pip3?|conda|mamba)\s+install\b")
-_FETCH = re.compile(r"^\s*(?:wget|curl|gsutil\s+(?:-m\s+)?cp|aws\s+s3\s+(?:cp|sync)|azcopy|kaggle\s+\w+\s+download|git\s+clone)\b")
+_INSTALL = re.compile(
+    r"^\s*(?:\S*python3?\S*\s+-m\s+|\{sys\.executable\}\s+-m\s+|uv\s+)?(?:pip3?|conda|mamba)\s+install\b"
+)
+_FETCH = re.compile(
+    r"^\s*(?:wget|curl|gsutil\s+(?:-m\s+)?cp|aws\s+s3\s+(?:cp|sync)|azcopy|kaggle\s+\w+\s+download|git\s+clone)\b"
+)
 _DOLLAR = re.compile(r"(?<![\$\\])\$([A-Za-z_]\w*)")
 _BRACES = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 
@@ -33,7 +43,13 @@ class Action:
     detail: str = ""
 
     def to_dict(self) -> dict:
-        return {"cell": self.cell, "line": self.line, "syntax": self.syntax, "action": self.kind, "detail": self.detail}
+        return {
+            "cell": self.cell,
+            "line": self.line,
+            "syntax": self.syntax,
+            "action": self.kind,
+            "detail": self.detail,
+        }
 
 
 @dataclass
@@ -50,7 +66,9 @@ class CellCode:
 
 def shell_fstring(command: str, known: set[str]) -> str:
     """A Python f-string literal that expands `{expr}` and `$name` the way IPython does."""
-    command = _DOLLAR.sub(lambda m: "{" + m.group(1) + "}" if m.group(1) in known else m.group(0), command)
+    command = _DOLLAR.sub(
+        lambda m: "{" + m.group(1) + "}" if m.group(1) in known else m.group(0), command
+    )
     command = command.replace("$$", "$")
     parts: list[str] = []
     has_field = False
@@ -90,14 +108,20 @@ def _nothing(indent: str) -> str:
 
 
 def _comment(indent: str, text: str) -> str:
-    return f"{indent}# nb2svc: IPython syntax kept as a comment (no plain-Python equivalent): {text}"
+    return (
+        f"{indent}# nb2svc: IPython syntax kept as a comment (no plain-Python equivalent): {text}"
+    )
 
 
 def _env(args: str, target: str | None, indent: str, code: CellCode) -> str | None:
     code.imports.add("os")
     if target is not None:
         name = args.strip()
-        return f"{indent}{target} = os.environ.get({name!r})" if name else f"{indent}{target} = dict(os.environ)"
+        return (
+            f"{indent}{target} = os.environ.get({name!r})"
+            if name
+            else f"{indent}{target} = dict(os.environ)"
+        )
     m = re.match(r"^\s*([A-Za-z_]\w*)\s*[= ]\s*(.*)$", args)
     if m and m.group(2):
         return f"{indent}os.environ[{m.group(1)!r}] = {m.group(2).strip()!r}"
@@ -122,12 +146,18 @@ def production_source(cell_index: int, t: Translation, known: set[str]) -> CellC
             end += 1
         for k in range(idx + 1, end + 1):
             out[k] = ""
-        act = lambda kind, detail="": code.actions.append(  # noqa: E731
-            Action(cell_index, occ.line, occ.text if occ.kind != "cell_magic" else f"%%{occ.name} {occ.args}".strip(), kind, detail)
-        )
+
+        def act(kind: str, detail: str = "", occ: Occurrence = occ) -> None:
+            syntax = occ.text if occ.kind != "cell_magic" else f"%%{occ.name} {occ.args}".strip()
+            code.actions.append(Action(cell_index, occ.line, syntax, kind, detail))
+
         if occ.kind == "cell_magic":  # a Python-body cell magic: unwrap or capture
             if occ.name == "capture":
-                target = occ.args.split()[0] if occ.args.split() and not occ.args.startswith("-") else "_captured"
+                target = (
+                    occ.args.split()[0]
+                    if occ.args.split() and not occ.args.startswith("-")
+                    else "_captured"
+                )
                 body = lines[idx + 1 :]
                 code.imports.update({"contextlib", "io"})
                 out = out[: idx + 1]
@@ -161,11 +191,17 @@ def production_source(cell_index: int, t: Translation, known: set[str]) -> CellC
             code.pip.append(f"{name} {args}")
             out[idx] = _nothing(indent)
             act("requirement", f"{name} {args}")
-        elif name in PYTHON_ARG_LINE_MAGICS and occ.target is None and t.col_shift.get(occ.line) is not None:
+        elif (
+            name in PYTHON_ARG_LINE_MAGICS
+            and occ.target is None
+            and t.col_shift.get(occ.line) is not None
+        ):
             stmt = lines[idx].rstrip()[indent.__len__() + t.col_shift[occ.line] :]
             out[idx] = indent + stmt
             act("unwrapped", f"%{name} removed, statement kept")
-        elif name in ("env", "set_env") and (new := _env(args, occ.target, indent, code)) is not None:
+        elif (
+            name in ("env", "set_env") and (new := _env(args, occ.target, indent, code)) is not None
+        ):
             out[idx] = new
             act("env", args)
         elif name == "cd" and occ.target is None:
@@ -206,12 +242,16 @@ def _cell_magic(cell_index: int, occ: Occurrence, code: CellCode, known: set[str
             code.files[target] = (code.files.get(target, "") if append else "") + text
             code.actions.append(Action(cell_index, occ.line, head, "file", target))
             return code
-    if occ.name in ("bash", "sh", "script") and (occ.name != "script" or occ.args.split()[:1] in (["bash"], ["sh"])):
+    if occ.name in ("bash", "sh", "script") and (
+        occ.name != "script" or occ.args.split()[:1] in (["bash"], ["sh"])
+    ):
         code.helpers.add("shell")
         code.source = f"shell({body!r}, executable='/bin/bash')"
         code.actions.append(Action(cell_index, occ.line, head, "shell", "cell run with bash"))
         return code
     lines = [_comment("", head)] + ["# " + ln for ln in body.split("\n")] + ["pass"]
     code.source = "\n".join(lines)
-    code.actions.append(Action(cell_index, occ.line, head, "comment", f"%%{occ.name} cell kept as a comment"))
+    code.actions.append(
+        Action(cell_index, occ.line, head, "comment", f"%%{occ.name} cell kept as a comment")
+    )
     return code

@@ -18,7 +18,24 @@ from dataclasses import dataclass, field
 from ..dataflow import BUILTINS, Flow, is_ipython_global
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
-_STOP = {"the", "a", "an", "and", "of", "to", "for", "with", "in", "on", "our", "your", "we", "step", "part", "section"}
+_STOP = {
+    "the",
+    "a",
+    "an",
+    "and",
+    "of",
+    "to",
+    "for",
+    "with",
+    "in",
+    "on",
+    "our",
+    "your",
+    "we",
+    "step",
+    "part",
+    "section",
+}
 
 
 @dataclass
@@ -79,14 +96,37 @@ def name_from_code(tree: ast.Module | None, defs: list[str]) -> str:
     funcs = {n.func.id for n in src_calls if isinstance(n.func, ast.Name)}
     target = next((d for d in defs if not d.startswith("_")), "")
     if attrs & {"fit", "fit_transform", "partial_fit", "train"}:
-        obj = next((n.func.value.id for n in src_calls if isinstance(n.func, ast.Attribute)
-                    and n.func.attr in ("fit", "partial_fit", "train") and isinstance(n.func.value, ast.Name)), "model")
+        obj = next(
+            (
+                n.func.value.id
+                for n in src_calls
+                if isinstance(n.func, ast.Attribute)
+                and n.func.attr in ("fit", "partial_fit", "train")
+                and isinstance(n.func.value, ast.Name)
+            ),
+            "model",
+        )
         return f"train_{obj}"
     if any(_LOADERS.match(f"{c}(") for c in attrs | funcs):
         return f"load_{target or 'data'}"
-    if attrs & {"plot", "scatter", "hist", "imshow", "show", "savefig", "barplot", "heatmap", "lineplot"}:
+    if attrs & {
+        "plot",
+        "scatter",
+        "hist",
+        "imshow",
+        "show",
+        "savefig",
+        "barplot",
+        "heatmap",
+        "lineplot",
+    }:
         return f"plot_{target}" if target else "plot"
-    if attrs & {"predict", "predict_proba", "score", "transform"} or funcs & {"accuracy_score", "mean_squared_error", "r2_score", "classification_report"}:
+    if attrs & {"predict", "predict_proba", "score", "transform"} or funcs & {
+        "accuracy_score",
+        "mean_squared_error",
+        "r2_score",
+        "classification_report",
+    }:
         return f"evaluate_{target}" if target else "evaluate"
     if target:
         return f"make_{target}"
@@ -156,7 +196,13 @@ def make_plan(
                 continue
             for use in flow.expanded[idx]:
                 n = use.name
-                if n in bound or n in module_names or n in BUILTINS or is_ipython_global(n) or n in shared:
+                if (
+                    n in bound
+                    or n in module_names
+                    or n in BUILTINS
+                    or is_ipython_global(n)
+                    or n in shared
+                ):
                     continue
                 if n not in reads:
                     reads.append(n)
@@ -173,10 +219,21 @@ def make_plan(
         if not name or name in ("imports", "setup", "import_libraries", "import_packages"):
             first = flow.by_index.get(cells[0])
             name = name_from_code(first.translation.tree if first else None, writes) or name
-        steps.append(Step(_unique(name or f"step_{len(steps) + 1}", taken), cells, heading, reads=reads, writes=writes, mutated=mutated))
+        steps.append(
+            Step(
+                _unique(name or f"step_{len(steps) + 1}", taken),
+                cells,
+                heading,
+                reads=reads,
+                writes=writes,
+                mutated=mutated,
+            )
+        )
 
     # 4. parameters and returns, walking top-down
-    available: dict[str, int] = {p: -1 for p in param_names}  # name -> index of the step that last wrote it
+    available: dict[str, int] = {
+        p: -1 for p in param_names
+    }  # name -> index of the step that last wrote it
     undefined: dict[str, list[int]] = {}
     for i, step in enumerate(steps):
         for n in step.reads:

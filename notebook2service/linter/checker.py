@@ -67,7 +67,7 @@ def check_notebook(nb: Notebook, enabled: Callable[[str], bool]) -> list[Diagnos
         err = f.translation.error
         if err is not None:
             line = err.lineno or 1
-            col = (err.offset or 1) + f.translation.col_shift.get(line, 0)
+            col = (err.offset or 1) + f.translation.col_shift.get(line, 0) + f.translation.dedent
             ctx.report(
                 "NB001",
                 f.cell,

@@ -17,11 +17,18 @@ def _cells_list(indexes: list[int]) -> str:
     return ("cells " if len(indexes) > 1 else "cell ") + ", ".join(names)
 
 
-def _missing_counts(flow: Flow) -> list[int]:
+def _missing_counts(flow: Flow, limit: int = 1000) -> list[int]:
+    """The first `limit` counts missing below the highest one (a count can be huge)."""
     counts = {c.execution_count for c in flow.notebook.code_cells if c.execution_count is not None}
     if not counts:
         return []
-    return [k for k in range(1, max(counts) + 1) if k not in counts]
+    missing: list[int] = []
+    k, top = 1, max(counts)
+    while k <= top and len(missing) < limit:
+        if k not in counts:
+            missing.append(k)
+        k += 1
+    return missing
 
 
 def _fmt_missing(missing: list[int], limit: int = 4) -> str:

@@ -356,16 +356,20 @@ _ANY_TOKEN = re.compile(
 )
 
 
-def _scan_tokens(text: str) -> list[tuple[int, int, str, str]]:
+def _scan_tokens(text: str, limit: int = 50) -> list[tuple[int, int, str, str]]:
     """(line, col, what, redacted) for high-precision token patterns in free text."""
     found = []
     for (pattern, what), markers in zip(_TOKEN_PATTERNS, _TOKEN_MARKERS, strict=True):
         if not any(m in text for m in markers):
             continue
+        pos, line = 0, 1
         for m in pattern.finditer(text):
-            line = text.count("\n", 0, m.start()) + 1
+            line += text.count("\n", pos, m.start())
+            pos = m.start()
             col = m.start() - (text.rfind("\n", 0, m.start()) + 1)
             found.append((line, col, what, redact(m.group(0))))
+            if len(found) >= limit:
+                return found
     return found
 
 

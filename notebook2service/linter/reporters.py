@@ -37,7 +37,8 @@ def text(results: Sequence[FileResult], out: TextIO, fix_hint: bool = True) -> N
             out.write(f"[*] {fixable} fixable with the `--fix` option.\n")
     else:
         checked = sum(1 for r in results if not r.error and not r.skipped)
-        out.write(f"All checks passed ({checked} notebook{'s' if checked != 1 else ''}).\n")
+        if checked:
+            out.write(f"All checks passed ({checked} notebook{'s' if checked != 1 else ''}).\n")
 
 
 def json_(results: Sequence[FileResult], out: TextIO) -> None:

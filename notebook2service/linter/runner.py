@@ -202,6 +202,13 @@ def lint_paths(
     return results
 
 
+def _is_dir(path: str | os.PathLike[str]) -> bool:
+    try:
+        return Path(path).is_dir()
+    except (OSError, ValueError):
+        return False
+
+
 def lint(
     target: Any,
     *,
@@ -220,10 +227,12 @@ def lint(
         ignore=tuple(ignore) if ignore else None,
         use_config=config,
     )
-    is_text = isinstance(target, str) and target.lstrip().startswith("{")
+    is_text = isinstance(target, str) and (
+        target.lstrip("\ufeff \t\r\n")[:1] in ("{", "[") or "\n" in target
+    )
     if is_text or not isinstance(target, (str, os.PathLike, list, tuple)):
         results = [lint_notebook(load(target), options)]
-    elif isinstance(target, (list, tuple)) or Path(target).is_dir():
+    elif isinstance(target, (list, tuple)) or _is_dir(target):
         paths = [str(t) for t in target] if isinstance(target, (list, tuple)) else [str(target)]
         results = lint_paths(paths, options, jobs=1)
     else:
