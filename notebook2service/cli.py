@@ -104,8 +104,95 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("--output-file", "-o", metavar="FILE", help="write the report to FILE")
     lint.add_argument("--quiet", "-q", action="store_true", help="text format: no summary line")
 
+    conv = sub.add_parser(
+        "convert",
+        help="lift a notebook into a Python package that replays it (never runs it)",
+        description="Convert a notebook into an importable package: cells become step "
+        "functions with explicit inputs and outputs, `python -m NAME` replays the notebook "
+        "top-down. Nothing is executed.",
+    )
+    conv.add_argument("notebook", help="the .ipynb to convert")
+    conv.add_argument("-o", "--output", metavar="DIR", help="output folder (default: build/NAME)")
+    conv.add_argument("--name", help="package (import) name (default: from the file name)")
+    conv.add_argument("--force", action="store_true", help="replace the output folder if it exists")
+    conv.add_argument(
+        "--format",
+        dest="format",
+        choices=["text", "json"],
+        default="text",
+        help="how to print the summary (json prints the manifest)",
+    )
+
+    ver = sub.add_parser(
+        "verify",
+        help="EXECUTE the notebook and its converted package and compare what they print",
+        description="Runs the notebook in a fresh kernel (papermill) and the converted package "
+        "in a fresh process, then says whether their stdout is equal or names the first cell "
+        "that differs and the likely cause. This command executes code.",
+    )
+    ver.add_argument("notebook")
+    ver.add_argument("--timeout", type=float, default=600, help="seconds per run (default: 600)")
+    ver.add_argument("--keep", metavar="DIR", help="keep the executed notebook and package in DIR")
+    ver.add_argument("--format", dest="format", choices=["text", "json"], default="text")
+
     sub.add_parser("rules", help="list the rules with their codes, kinds and severities")
     return parser
+
+
+def _convert(args: argparse.Namespace) -> int:
+    import json
+
+    from .convert import ConvertError, convert
+    from .render import OutputExistsError
+
+    try:
+        result = convert(args.notebook, args.output, name=args.name, force=args.force)
+    except (ConvertError, OutputExistsError) as exc:
+        print(f"nb2svc: error: {args.notebook}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    m = result.manifest
+    if args.format == "json":
+        print(json.dumps(m, indent=2, default=str))
+    else:
+        print(f"Converted {args.notebook} -> {result.out_dir}/ (package `{result.package}`)")
+        for step in m["steps"]:
+            cells = ", ".join(str(c) for c in step["cells"])
+            params = ", ".join(step["parameters"])
+            rets = ", ".join(step["returns"])
+            print(
+                f"  {step['function']}({params})"
+                + (f" -> {rets}" if rets else "")
+                + f"   cells {cells}"
+            )
+        for a in m["ipython"]:
+            if a["action"] in ("comment", "data", "file", "requirement"):
+                print(
+                    f"  cell {a['cell']}:{a['line']}: {a['syntax'][:60]} -> {a['action']} {a['detail'][:60]}"
+                )
+        for f in m["findings"]:
+            where = f" cell {f['cell']['index']}" if isinstance(f.get("cell"), dict) else ""
+            print(f"  {f['severity']}:{where} [{f['code']}] {f['message']}")
+        print(f"Run it: PYTHONPATH={result.out_dir} python -m {result.package}")
+    errors = [f for f in m["findings"] if f["severity"] == "error"]
+    return EXIT_FINDINGS if errors else EXIT_OK
+
+
+def _verify(args: argparse.Namespace) -> int:
+    import json
+
+    from .verify import VerifyError, report_text, verify
+
+    print("nb2svc verify executes the notebook and the converted package.", file=sys.stderr)
+    try:
+        report = verify(args.notebook, timeout=args.timeout, workdir=args.keep)
+    except VerifyError as exc:
+        print(f"nb2svc: error: {args.notebook}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.format == "json":
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        print(report_text(report))
+    return EXIT_OK if report.equal else EXIT_FINDINGS
 
 
 def _lint(args: argparse.Namespace) -> int:
@@ -197,6 +284,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "lint":
             return _lint(args)
+        if args.command == "convert":
+            return _convert(args)
+        if args.command == "verify":
+            return _verify(args)
         if args.command == "rules":
             return _rules()
         parser.print_help()

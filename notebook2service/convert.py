@@ -283,7 +283,10 @@ def convert(
     ordered = [cells[i] for i in sorted(cells)]
     module_names, module_functions = build.choose_hoisting(ordered, assigned)
     module_names |= extra_imports | helpers
-    body_cells = {i: bool(c.body) or c.error is not None for i, c in cells.items()}
+    # comment-only cells stay too (notes, and IPython syntax kept as a comment)
+    body_cells = {
+        i: bool(c.body or c.header or c.footer) or c.error is not None for i, c in cells.items()
+    }
     plan: Plan = make_plan(flow, body_cells, module_names, module_functions, params, params_cell)
 
     for name_, where in plan.undefined.items():

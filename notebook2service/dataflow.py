@@ -891,6 +891,12 @@ class Flow:
 
     def __post_init__(self) -> None:
         self.by_index = {f.cell.index: f for f in self.cells}
+        soft = [f for f in self.cells if f.translation.soft_reads]
+        if soft:  # `$name` in a shell line reads a Python variable only if one exists
+            defined = {n for f in self.cells for n in f.defs}
+            for f in soft:
+                drop = f.translation.soft_reads - defined
+                f.uses = [u for u in f.uses if u.name not in drop]
         self.functions: dict[str, list[Function]] = {}
         for f in self.cells:
             for fn in f.functions.values():

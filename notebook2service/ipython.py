@@ -112,6 +112,17 @@ class Translation:
     star_import: bool = False
     #: columns IPython removed from every line (a cell indented as a whole)
     dedent: int = 0
+    #: `$name` reads in shell lines: real reads only if the notebook defines `name`
+    soft_reads: set[str] = field(default_factory=set)
+
+
+_DOLLAR_NAME = re.compile(r"(?<![$\\])\$([A-Za-z_]\w*)")
+
+
+def _dollar_reads(text: str) -> list[str]:
+    """`$name` in a shell line: a Python variable if the notebook defines one, else the
+    shell's own (e.g. `$HOME`); the dataflow decides, these are soft reads."""
+    return list(dict.fromkeys(_DOLLAR_NAME.findall(text)))
 
 
 def _brace_reads(text: str) -> list[str]:
@@ -182,6 +193,7 @@ class _Translator:
         self.opaque = False
         self.star = False
         self._keep_continuation = False
+        self.soft_reads: set[str] = set()
 
     def run(self) -> None:
         first = 0
@@ -278,7 +290,7 @@ class _Translator:
         if first == "!":
             cmd = text[2:] if text.startswith("!!") else text[1:]
             self.occ.append(Occurrence("shell", "shell", lineno, col, text, cmd.strip()))
-            self.out[i] = indent + _reads_stmt(_brace_reads(cmd))
+            self.out[i] = indent + _reads_stmt(self._reads(cmd))
             return True
         if first == "%" and not stripped.startswith("%%"):
             return self._line_magic(i, indent, text[1:], text, None)
@@ -291,7 +303,7 @@ class _Translator:
             lhs, op, rest = m.group("lhs"), m.group("op"), m.group("rest")
             if op == "!":
                 self.occ.append(Occurrence("shell", "shell", lineno, col, text, rest.strip(), lhs))
-                self.out[i] = f"{indent}{lhs} = {_reads_stmt(_brace_reads(rest))}"
+                self.out[i] = f"{indent}{lhs} = {_reads_stmt(self._reads(rest))}"
                 if self.out[i].endswith("= pass"):
                     self.out[i] = f"{indent}{lhs} = ..."
                 return True
@@ -302,6 +314,12 @@ class _Translator:
             self.out[i] = indent + "pass"
             return True
         return False
+
+    def _reads(self, text: str) -> list[str]:
+        reads = _brace_reads(text)
+        soft = [n for n in _dollar_reads(text) if n not in reads]
+        self.soft_reads.update(soft)
+        return reads + soft
 
     def _line_magic(self, i: int, indent: str, spec: str, text: str, target: str | None) -> bool:
         m = _MAGIC_NAME.match(spec)
@@ -332,7 +350,7 @@ class _Translator:
                 self.col_shift[i + 1] = len(physical) - col - len(stmt)
                 self._keep_continuation = True
                 return True
-        reads = _brace_reads(args)
+        reads = self._reads(args)
         if name == "run" or name == "load":
             self.opaque = True
         elif name == "pylab":
@@ -406,7 +424,13 @@ def _translate(source: str) -> Translation:
     else:
         python = "\n".join(t.out)
     result = Translation(
-        source, python, t.occ, t.col_shift, opaque_defs=t.opaque, star_import=t.star
+        source,
+        python,
+        t.occ,
+        t.col_shift,
+        opaque_defs=t.opaque,
+        star_import=t.star,
+        soft_reads=t.soft_reads,
     )
     try:
         result.tree = ast.parse(python)
