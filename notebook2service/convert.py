@@ -49,7 +49,7 @@ def package_name(nb: Notebook, name: str | None) -> str:
         if not name.isidentifier() or name in sys.stdlib_module_names:
             raise ConvertError(f"--name {name!r} is not a usable Python package name")
         return name
-    stem = Path(nb.path).stem if not nb.path.startswith("<") else "notebook"
+    stem = Path(nb.path).stem if not nb.path.startswith("<") else "converted_notebook"
     candidate = re.sub(r"\W+", "_", stem).strip("_").lower() or "notebook"
     if candidate[0].isdigit():
         candidate = "nb_" + candidate
@@ -275,6 +275,13 @@ def convert(
                 }
             )
 
+    defined_anywhere = {n for f in flow.cells for n in f.defs}
+    reads_display = any(u.name == "display" for f in flow.cells for u in flow.expanded[f.cell.index]) or any(
+        "display" in fn.free for fns in flow.functions.values() for fn in fns
+    )
+    if reads_display and "display" not in defined_anywhere:
+        helpers.add("display")
+        actions.append(magics.Action(0, 0, "display()", "removed", "IPython's display() → a logging no-op in _runtime"))
     assigned: dict[str, int] = {}
     for f in flow.cells:
         for n in f.defs:

@@ -136,9 +136,11 @@ def name_from_code(tree: ast.Module | None, defs: list[str]) -> str:
 
 
 def _unique(name: str, taken: set[str]) -> str:
+    if name in taken or keyword.iskeyword(name) or name in BUILTINS:
+        name = f"{name}_step"  # `clients` the variable, `clients_step` the function
     base = name
     n = 2
-    while name in taken or keyword.iskeyword(name) or name in BUILTINS:
+    while name in taken:
         name = f"{base}_{n}"
         n += 1
     taken.add(name)
@@ -183,7 +185,8 @@ def make_plan(
     shared -= param_names  # parameters are passed to run(); helpers reading them are reported
 
     # 3. per step reads and writes
-    taken = set(module_names) | {"run", "main"}
+    # step names must not shadow anything the notebook names (run() binds variables)
+    taken = set(module_names) | {"run", "main"} | {n for f in flow.cells for n in (*f.defs, *f.all_reads)}
     steps: list[Step] = []
     for heading, cells in groups:
         reads: list[str] = []

@@ -1,0 +1,813 @@
+"""`verify()`: run a notebook and its converted package, and compare what they print.
+
+This is the one part of nb2svc that EXECUTES code. Everything else reads notebooks only.
+
+1. The notebook runs top-down in a fresh kernel with papermill (cwd = the notebook's folder).
+   Each code cell's stdout is the concatenation of its ``stream`` outputs named ``stdout``.
+   Cells papermill adds (tags ``injected-parameters`` and ``papermill-error-cell-tag``) are
+   ignored; executed cells are matched to the notebook's cells by id (by position when ids
+   are missing or repeated). The outputs saved in the .ipynb are never used: the comparison
+   is between a fresh run of the notebook and a fresh run of the package.
+2. The notebook is converted with ``convert()`` into a temporary folder.
+3. The package runs in a fresh ``python`` process, as ``python -m <package>`` would run it
+   (cwd = the notebook's folder, ``PYTHONPATH`` = the package folder first,
+   ``MPLBACKEND=Agg``, ``PYTHONUNBUFFERED=1``, ``PYTHONIOENCODING=utf-8``, no stdin). A small
+   harness wraps each step function of ``<package>.pipeline`` so that a marker line is
+   written to stdout before the step runs; stdout is then split into one text per step.
+   Output printed while the package is imported (module-level code) forms its own segment.
+4. Both sides are normalized, and only like this:
+
+   - line ends: ``\\r\\n`` and a lone ``\\r`` become ``\\n`` (both sides);
+   - chatter that IPython magics print and the package must not print is removed from the
+     notebook side, only in cells where the manifest's ``ipython`` actions show that magic,
+     and only whole lines that match exactly:
+
+     ===========================  ==================================================
+     magic in the cell            lines removed
+     ===========================  ==================================================
+     ``%time`` / ``%%time``       ``CPU times: …``, ``Wall time: …``,
+                                  ``Compiler : …``, ``Parser   : …``
+     ``%timeit`` / ``%%timeit``   ``… per loop (mean ± std. dev. of N runs, M loops
+                                  each)``, ``N loops, best of K: … per loop``,
+                                  ``The slowest run took … times longer …``
+     ``%%writefile``              ``Writing X``, ``Overwriting X``, ``Appending to X``
+     ``%env`` / ``%set_env``      ``env: NAME=value``
+     ``%pip`` / ``!pip install``  ``Note: you may need to restart the kernel to use
+     (kept as a requirement)      updated packages.``, ``Requirement already
+                                  satisfied: …``
+     ===========================  ==================================================
+
+5. The texts are compared segment by segment (module level, then each step in manifest
+   order) and in total. The first line that differs is attributed to the notebook cell that
+   printed it; the likely cause comes from the findings about that cell (the manifest's,
+   plus NB204 which ``verify`` checks itself): NB204 → "randomness without a seed" (also
+   when an earlier cell draws unseeded random numbers), a ``convert`` or generated-code
+   finding or an IPython action kept as a comment / run as a shell command / fetching data
+   / turned into a requirement → "conversion limit", NB101/NB106 → "execution order",
+   NB103/NB104 → "deleted cell", otherwise "unknown". A cell that raises in the notebook is
+   "notebook error"; a package that exits with an error or times out is "package error".
+
+Temporary folders are always removed; with ``workdir`` the executed notebook
+(``<stem>.executed.ipynb``), the package (``package/``) and the package's stdout and
+stderr are kept there for inspection.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "CAUSES",
+    "StepResult",
+    "VerifyError",
+    "VerifyReport",
+    "normalize",
+    "report_text",
+    "verify",
+]
+
+CAUSES = (
+    "execution order",
+    "deleted cell",
+    "randomness without a seed",
+    "conversion limit",
+    "notebook error",
+    "package error",
+    "unknown",
+)
+
+MODULE_LEVEL = "(module level)"
+_IGNORED_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
+
+
+class VerifyError(Exception):
+    """The notebook cannot be verified at all (unreadable, not Python, no such kernel)."""
+
+
+@dataclass
+class StepResult:
+    function: str  # the step function, or "(module level)" for import-time output
+    cells: list[int]
+    equal: bool
+    expected: str  # the notebook's normalized stdout of the step's cells
+    actual: str  # what the package printed while the step ran
+    ran: bool = True  # the package called the step
+
+
+@dataclass
+class VerifyReport:
+    equal: bool
+    notebook: str
+    package: str | None
+    first_cell: int | None
+    expected: str
+    actual: str
+    cause: str | None  # one of CAUSES, None when equal
+    explanation: str
+    steps: list[StepResult] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    module_level: StepResult | None = None
+    first_step: str | None = None  # the step (function) where the first difference is
+    execution_count: int | None = None  # the saved In[..] of first_cell
+    normalized: list[dict[str, Any]] = field(default_factory=list)
+    total_equal: bool | None = None
+    lines: int = 0  # lines of (normalized) notebook stdout
+    stderr_tail: str = ""  # package error: the last lines of its stderr
+    workdir: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# -- normalization ---------------------------------------------------------------------
+
+_CHATTER: dict[str, list[re.Pattern[str]]] = {
+    "time": [
+        re.compile(r"CPU times: .*"),
+        re.compile(r"Wall time: .*"),
+        re.compile(r"Compiler : .*"),
+        re.compile(r"Parser   : .*"),
+    ],
+    "timeit": [
+        re.compile(r".+ per loop \(mean ± std\. dev\. of [\d,]+ runs?, [\d,]+ loops? each\)"),
+        re.compile(r"[\d,]+ loops?, best of \d+: .+ per loop"),
+        re.compile(r"The slowest run took .+ times longer than the fastest\..*"),
+    ],
+    "writefile": [re.compile(r"(?:Writing|Overwriting|Appending to) .+")],
+    "env": [re.compile(r"env: [A-Za-z_]\w*=.*")],
+    "pip": [
+        re.compile(r"Note: you may need to restart the kernel to use updated packages\."),
+        re.compile(r"Requirement already satisfied: .*"),
+    ],
+}
+_MAGIC_OF = {
+    "time": "time",
+    "timeit": "timeit",
+    "writefile": "writefile",
+    "env": "env",
+    "set_env": "env",
+    "pip": "pip",
+}
+_MAGIC_NAME = re.compile(r"%{1,2}([A-Za-z_]\w*)")
+_PIP = re.compile(r"(?:^|[\s/}])pip3?\s+install\b")
+
+
+def _newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _chatter_kinds(actions: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(kind, magic as written) for the magics of one cell whose chatter is removed."""
+    kinds: list[tuple[str, str]] = []
+    for a in actions:
+        syntax = str(a.get("syntax") or "")
+        m = _MAGIC_NAME.search(syntax)
+        kind = _MAGIC_OF.get(m.group(1)) if m else None
+        if kind is None and a.get("action") == "requirement" and _PIP.search(syntax):
+            kind = "pip"
+        if kind is not None and kind not in (k for k, _ in kinds):
+            shown = m.group(0) if m and m.group(1) in _MAGIC_OF else "!pip install"
+            kinds.append((kind, shown))
+    return kinds
+
+
+def normalize(text: str, magics: list[str] = ()) -> tuple[str, list[str]]:
+    """Normalize one cell's stdout; `magics` are chatter kinds (time, timeit, writefile, env,
+    pip). Returns the text and the lines removed."""
+    text = _newlines(text)
+    patterns = [p for kind in magics for p in _CHATTER.get(kind, [])]
+    if not patterns:
+        return text, []
+    kept: list[str] = []
+    removed: list[str] = []
+    for line in text.splitlines(keepends=True):
+        if any(p.fullmatch(line.rstrip("\n")) for p in patterns):
+            removed.append(line.rstrip("\n"))
+        else:
+            kept.append(line)
+    return "".join(kept), removed
+
+
+# -- the notebook side -----------------------------------------------------------------
+
+
+def _stdout_of(cell: Any) -> str:
+    parts: list[str] = []
+    for out in cell.get("outputs") or []:
+        if out.get("output_type") == "stream" and out.get("name") == "stdout":
+            text = out.get("text", "")
+            parts.append("".join(text) if isinstance(text, list) else str(text))
+    return "".join(parts)
+
+
+def _match_cells(nb: Any, executed: Any) -> dict[int, Any]:
+    """Original code cell index (1-based over all cells) → executed cell."""
+    ex_cells = [
+        c
+        for c in executed.get("cells", [])
+        if c.get("cell_type") == "code"
+        and not _IGNORED_TAGS & set((c.get("metadata") or {}).get("tags") or [])
+    ]
+    originals = nb.code_cells
+    ids = [c.id for c in originals]
+    ex_ids = [c.get("id") for c in ex_cells]
+    usable = (
+        all(ids)
+        and len(set(ids)) == len(ids)
+        and all(ex_ids)
+        and len(set(ex_ids)) == len(ex_ids)
+        and set(ids) <= set(ex_ids)
+    )
+    if usable:
+        by_id = {c.get("id"): c for c in ex_cells}
+        return {c.index: by_id[c.id] for c in originals}
+    return {c.index: e for c, e in zip(originals, ex_cells, strict=False)}
+
+
+def _failed_cell(nb: Any, executed: Any, running: bool) -> int | None:
+    """The original index of the cell that raised (or was running, for timeouts)."""
+    matched = _match_cells(nb, executed)
+    for index, cell in sorted(matched.items()):
+        pm_md = (cell.get("metadata") or {}).get("papermill") or {}
+        if running and pm_md.get("status") == "running":
+            return index
+        if not running:
+            for out in cell.get("outputs") or []:
+                if out.get("output_type") == "error" and not (
+                    out.get("ename") == "SystemExit" and out.get("evalue") in ("", "0")
+                ):
+                    return index
+            if pm_md.get("exception") is True:
+                return index
+    return None
+
+
+def _run_notebook(
+    path: Path, output: Path, kernel_name: str, timeout: float
+) -> tuple[Any, dict[str, Any] | None]:
+    """Execute with papermill. Returns (executed notebook or None, error details or None)."""
+    try:
+        import nbformat
+        import papermill as pm
+        from jupyter_client.kernelspec import NoSuchKernel
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise VerifyError(
+            f"verify needs papermill and ipykernel ({exc.name} is not installed): "
+            "pip install papermill ipykernel"
+        ) from None
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    logger = logging.getLogger("papermill")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        executed = pm.execute_notebook(
+            str(path),
+            str(output),
+            kernel_name=kernel_name,
+            cwd=str(path.parent),
+            execution_timeout=timeout,
+            progress_bar=False,
+            log_output=False,
+        )
+        return executed, None
+    except pm.PapermillExecutionError as exc:
+        return _read(output, nbformat), {
+            "kind": "error",
+            "ename": exc.ename,
+            "evalue": exc.evalue,
+            "exec_count": exc.exec_count,
+        }
+    except CellTimeoutError:
+        return _read(output, nbformat), {"kind": "timeout", "ename": "timeout", "evalue": ""}
+    except DeadKernelError as exc:
+        return _read(output, nbformat), {
+            "kind": "dead",
+            "ename": "DeadKernelError",
+            "evalue": str(exc).strip().splitlines()[-1:],
+        }
+    except NoSuchKernel:
+        raise VerifyError(f"no Jupyter kernel named {kernel_name!r} is installed") from None
+    except RuntimeError as exc:
+        if "kernel" in str(exc).lower():
+            raise VerifyError(f"the kernel did not start: {str(exc).strip()[:200]}") from None
+        raise
+    finally:
+        logger.setLevel(level)
+
+
+def _read(output: Path, nbformat: Any) -> Any:
+    try:
+        return nbformat.read(str(output), as_version=4)
+    except Exception:  # noqa: BLE001 - the notebook may not have been written at all
+        return {"cells": []}
+
+
+# -- the package side ------------------------------------------------------------------
+
+_MARK = re.compile("\x1enb2svc-(step:[^\x1e\n]*|run)\x1e\n")
+
+_HARNESS = r"""
+import functools, importlib, runpy, sys
+PKG, STEPS = sys.argv[1], sys.argv[2:]
+sys.argv = [sys.argv[0]]
+
+def _mark(name):
+    sys.stdout.flush()
+    sys.stdout.write("\x1enb2svc-" + name + "\x1e\n")
+    sys.stdout.flush()
+
+_p = importlib.import_module(PKG + ".pipeline")
+
+def _wrap(name, f):
+    @functools.wraps(f)
+    def step(*args, **kwargs):
+        _mark("step:" + name)
+        return f(*args, **kwargs)
+    return step
+
+for _name in STEPS:
+    _f = getattr(_p, _name, None)
+    if callable(_f):
+        setattr(_p, _name, _wrap(_name, _f))
+_mark("run")
+runpy.run_module(PKG, run_name="__main__", alter_sys=True)
+"""
+
+
+@dataclass
+class _PackageRun:
+    returncode: int | None  # None: timed out
+    stdout: str
+    stderr: str
+    segments: dict[str, str]  # MODULE_LEVEL / step function → text
+    order: list[str]  # steps in the order their markers appeared
+    seconds: float
+
+
+def _run_package(
+    out: Path, package: str, steps: list[str], cwd: Path, timeout: float
+) -> _PackageRun:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(out)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+    )
+    env.update(MPLBACKEND="Agg", PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8")
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HARNESS, package, *steps],
+        cwd=str(cwd),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        raw_out, raw_err = proc.communicate(timeout=timeout)
+        code: int | None = proc.returncode
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raw_out, raw_err = proc.communicate()
+        code = None
+    finally:
+        if proc.poll() is None:  # pragma: no cover - interrupted
+            _kill_group(proc)
+    seconds = time.perf_counter() - start
+    stdout = raw_out.decode("utf-8", errors="replace")
+    stderr = raw_err.decode("utf-8", errors="replace")
+    segments: dict[str, str] = {MODULE_LEVEL: ""}
+    order: list[str] = []
+    current = MODULE_LEVEL
+    pos = 0
+    for m in _MARK.finditer(stdout):
+        segments[current] = segments.get(current, "") + stdout[pos : m.start()]
+        pos = m.end()
+        if m.group(1) == "run":
+            current = MODULE_LEVEL
+        else:
+            current = m.group(1)[len("step:") :]
+            order.append(current)
+    segments[current] = segments.get(current, "") + stdout[pos:]
+    clean = _MARK.sub("", stdout)
+    return _PackageRun(code, clean, stderr, segments, order, seconds)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+
+
+_TRACE_LINE = re.compile(r'File "([^"]+)", line (\d+)')
+
+
+def _cell_of_traceback(stderr: str, out: Path, package: str, manifest: dict) -> int | None:
+    """The cell of the last pipeline.py frame in a traceback, through the manifest line map."""
+    pipeline = (out / package / "pipeline.py").resolve()
+    line = None
+    for m in _TRACE_LINE.finditer(stderr):
+        try:
+            if Path(m.group(1)).resolve() == pipeline:
+                line = int(m.group(2))
+        except (OSError, ValueError):
+            continue
+    if line is None:
+        return None
+    return _cell_of_line(manifest, line)
+
+
+def _cell_of_line(manifest: dict, line: int) -> int | None:
+    for r in (manifest.get("line_map") or {}).get("pipeline.py", []):
+        if r.get("start", 0) <= line <= r.get("end", -1):
+            return r.get("cell")
+    return None
+
+
+# -- causes ----------------------------------------------------------------------------
+
+_CELL_IN_MESSAGE = re.compile(r"\bcell (\d+)\b")
+_PIPELINE_LINE = re.compile(r"^pipeline\.py line (\d+)")
+
+
+def _findings_by_cell(manifest: dict, nb: Any) -> dict[int, list[dict[str, Any]]]:
+    found: list[dict[str, Any]] = list(manifest.get("findings") or [])
+    have = {f.get("code") for f in found}
+    wanted = {"NB101", "NB103", "NB104", "NB106", "NB204"} - have
+    if wanted:
+        try:
+            from .linter.checker import check_notebook
+
+            found += [d.to_dict() for d in check_notebook(nb, lambda c: c in wanted)]
+        except Exception:  # noqa: BLE001 - a lint failure must not stop the verification
+            pass
+    by_cell: dict[int, list[dict[str, Any]]] = {}
+    for f in found:
+        cell = f.get("cell")
+        index = cell.get("index") if isinstance(cell, dict) else None
+        if index is None:
+            message = str(f.get("message") or "")
+            m = _PIPELINE_LINE.match(message)
+            if m:
+                index = _cell_of_line(manifest, int(m.group(1)))
+            if index is None:
+                m = _CELL_IN_MESSAGE.search(message)
+                index = int(m.group(1)) if m else None
+        if index is not None:
+            by_cell.setdefault(int(index), []).append(f)
+    return by_cell
+
+
+def _cause(
+    cell: int, manifest: dict, by_cell: dict[int, list[dict[str, Any]]], label: str
+) -> tuple[str, str]:
+    findings = by_cell.get(cell, [])
+    codes = {f.get("code"): f for f in findings}
+    if "NB204" in codes:
+        return (
+            "randomness without a seed",
+            f"{label} uses random numbers that are never seeded ({codes['NB204']['message']}), "
+            "so every run prints different values",
+        )
+    convert_findings = [
+        f for f in findings if f.get("code") == "convert" or f.get("kind") == "generated-code"
+    ]
+    if convert_findings:
+        return "conversion limit", f"{label}: {convert_findings[0].get('message')}"
+    for a in manifest.get("ipython") or []:
+        if a.get("cell") == cell and a.get("action") in ("comment", "shell", "data", "requirement"):
+            what = {
+                "comment": "is kept as a comment",
+                "shell": "runs as a shell command",
+                "data": "fetches data with a shell command",
+                "requirement": "becomes a requirement and is not run",
+            }[a["action"]]
+            return (
+                "conversion limit",
+                f"{label} uses `{a.get('syntax')}`, which in the package {what}, "
+                "so its output can differ",
+            )
+    for code in ("NB101", "NB106"):
+        if code in codes:
+            return "execution order", f"{label}: {codes[code]['message']}"
+    for code in ("NB104", "NB103"):
+        if code in codes:
+            return "deleted cell", f"{label}: {codes[code]['message']}"
+    earlier = [
+        (i, f) for i in sorted(by_cell) if i < cell for f in by_cell[i] if f.get("code") == "NB204"
+    ]
+    if earlier:
+        i, f = earlier[-1]
+        return (
+            "randomness without a seed",
+            f"{label} prints results that depend on unseeded random numbers drawn in cell {i} "
+            f"({f['message']})",
+        )
+    return (
+        "unknown",
+        f"{label} printed something else in the package, and nb2svc has no finding that "
+        "explains it (likely a conversion bug; keep a work folder to inspect both)",
+    )
+
+
+# -- comparison ------------------------------------------------------------------------
+
+
+def _first_difference(expected_parts: list[tuple[int, str]], actual: str) -> tuple[int | None, int]:
+    """(cell that printed the first differing line, that line's number) within a segment."""
+    exp_lines: list[str] = []
+    owners: list[int] = []
+    for cell, text in expected_parts:
+        for line in text.splitlines(keepends=True):
+            exp_lines.append(line)
+            owners.append(cell)
+    act_lines = actual.splitlines(keepends=True)
+    k = 0
+    while k < len(exp_lines) and k < len(act_lines) and exp_lines[k] == act_lines[k]:
+        k += 1
+    cells = [c for c, _ in expected_parts]
+    if k < len(exp_lines):
+        return owners[k], k
+    if not cells:
+        return None, k
+    if not owners:  # the notebook printed nothing here; the package did
+        return cells[0], k
+    after = cells.index(owners[-1]) + 1
+    return (cells[after] if after < len(cells) else cells[-1]), k
+
+
+def _label(cell: int | None, counts: dict[int, int | None]) -> str:
+    if cell is None:
+        return "the package"
+    count = counts.get(cell)
+    return f"cell {cell} (In[{count}])" if count is not None else f"cell {cell}"
+
+
+def _tail(text: str, lines: int = 12) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def verify(
+    notebook_path: str | os.PathLike[str],
+    *,
+    timeout: float = 600,
+    workdir: str | os.PathLike[str] | None = None,
+    kernel_name: str = "python3",
+) -> VerifyReport:
+    """Run the notebook (papermill) and its converted package; compare their stdout.
+
+    `timeout` bounds each notebook cell and the whole package run, in seconds. With
+    `workdir`, the executed notebook and the package are kept there. Raises VerifyError
+    when the notebook cannot be read, is not Python, or the kernel does not exist.
+    """
+    from .notebook import NotebookError, load
+
+    path = Path(notebook_path)
+    try:
+        nb = load(path)
+    except NotebookError as exc:
+        raise VerifyError(str(exc)) from None
+    if not nb.is_python:
+        raise VerifyError(f"the kernel is {nb.kernel_name}, not Python; verify runs Python only")
+    path = path.resolve()
+    if workdir is not None:
+        work = Path(workdir)
+        work.mkdir(parents=True, exist_ok=True)
+        return _verify(nb, path, work, timeout, kernel_name, keep=True)
+    with tempfile.TemporaryDirectory(prefix="nb2svc-verify-") as tmp:
+        return _verify(nb, path, Path(tmp), timeout, kernel_name, keep=False)
+
+
+def _verify(
+    nb: Any, path: Path, work: Path, timeout: float, kernel_name: str, keep: bool
+) -> VerifyReport:
+    from .convert import ConvertError, convert
+
+    counts = {c.index: c.execution_count for c in nb.code_cells}
+    timings = {"notebook_s": 0.0, "convert_s": 0.0, "package_s": 0.0}
+    report = VerifyReport(
+        equal=False,
+        notebook=str(path),
+        package=None,
+        first_cell=None,
+        expected="",
+        actual="",
+        cause=None,
+        explanation="",
+        timings=timings,
+        workdir=str(work) if keep else None,
+    )
+
+    # a. the notebook, in a fresh kernel
+    start = time.perf_counter()
+    executed, error = _run_notebook(
+        path, work / f"{path.stem}.executed.ipynb", kernel_name, timeout
+    )
+    timings["notebook_s"] = round(time.perf_counter() - start, 3)
+    if error is not None:
+        cell = _failed_cell(nb, executed, running=error["kind"] == "timeout")
+        report.first_cell = cell
+        report.execution_count = counts.get(cell) if cell else None
+        report.cause = "notebook error"
+        where = _label(cell, counts) if cell else "a cell"
+        if error["kind"] == "timeout":
+            what = f"did not finish within {timeout:g} s"
+        elif error["kind"] == "dead":
+            what = "killed the kernel"
+        else:
+            evalue = str(error.get("evalue") or "").strip().splitlines()
+            what = f"raised {error['ename']}" + (f": {evalue[0][:200]}" if evalue else "")
+        report.explanation = (
+            f"{where} {what} when the notebook ran top-down in a fresh kernel; "
+            "fix the notebook first (there is nothing to compare)"
+        )
+        return report
+    if not keep:
+        (work / f"{path.stem}.executed.ipynb").unlink(missing_ok=True)
+
+    # b. convert
+    start = time.perf_counter()
+    out = work / "package"
+    try:
+        result = convert(str(path), out, force=True)
+    except ConvertError as exc:
+        raise VerifyError(f"cannot convert: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a converter bug: one line, not a traceback
+        raise VerifyError(
+            f"convert failed ({type(exc).__name__}: {exc}); this is a bug in nb2svc convert"
+        ) from exc
+    timings["convert_s"] = round(time.perf_counter() - start, 3)
+    manifest = result.manifest
+    report.package = result.package
+    steps = manifest.get("steps") or []
+
+    # c. the package, in a fresh process
+    run = _run_package(out, result.package, [s["function"] for s in steps], path.parent, timeout)
+    timings["package_s"] = round(run.seconds, 3)
+    if keep:
+        (work / "package.stdout.txt").write_text(run.stdout, encoding="utf-8")
+        (work / "package.stderr.txt").write_text(run.stderr, encoding="utf-8")
+
+    # d. normalize the notebook side
+    matched = _match_cells(nb, executed)
+    actions_by_cell: dict[int, list[dict[str, Any]]] = {}
+    for a in manifest.get("ipython") or []:
+        actions_by_cell.setdefault(a.get("cell"), []).append(a)
+    expected_by_cell: dict[int, str] = {}
+    for c in nb.code_cells:
+        raw = _stdout_of(matched[c.index]) if c.index in matched else ""
+        kinds = _chatter_kinds(actions_by_cell.get(c.index, []))
+        text, removed = normalize(raw, [k for k, _ in kinds])
+        expected_by_cell[c.index] = text
+        if removed:
+            report.normalized.append(
+                {"cell": c.index, "magics": [shown for _, shown in kinds], "removed": removed}
+            )
+
+    # e. compare
+    in_steps = {i for s in steps for i in s.get("cells", [])}
+    module_cells = [c.index for c in nb.code_cells if c.index not in in_steps]
+
+    def segment(function: str, cells: list[int], ran: bool) -> StepResult:
+        expected = "".join(expected_by_cell.get(i, "") for i in cells)
+        actual = _newlines(run.segments.get(function, ""))
+        return StepResult(function, cells, expected == actual, expected, actual, ran)
+
+    report.module_level = segment(MODULE_LEVEL, module_cells, True)
+    report.steps = [
+        segment(s["function"], list(s.get("cells", [])), s["function"] in run.order) for s in steps
+    ]
+    total_expected = "".join(expected_by_cell[c.index] for c in nb.code_cells)
+    report.total_equal = total_expected == _newlines(run.stdout)
+    report.lines = len(total_expected.splitlines())
+
+    by_cell = _findings_by_cell(manifest, nb)
+    if run.returncode != 0:
+        running = run.order[-1] if run.order else None
+        cell = _cell_of_traceback(run.stderr, out, result.package, manifest)
+        step = next((s for s in steps if s["function"] == running), None)
+        if cell is None and step and step.get("cells"):
+            cell = step["cells"][0]
+        report.first_cell = cell
+        report.first_step = running
+        report.execution_count = counts.get(cell) if cell else None
+        report.cause = "package error"
+        report.stderr_tail = _tail(run.stderr)
+        failing = next((ln for ln in reversed(run.stderr.strip().splitlines()) if ln.strip()), "")
+        where = f"in step `{running}()`" if running else "while it was imported"
+        if run.returncode is None:
+            report.explanation = f"the package did not finish within {timeout:g} s ({where})"
+        else:
+            report.explanation = (
+                f"the package exited with status {run.returncode} {where}, at "
+                f"{_label(cell, counts)}: {failing.strip()[:300] or 'no error message'} "
+                "(the notebook ran fine top-down)"
+            )
+        seg = next((s for s in report.steps if s.function == running), report.module_level)
+        report.expected, report.actual = seg.expected, seg.actual
+        return report
+
+    for seg in [report.module_level, *report.steps]:
+        if seg.equal:
+            continue
+        parts = [(i, expected_by_cell.get(i, "")) for i in seg.cells]
+        cell, _ = _first_difference(parts, seg.actual)
+        report.first_step = seg.function if seg.function != MODULE_LEVEL else None
+        report.first_cell = cell
+        report.execution_count = counts.get(cell) if cell else None
+        report.expected, report.actual = seg.expected, seg.actual
+        label = _label(cell, counts)
+        if not seg.ran:
+            report.cause = "unknown"
+            report.explanation = f"the package never called `{seg.function}()` ({label})"
+        elif cell is None:
+            report.cause, report.explanation = (
+                "unknown",
+                "the package printed output at module level that no notebook cell printed",
+            )
+        else:
+            report.cause, report.explanation = _cause(cell, manifest, by_cell, label)
+        return report
+
+    if not report.total_equal:
+        # every segment matches, but output printed at import time moved to the front
+        cell = next((i for i in module_cells if expected_by_cell.get(i)), None)
+        report.first_cell = cell
+        report.execution_count = counts.get(cell) if cell else None
+        report.cause = "conversion limit"
+        report.explanation = (
+            f"{_label(cell, counts)} prints while the package is imported (its code runs at "
+            "module level), so its output comes before the steps' output"
+        )
+        report.expected, report.actual = total_expected, _newlines(run.stdout)
+        return report
+
+    report.equal = True
+    report.explanation = "the package printed exactly what the notebook printed"
+    return report
+
+
+# -- text report -----------------------------------------------------------------------
+
+
+def _diff(expected: str, actual: str, name: str, limit: int = 20) -> list[str]:
+    lines = list(
+        difflib.unified_diff(
+            expected.splitlines(),
+            actual.splitlines(),
+            fromfile=f"notebook ({name})",
+            tofile=f"package ({name})",
+            n=2,
+            lineterm="",
+        )
+    )
+    if len(lines) > limit:
+        lines = lines[:limit] + [f"… ({len(lines) - limit} more diff lines)"]
+    return lines
+
+
+def report_text(report: VerifyReport) -> str:
+    """A short human report: equal / different, the cause, a small diff, timings."""
+    out: list[str] = []
+    if report.equal:
+        out.append(
+            "equal: the package printed exactly what the notebook printed "
+            f"({len(report.steps)} steps, {report.lines} lines)"
+        )
+    else:
+        counts = {report.first_cell: report.execution_count} if report.first_cell else {}
+        where = _label(report.first_cell, counts) if report.first_cell else "the notebook"
+        out.append(f"different: {where} — {report.cause}: {report.explanation}")
+        if report.cause == "package error" and report.stderr_tail:
+            out.append("package stderr (last lines):")
+            out += ["  " + ln for ln in report.stderr_tail.splitlines()]
+        elif report.cause != "notebook error" and (report.expected or report.actual):
+            name = f"{report.first_step}()" if report.first_step else MODULE_LEVEL
+            out += _diff(report.expected, report.actual, name)
+    if report.normalized:
+        parts = [
+            f"cell {n['cell']} ({', '.join(n['magics'])}: {len(n['removed'])} "
+            f"line{'s' if len(n['removed']) != 1 else ''})"
+            for n in report.normalized
+        ]
+        out.append("normalized: magic chatter removed from the notebook side: " + "; ".join(parts))
+    t = report.timings
+    out.append(
+        f"timings: notebook {t.get('notebook_s', 0):.1f} s, convert {t.get('convert_s', 0):.1f} s, "
+        f"package {t.get('package_s', 0):.1f} s"
+    )
+    if report.workdir:
+        out.append(f"kept: {report.workdir}")
+    return "\n".join(out)
