@@ -276,12 +276,16 @@ def convert(
             )
 
     defined_anywhere = {n for f in flow.cells for n in f.defs}
-    reads_display = any(u.name == "display" for f in flow.cells for u in flow.expanded[f.cell.index]) or any(
-        "display" in fn.free for fns in flow.functions.values() for fn in fns
-    )
+    reads_display = any(
+        u.name == "display" for f in flow.cells for u in flow.expanded[f.cell.index]
+    ) or any("display" in fn.free for fns in flow.functions.values() for fn in fns)
     if reads_display and "display" not in defined_anywhere:
         helpers.add("display")
-        actions.append(magics.Action(0, 0, "display()", "removed", "IPython's display() → a logging no-op in _runtime"))
+        actions.append(
+            magics.Action(
+                0, 0, "display()", "removed", "IPython's display() → a logging no-op in _runtime"
+            )
+        )
     assigned: dict[str, int] = {}
     for f in flow.cells:
         for n in f.defs:

@@ -273,7 +273,60 @@ def _context_name(targets: list[ast.expr]) -> str | None:
 # --------------------------------------------------------------------------------------
 # function bodies: free (global) names, resolved when called
 # --------------------------------------------------------------------------------------
-class _ScopeNames(Visitor):
+class _Literals(Visitor):
+    """String literals (with the name they are bound to) and calls, for the production rules.
+
+    Shared by the module-scope walk and the walk of deferred bodies, so both record the same
+    facts into the cell's flow (`sink`); `sink` None records nothing."""
+
+    sink: CellVisitor | None
+    context: list[str | None]
+
+    def _string(self, node: ast.Constant, docstring: bool = False) -> None:
+        if self.sink is not None:
+            line, col = self.sink.pos(node)
+            ctx = None if docstring else self.context[-1]
+            self.sink.flow.strings.append(StringLit(node.value, line, col, ctx, docstring))
+
+    def _call(self, node: ast.Call) -> None:
+        name = dotted(node.func)
+        if self.sink is not None and name is not None:
+            line, col = self.sink.pos(node)
+            kws = {k.arg: k.value for k in node.keywords if k.arg}
+            self.sink.flow.calls.append(Call(name, line, col, kws, len(node.args)))
+
+    def _with_context(self, name: str | None, value: ast.AST) -> None:
+        """Visit a value; a string literal that *is* the value is bound to `name` (a string
+        nested deeper, e.g. a call argument, is not)."""
+        self.context.append(name if isinstance(value, (ast.Constant, ast.JoinedStr)) else None)
+        self.visit(value)
+        self.context.pop()
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str):
+            self._string(node)
+
+    def visit_Expr(self, node: ast.Expr) -> None:
+        value = node.value
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            self._string(value, docstring=True)
+            return
+        self.context.append(None)
+        self.visit(value)
+        self.context.pop()
+
+    def visit_keyword(self, node: ast.keyword) -> None:
+        self._with_context(node.arg, node.value)
+
+    def visit_Dict(self, node: ast.Dict) -> None:
+        for key, value in zip(node.keys, node.values, strict=True):
+            if key is not None:
+                self.visit(key)
+            literal = isinstance(key, ast.Constant) and isinstance(key.value, str)
+            self._with_context(key.value if literal else None, value)  # type: ignore[union-attr]
+
+
+class _ScopeNames(_Literals):
     """Collect names bound and read in one function scope; nested scopes report their free names."""
 
     def __init__(self, sink: CellVisitor | None = None) -> None:
@@ -287,53 +340,14 @@ class _ScopeNames(Visitor):
         self.sink = sink
         self.context: list[str | None] = [None]
 
-    # -- literals and calls, for the production rules ------------------------------------
-    def visit_Constant(self, node: ast.Constant) -> None:
-        if self.sink is not None and isinstance(node.value, str):
-            line, col = self.sink.pos(node)
-            self.sink.flow.strings.append(StringLit(node.value, line, col, self.context[-1]))
-
-    def visit_Expr(self, node: ast.Expr) -> None:
-        value = node.value
-        if isinstance(value, ast.Constant) and isinstance(value.value, str):
-            if self.sink is not None:
-                line, col = self.sink.pos(value)
-                self.sink.flow.strings.append(
-                    StringLit(value.value, line, col, None, docstring=True)
-                )
-            return
-        self.visit(value)
-
-    def _with_context(self, name: str | None, value: ast.AST) -> None:
-        self.context.append(name if isinstance(value, (ast.Constant, ast.JoinedStr)) else None)
-        self.visit(value)
-        self.context.pop()
-
     def visit_Assign(self, node: ast.Assign) -> None:
         self._with_context(_context_name(node.targets), node.value)
         for t in node.targets:
             self.visit(t)
 
-    def visit_keyword(self, node: ast.keyword) -> None:
-        self._with_context(node.arg, node.value)
-
-    def visit_Dict(self, node: ast.Dict) -> None:
-        for key, value in zip(node.keys, node.values, strict=True):
-            if key is not None:
-                self.visit(key)
-            ctx = (
-                key.value if isinstance(key, ast.Constant) and isinstance(key.value, str) else None
-            )
-            self._with_context(ctx, value)
-
     def visit_Call(self, node: ast.Call) -> None:
         self.generic_visit(node)
-        if self.sink is not None:
-            name = dotted(node.func)
-            if name is not None:
-                line, col = self.sink.pos(node)
-                kws = {k.arg: k.value for k in node.keywords if k.arg}
-                self.sink.flow.calls.append(Call(name, line, col, kws, len(node.args)))
+        self._call(node)
 
     # -- names ---------------------------------------------------------------------------
 
@@ -389,16 +403,7 @@ class _ScopeNames(Visitor):
         self, node: ast.AST, elts: list[ast.AST], generators: list[ast.comprehension]
     ) -> None:
         self.visit(generators[0].iter)
-        inner = _ScopeNames(self.sink)
-        for i, gen in enumerate(generators):
-            inner.visit(gen.target)
-            if i:
-                inner.visit(gen.iter)
-            for cond in gen.ifs:
-                inner.visit(cond)
-        for e in elts:
-            inner.visit(e)
-        self.nested_free |= (inner.read - inner.bound) | inner.nested_free
+        self.nested_free |= _comprehension_free(elts, generators, self.sink)
 
     def visit_ListComp(self, node: ast.ListComp) -> None:
         self._comp(node, [node.elt], node.generators)
@@ -442,6 +447,23 @@ class _ScopeNames(Visitor):
             self.visit(d)
 
 
+def _comprehension_free(
+    elts: list[ast.AST], generators: list[ast.comprehension], sink: CellVisitor | None
+) -> set[str]:
+    """Names a comprehension reads from outside its own scope (the first iterable aside,
+    which the enclosing scope evaluates)."""
+    inner = _ScopeNames(sink)
+    for i, gen in enumerate(generators):
+        inner.visit(gen.target)
+        if i:
+            inner.visit(gen.iter)
+        for cond in gen.ifs:
+            inner.visit(cond)
+    for e in elts:
+        inner.visit(e)
+    return (inner.read - inner.bound) | inner.nested_free
+
+
 def function_free_names(
     args: ast.arguments | None, body: list[ast.AST], sink: CellVisitor | None = None
 ) -> tuple[set[str], set[str]]:
@@ -465,7 +487,7 @@ def function_free_names(
 # --------------------------------------------------------------------------------------
 # module scope of one cell
 # --------------------------------------------------------------------------------------
-class CellVisitor(Visitor):
+class CellVisitor(_Literals):
     """One walk over a cell's module scope, in evaluation order."""
 
     def __init__(self, flow: CellFlow):
@@ -473,7 +495,8 @@ class CellVisitor(Visitor):
         self.bound: set[str] = set()  # bound so far in this cell
         self.shift = flow.translation.col_shift
         self.dedent = flow.translation.dedent
-        self._context: list[str | None] = [None]
+        self.context: list[str | None] = [None]
+        self.sink = self
         self._reads_log: list[str] = []  # every name read, in order (for value_reads)
 
     # positions map back to the cell (IPython prefixes removed on some lines)
@@ -551,14 +574,6 @@ class CellVisitor(Visitor):
                             SelfUpdate(name.id, line, col, f"`{name.id} = …{name.id}…`", strong)
                         )
                 self.visit(target)
-
-    def _with_context(self, name: str | None, value: ast.AST) -> None:
-        """Visit a value; a string literal that *is* the value is bound to `name` (a string
-        nested deeper, e.g. a call argument, is not)."""
-        direct = isinstance(value, (ast.Constant, ast.JoinedStr))
-        self._context.append(name if direct else None)
-        self.visit(value)
-        self._context.pop()
 
     def visit_Assign(self, node: ast.Assign) -> None:
         value, targets = node.value, node.targets
@@ -715,16 +730,7 @@ class CellVisitor(Visitor):
         self, node: ast.AST, elts: list[ast.AST], generators: list[ast.comprehension]
     ) -> None:
         self.visit(generators[0].iter)
-        inner = _ScopeNames(self)
-        for i, gen in enumerate(generators):
-            inner.visit(gen.target)
-            if i:
-                inner.visit(gen.iter)
-            for cond in gen.ifs:
-                inner.visit(cond)
-        for e in elts:
-            inner.visit(e)
-        for name in sorted((inner.read - inner.bound) | inner.nested_free):
+        for name in sorted(_comprehension_free(elts, generators, self)):
             self.read(name, node)
         # walrus targets inside a comprehension bind in the enclosing scope
         for sub in ast.walk(node):
@@ -762,11 +768,7 @@ class CellVisitor(Visitor):
     def visit_Call(self, node: ast.Call) -> None:
         self.generic_visit(node)
         func = node.func
-        name = dotted(func)
-        if name is not None:
-            line, col = self.pos(node)
-            kws = {k.arg: k.value for k in node.keywords if k.arg}
-            self.flow.calls.append(Call(name, line, col, kws, len(node.args)))
+        self._call(node)
         inplace = any(
             k.arg == "inplace" and isinstance(k.value, ast.Constant) and k.value.value is True
             for k in node.keywords
@@ -789,32 +791,6 @@ class CellVisitor(Visitor):
             root = _root_name(node.args[0])
             if root is not None:
                 self.mutate(root.id, node, f"{last}()")
-
-    def visit_Constant(self, node: ast.Constant) -> None:
-        if isinstance(node.value, str):
-            line, col = self.pos(node)
-            self.flow.strings.append(StringLit(node.value, line, col, self._context[-1]))
-
-    def visit_keyword(self, node: ast.keyword) -> None:
-        self._with_context(node.arg, node.value)
-
-    def visit_Dict(self, node: ast.Dict) -> None:
-        for key, value in zip(node.keys, node.values, strict=True):
-            if key is not None:
-                self.visit(key)
-            ctx = (
-                key.value if isinstance(key, ast.Constant) and isinstance(key.value, str) else None
-            )
-            self._with_context(ctx, value)
-
-    def visit_Expr(self, node: ast.Expr) -> None:
-        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-            line, col = self.pos(node.value)
-            self.flow.strings.append(StringLit(node.value.value, line, col, None, docstring=True))
-            return
-        self._context.append(None)
-        self.visit(node.value)
-        self._context.pop()
 
 
 def _reads_same(target: ast.AST, value: ast.AST | None) -> bool:

@@ -186,7 +186,11 @@ def make_plan(
 
     # 3. per step reads and writes
     # step names must not shadow anything the notebook names (run() binds variables)
-    taken = set(module_names) | {"run", "main"} | {n for f in flow.cells for n in (*f.defs, *f.all_reads)}
+    taken = (
+        set(module_names)
+        | {"run", "main"}
+        | {n for f in flow.cells for n in (*f.defs, *f.all_reads)}
+    )
     steps: list[Step] = []
     for heading, cells in groups:
         reads: list[str] = []
