@@ -115,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("-o", "--output", metavar="DIR", help="output folder (default: build/NAME)")
     conv.add_argument("--name", help="package (import) name (default: from the file name)")
     conv.add_argument("--force", action="store_true", help="replace the output folder if it exists")
+    conv.add_argument("--model", metavar="NAME",
+                      help="the fitted estimator to serve (default: the last one fitted and used to predict)")
     conv.add_argument(
         "--format",
         dest="format",
@@ -135,7 +137,37 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--keep", metavar="DIR", help="keep the executed notebook and package in DIR")
     ver.add_argument("--format", dest="format", choices=["text", "json"], default="text")
 
+    tr = sub.add_parser(
+        "train",
+        help="RUN a converted package's bin/train locally (/opt/ml relocated to OUT/.sagemaker)",
+    )
+    tr.add_argument("package_dir", help="the folder `nb2svc convert` wrote")
+    tr.add_argument("--data", action="append", default=[], metavar="CHANNEL=PATH",
+                    help="a channel's data (file or folder), e.g. train=data/")
+    tr.add_argument("--hp", action="append", default=[], metavar="NAME=VALUE", help="a hyperparameter")
+    tr.add_argument("--base", metavar="DIR", help="the relocated /opt/ml (default: PACKAGE_DIR/.sagemaker)")
+
+    sv = sub.add_parser("serve", help="RUN a converted package's bin/serve locally on the model trained there")
+    sv.add_argument("package_dir")
+    sv.add_argument("--port", type=int, default=8080)
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--workers", type=int)
+    sv.add_argument("--base", metavar="DIR", help="the relocated /opt/ml (default: PACKAGE_DIR/.sagemaker)")
+
     sub.add_parser("rules", help="list the rules with their codes, kinds and severities")
+
+    chk = sub.add_parser(
+        "check-converted",
+        help="fail when a converted package is stale (its notebook's code changed)",
+        description="Compare each converted package's nb2svc.json with its notebook: the "
+        "package is stale when the notebook's code changed since it was converted (outputs "
+        "do not count). PATHS are nb2svc.json files, folders to search, or notebooks (then the "
+        "packages converted from them are checked); default: every package in the repository. "
+        "Exit status: 0 all up to date, 1 a package is stale or its notebook is gone, 2 error.",
+    )
+    chk.add_argument("paths", nargs="*", help="nb2svc.json files, folders or notebooks")
+    chk.add_argument("--format", dest="format", choices=["text", "json"], default="text")
+    chk.add_argument("--quiet", "-q", action="store_true", help="print only stale packages")
     return parser
 
 
@@ -146,7 +178,7 @@ def _convert(args: argparse.Namespace) -> int:
     from .render import OutputExistsError
 
     try:
-        result = convert(args.notebook, args.output, name=args.name, force=args.force)
+        result = convert(args.notebook, args.output, name=args.name, force=args.force, model=args.model)
     except (ConvertError, OutputExistsError) as exc:
         print(f"nb2svc: error: {args.notebook}: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -264,6 +296,30 @@ def _quiet_text(results, out) -> None:  # type: ignore[no-untyped-def]
     out.write("".join(ln + "\n" for ln in lines))
 
 
+def _pairs(items: list[str], flag: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"nb2svc: error: {flag} expects NAME=VALUE, got {item!r}")
+        out[key] = value
+    return out
+
+
+def _local(args: argparse.Namespace) -> int:
+    from .sagemaker import local
+
+    try:
+        if args.command == "train":
+            print(f"nb2svc train runs {args.package_dir}/bin/train (it executes the package's code).", file=sys.stderr)
+            return local.train(args.package_dir, _pairs(args.data, "--data"), _pairs(args.hp, "--hp"), args.base)
+        print(f"nb2svc serve runs {args.package_dir}/bin/serve on http://{args.host}:{args.port}.", file=sys.stderr)
+        return local.serve(args.package_dir, args.port, args.base, args.host, args.workers)
+    except (local.LocalRunError, OSError, ValueError) as exc:
+        print(f"nb2svc: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
 def _rules() -> int:
     from .linter.rules import RULES
 
@@ -288,8 +344,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _convert(args)
         if args.command == "verify":
             return _verify(args)
+        if args.command in ("train", "serve"):
+            return _local(args)
         if args.command == "rules":
             return _rules()
+        if args.command == "check-converted":
+            from .staleness import main as check_converted
+
+            return check_converted(args.paths, fmt=args.format, quiet=args.quiet)
         parser.print_help()
         return EXIT_ERROR
     except KeyboardInterrupt:

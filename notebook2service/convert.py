@@ -23,6 +23,9 @@ from .lift.plan import Parameter, Plan, make_plan
 from .linter.checker import check_notebook
 from .notebook import Notebook, NotebookError, load
 from .render import render, write_tree
+from .sagemaker import channels
+from .sagemaker.container import EXECUTABLES, container_files
+from .sagemaker.decide import decide
 
 
 class ConvertError(Exception):
@@ -208,6 +211,7 @@ def convert(
     force: bool = False,
     write: bool = True,
     format_output: bool = True,
+    model: str | None = None,
 ) -> ConvertResult:
     """Convert a notebook (path or in-memory) into a package in `out_dir`.
 
@@ -299,6 +303,21 @@ def convert(
         i: bool(c.body or c.header or c.footer) or c.error is not None for i, c in cells.items()
     }
     plan: Plan = make_plan(flow, body_cells, module_names, module_functions, params, params_cell)
+    sm = decide(flow, plan, model)
+    findings.extend(sm.notes)
+    channel_map = sm.channel_keys()
+    if channel_map:  # data-file reads become SageMaker channels (the local path is the default)
+        rewritten = 0
+        for c in ordered:
+            for attr in ("body", "definitions"):
+                nodes = []
+                for stmt in getattr(c, attr):
+                    new, n = channels.rewrite(stmt, channel_map)
+                    nodes.append(new)
+                    rewritten += n
+                setattr(c, attr, nodes)
+        if rewritten:
+            helpers.add("read_channel")
 
     for name_, where in plan.undefined.items():
         findings.append(
@@ -399,6 +418,8 @@ def convert(
             if not qual.startswith("."):
                 top_modules.add(qual.split(".")[0])
     local = {Path(t).stem for t in files if t.endswith(".py")}
+    if sm.model:  # what the container needs to save, load and serve the model
+        top_modules |= {"skops", "numpy", *serving_modules()}
     reqs = infer(sorted(top_modules), pip, local_modules=local)
     req_lines = [r.line() for r in reqs]
 
@@ -420,6 +441,10 @@ def convert(
     }
     if helpers:
         out_files[f"{package}/_runtime.py"] = render("package/_runtime.py.j2", **context)
+    notebook_dir = str(Path(nb.path).resolve().parent) if not nb.path.startswith("<") else ""
+    out_files.update(
+        container_files(sm, plan, context, sorted(t for t in files if not Path(t).is_absolute()), notebook_dir)
+    )
     for target, text in files.items():
         rel = Path(target)
         if rel.is_absolute() or ".." in rel.parts:
@@ -481,12 +506,22 @@ def convert(
             for r in reqs
         ],
         "line_map": {"pipeline.py": line_map(pipeline)},
+        "sagemaker": sm.to_dict(),
         "findings": findings,
     }
     out_files["nb2svc.json"] = json.dumps(manifest, indent=2, default=str) + "\n"
     if write:
-        write_tree(out, out_files, force=force)
+        write_tree(out, out_files, force=force, executable=EXECUTABLES)
     return ConvertResult(out, package, manifest, out_files)
+
+
+def serving_modules() -> list[str]:
+    """Import names of the serving stack's own dependencies (pinned like the notebook's)."""
+    try:
+        from .sagemaker.serving_deps import SERVING_REQUIREMENTS
+    except ImportError:
+        return []
+    return [re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].strip() for r in SERVING_REQUIREMENTS]
 
 
 def _title(source: str) -> str | None:

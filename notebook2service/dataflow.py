@@ -149,6 +149,7 @@ class Call:
     col: int
     keywords: dict[str, ast.expr]
     nargs: int
+    args: tuple[ast.expr, ...] = ()  # positional arguments, as written
 
 
 @dataclass
@@ -293,7 +294,8 @@ class _Literals(Visitor):
         if self.sink is not None and name is not None:
             line, col = self.sink.pos(node)
             kws = {k.arg: k.value for k in node.keywords if k.arg}
-            self.sink.flow.calls.append(Call(name, line, col, kws, len(node.args)))
+            call = Call(name, line, col, kws, len(node.args), tuple(node.args))
+            self.sink.flow.calls.append(call)
 
     def _with_context(self, name: str | None, value: ast.AST) -> None:
         """Visit a value; a string literal that *is* the value is bound to `name` (a string

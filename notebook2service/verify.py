@@ -280,6 +280,8 @@ def _run_notebook(
             execution_timeout=timeout,
             progress_bar=False,
             log_output=False,
+            # the kernel's own start-up warnings (e.g. "running over TCP") are not ours
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
         return executed, None
     except pm.PapermillExecutionError as exc:
@@ -411,28 +413,51 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
-_TRACE_LINE = re.compile(r'File "([^"]+)", line (\d+)')
+_TRACE_LINE = re.compile(r'File "([^"]+)", line (\d+), in (\S+)')
 
 
-def _cell_of_traceback(stderr: str, out: Path, package: str, manifest: dict) -> int | None:
-    """The cell of the last pipeline.py frame in a traceback, through the manifest line map."""
+def _cell_of_traceback(
+    stderr: str, out: Path, package: str, manifest: dict, code: list[str]
+) -> int | None:
+    """The notebook cell whose statement was running when the package failed."""
     pipeline = (out / package / "pipeline.py").resolve()
-    line = None
+    frames: list[tuple[int, str]] = []
     for m in _TRACE_LINE.finditer(stderr):
         try:
             if Path(m.group(1)).resolve() == pipeline:
-                line = int(m.group(2))
+                frames.append((int(m.group(2)), m.group(3)))
         except (OSError, ValueError):
             continue
-    if line is None:
+    if not frames:
         return None
-    return _cell_of_line(manifest, line)
+    # the outermost frame below run(): a step's statement, or module-level code at import
+    line = next((n for n, name in frames if name != "run"), frames[-1][0])
+    return _cell_of_line(manifest, code, line)
 
 
-def _cell_of_line(manifest: dict, line: int) -> int | None:
+_CELL_COMMENT = re.compile(r"^\s*# cell (\d+)(?: \(In\[\d+\]\))?\s*$")
+
+
+def _cell_of_line(manifest: dict, code: list[str], line: int) -> int | None:
+    """pipeline.py line → cell: the manifest's line map, else the `# cell N` comment that
+    heads the statement (module-level definitions are not in the line map)."""
     for r in (manifest.get("line_map") or {}).get("pipeline.py", []):
         if r.get("start", 0) <= line <= r.get("end", -1):
             return r.get("cell")
+    i = min(line, len(code)) - 1
+    while i >= 0:
+        text = code[i]
+        m = _CELL_COMMENT.match(text)
+        if m:
+            return int(m.group(1))
+        if text[:1] not in ("", " ", "\t", "#", ")", "]", "}", "@"):
+            # a top-level statement: its cell is the comment just above it (and its decorators)
+            j = i - 1
+            while j >= 0 and code[j].startswith("@"):
+                j -= 1
+            m = _CELL_COMMENT.match(code[j]) if j >= 0 else None
+            return int(m.group(1)) if m else None
+        i -= 1
     return None
 
 
@@ -442,7 +467,7 @@ _CELL_IN_MESSAGE = re.compile(r"\bcell (\d+)\b")
 _PIPELINE_LINE = re.compile(r"^pipeline\.py line (\d+)")
 
 
-def _findings_by_cell(manifest: dict, nb: Any) -> dict[int, list[dict[str, Any]]]:
+def _findings_by_cell(manifest: dict, nb: Any, code: list[str]) -> dict[int, list[dict[str, Any]]]:
     found: list[dict[str, Any]] = list(manifest.get("findings") or [])
     have = {f.get("code") for f in found}
     wanted = {"NB101", "NB103", "NB104", "NB106", "NB204"} - have
@@ -461,7 +486,7 @@ def _findings_by_cell(manifest: dict, nb: Any) -> dict[int, list[dict[str, Any]]
             message = str(f.get("message") or "")
             m = _PIPELINE_LINE.match(message)
             if m:
-                index = _cell_of_line(manifest, int(m.group(1)))
+                index = _cell_of_line(manifest, code, int(m.group(1)))
             if index is None:
                 m = _CELL_IN_MESSAGE.search(message)
                 index = int(m.group(1)) if m else None
@@ -693,10 +718,11 @@ def _verify(
     report.total_equal = total_expected == _newlines(run.stdout)
     report.lines = len(total_expected.splitlines())
 
-    by_cell = _findings_by_cell(manifest, nb)
+    code = result.files.get(f"{result.package}/pipeline.py", "").splitlines()
+    by_cell = _findings_by_cell(manifest, nb, code)
     if run.returncode != 0:
         running = run.order[-1] if run.order else None
-        cell = _cell_of_traceback(run.stderr, out, result.package, manifest)
+        cell = _cell_of_traceback(run.stderr, out, result.package, manifest, code)
         step = next((s for s in steps if s["function"] == running), None)
         if cell is None and step and step.get("cells"):
             cell = step["cells"][0]
@@ -706,15 +732,26 @@ def _verify(
         report.cause = "package error"
         report.stderr_tail = _tail(run.stderr)
         failing = next((ln for ln in reversed(run.stderr.strip().splitlines()) if ln.strip()), "")
-        where = f"in step `{running}()`" if running else "while it was imported"
+        where = (
+            f"in step `{running}()`"
+            if running
+            else "while it was imported (module-level code: hoisted imports, functions, classes)"
+        )
+        at = f" at {_label(cell, counts)}" if cell else ""
         if run.returncode is None:
-            report.explanation = f"the package did not finish within {timeout:g} s ({where})"
+            report.explanation = f"the package did not finish within {timeout:g} s ({where}{at})"
         else:
             report.explanation = (
-                f"the package exited with status {run.returncode} {where}, at "
-                f"{_label(cell, counts)}: {failing.strip()[:300] or 'no error message'} "
-                "(the notebook ran fine top-down)"
+                f"the package exited with status {run.returncode} {where}{at}: "
+                f"{failing.strip()[:300] or 'no error message'} (the notebook ran fine top-down)"
             )
+        warned = [
+            f
+            for f in (by_cell.get(cell, []) if cell else [])
+            if f.get("code") == "convert" or f.get("kind") == "generated-code"
+        ]
+        if warned:
+            report.explanation += f"; convert had warned: {warned[0].get('message')}"
         seg = next((s for s in report.steps if s.function == running), report.module_level)
         report.expected, report.actual = seg.expected, seg.actual
         return report
@@ -778,18 +815,24 @@ def _diff(expected: str, actual: str, name: str, limit: int = 20) -> list[str]:
     return lines
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def report_text(report: VerifyReport) -> str:
     """A short human report: equal / different, the cause, a small diff, timings."""
     out: list[str] = []
     if report.equal:
         out.append(
             "equal: the package printed exactly what the notebook printed "
-            f"({len(report.steps)} steps, {report.lines} lines)"
+            f"({_plural(len(report.steps), 'step')}, {_plural(report.lines, 'line')})"
         )
     else:
-        counts = {report.first_cell: report.execution_count} if report.first_cell else {}
-        where = _label(report.first_cell, counts) if report.first_cell else "the notebook"
-        out.append(f"different: {where} — {report.cause}: {report.explanation}")
+        if report.first_cell is not None:
+            where = _label(report.first_cell, {report.first_cell: report.execution_count})
+            out.append(f"different: {where} — {report.cause}: {report.explanation}")
+        else:
+            out.append(f"different: {report.cause}: {report.explanation}")
         if report.cause == "package error" and report.stderr_tail:
             out.append("package stderr (last lines):")
             out += ["  " + ln for ln in report.stderr_tail.splitlines()]
@@ -798,8 +841,7 @@ def report_text(report: VerifyReport) -> str:
             out += _diff(report.expected, report.actual, name)
     if report.normalized:
         parts = [
-            f"cell {n['cell']} ({', '.join(n['magics'])}: {len(n['removed'])} "
-            f"line{'s' if len(n['removed']) != 1 else ''})"
+            f"cell {n['cell']} ({', '.join(n['magics'])}: {_plural(len(n['removed']), 'line')})"
             for n in report.normalized
         ]
         out.append("normalized: magic chatter removed from the notebook side: " + "; ".join(parts))

@@ -107,6 +107,20 @@ _rule(
     "warning",
     "a cell reads and rebinds or mutates the same name",
 )
+_rule(
+    "NB109",
+    "cell-edited-after-run",
+    "hidden-state",
+    "warning",
+    "a cell was edited after it ran: its output and the kernel's state come from other code",
+)
+_rule(
+    "NB110",
+    "stale-kernel-output",
+    "hidden-state",
+    "warning",
+    "a cell's output comes from an earlier kernel session than the most recent run",
+)
 # production blockers
 _rule(
     "NB201",

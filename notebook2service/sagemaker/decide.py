@@ -1,0 +1,262 @@
+"""SageMaker decisions, made in Python from the dataflow and the convert plan (templates only
+render them): which fitted estimator is the model, what data it was fitted on, which file reads
+become channels, which parameters become hyperparameters, and which steps training needs.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from ..dataflow import Flow
+from ..lift.plan import Plan, Step
+
+FIT_METHODS = ("fit", "partial_fit", "fit_predict")
+PREDICT_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "score")
+#: reader functions whose first argument is a data file (the last part of the dotted name)
+READERS = frozenset(
+    "read_csv read_table read_parquet read_json read_excel read_feather read_fwf read_orc "
+    "loadtxt genfromtxt".split()
+)
+PIPELINE_BUILDERS = frozenset({"Pipeline", "make_pipeline", "ColumnTransformer", "make_column_transformer"})
+
+
+@dataclass
+class Channel:
+    name: str
+    default: str  # the path the notebook reads (relative to the notebook)
+    reader: str  # dotted reader as written, e.g. pd.read_csv
+    cell: int
+    line: int
+    variable: str | None = None  # `DATA_PATH` when the path was a constant held in a variable
+
+
+@dataclass
+class SageMakerPlan:
+    model: str | None = None
+    model_cell: int | None = None
+    fit_x: str | None = None
+    fit_y: str | None = None
+    model_step: str | None = None
+    model_is_pipeline: bool = False
+    channels: list[Channel] = field(default_factory=list)
+    hyperparameters: list[str] = field(default_factory=list)
+    train_steps: list[Step] = field(default_factory=list)
+    notes: list[dict] = field(default_factory=list)
+
+    def channel_keys(self) -> dict[str, str]:
+        """What the channel rewrite matches a reader's first argument on -> channel name."""
+        keys = {}
+        for c in self.channels:
+            keys["name:" + c.variable if c.variable else "path:" + c.default] = c.name
+        return keys
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "model_cell": self.model_cell,
+            "fit": {"X": self.fit_x, "y": self.fit_y},
+            "model_is_pipeline": self.model_is_pipeline,
+            "channels": [
+                {"name": c.name, "default": c.default, "reader": c.reader, "cell": c.cell, "line": c.line}
+                for c in self.channels
+            ],
+            "hyperparameters": self.hyperparameters,
+            "training_steps": [s.name for s in self.train_steps],
+        }
+
+
+def _note(severity: str, message: str, cell: int | None = None) -> dict:
+    out = {"code": "sagemaker", "kind": "sagemaker", "severity": severity, "message": message}
+    if cell is not None:
+        out["cell"] = {"index": cell}
+    return out
+
+
+def _object_name(dotted: str) -> tuple[str, str] | None:
+    parts = dotted.split(".")
+    return (parts[0], parts[-1]) if len(parts) == 2 else None
+
+
+def find_model(flow: Flow, override: str | None = None) -> tuple[str | None, int | None, ast.Call | None, list[dict]]:
+    """The fitted estimator the notebook predicts or scores with (the last one fitted)."""
+    fitted: list[tuple[int, int, str, object]] = []  # (cell, line, name, call)
+    predicted: set[str] = set()
+    for f in flow.cells:
+        for call in f.calls:
+            pair = _object_name(call.func)
+            if pair is None or pair[0] in flow.imports:
+                continue
+            name, method = pair
+            if method in FIT_METHODS:
+                fitted.append((f.cell.index, call.line, name, call))
+            elif method in PREDICT_METHODS:
+                predicted.add(name)
+    notes: list[dict] = []
+    tagged = [c.index for c in flow.notebook.code_cells if "model" in c.tags or "nb2svc-model" in c.tags]
+    if override:
+        chosen = [x for x in fitted if x[2] == override]
+        if not chosen:
+            notes.append(_note("error", f"--model {override}: no cell fits `{override}`"))
+            return None, None, None, notes
+    elif tagged:
+        chosen = [x for x in fitted if x[0] in tagged]
+    else:
+        chosen = [x for x in fitted if x[2] in predicted] or fitted
+    if not chosen:
+        notes.append(_note("warning", "no fitted estimator found: the training entrypoint is written, "
+                                      "without a serving stack"))
+        return None, None, None, notes
+    cell, _, name, call = max(chosen, key=lambda x: (x[0], x[1]))
+    others = sorted({x[2] for x in fitted if x[2] in predicted and x[2] != name})
+    if others:
+        notes.append(_note("info", f"the model is `{name}` (fitted last in cell {cell}); also fitted and "
+                                   f"used to predict: {', '.join(others)} (choose with --model)", cell))
+    return name, cell, call, notes  # type: ignore[return-value]
+
+
+def _arg_name(node: ast.expr | None) -> str | None:
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _is_pipeline(flow: Flow, name: str) -> bool:
+    for f in flow.cells:
+        tree = f.translation.tree
+        if tree is None or name not in f.defs:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+                v = node.value
+                if isinstance(v, ast.Call):
+                    fn = v.func.attr if isinstance(v.func, ast.Attribute) else getattr(v.func, "id", "")
+                    if fn in PIPELINE_BUILDERS:
+                        return True
+    return False
+
+
+def _string_constants(flow: Flow) -> dict[str, str]:
+    """Names bound exactly once in the notebook, at the top of a cell, to a string literal."""
+    found: dict[str, list[str]] = {}
+    counts: dict[str, int] = {}
+    for f in flow.cells:
+        for name in f.defs:
+            counts[name] = counts.get(name, 0) + 1
+        tree = f.translation.tree
+        for stmt in tree.body if tree is not None else []:
+            if (
+                isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)
+                and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
+            ):
+                found.setdefault(stmt.targets[0].id, []).append(stmt.value.value)
+    return {k: v[0] for k, v in found.items() if len(v) == 1 and counts.get(k) == 1}
+
+
+def find_channels(flow: Flow) -> tuple[list[Channel], list[dict]]:
+    reads: list[Channel] = []
+    notes: list[dict] = []
+    constants = _string_constants(flow)
+    for f in flow.cells:
+        for call in f.calls:
+            last = call.func.rsplit(".", 1)[-1]
+            if last not in READERS or not call.args:
+                continue
+            arg = call.args[0]
+            variable = None
+            if isinstance(arg, ast.Name) and arg.id in constants:
+                variable = arg.id
+                arg = ast.Constant(constants[arg.id])
+            if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+                notes.append(_note("info", f"`{call.func}(…)` reads a path computed at run time; it is "
+                                           "not a channel (pass the file as a parameter)", f.cell.index))
+                continue
+            path = arg.value
+            if "://" in path or path.startswith(("/", "~")) or ":" in path[:3]:
+                notes.append(_note("warning", f"`{call.func}({path!r})` reads a URL or absolute path; it "
+                                              "is not a channel", f.cell.index))
+                continue
+            if any(r.default == path and r.variable == variable for r in reads):
+                continue
+            reads.append(Channel("", path, call.func, f.cell.index, call.line, variable))
+    taken: set[str] = set()
+    by_path: dict[str, str] = {}
+    for r in reads:
+        if r.default in by_path:
+            r.name = by_path[r.default]
+            continue
+        stem = re.sub(r"[^a-z0-9]+", "-", PurePosixPath(r.default).stem.lower()).strip("-") or "data"
+        name = "train" if len({x.default for x in reads}) == 1 else stem
+        base, n = name, 2
+        while name in taken:
+            name, n = f"{base}-{n}", n + 1
+        taken.add(name)
+        r.name = by_path[r.default] = name
+    return reads, notes
+
+
+def training_slice(plan: Plan, model_step: Step, model: str) -> list[Step]:
+    """The steps needed to produce the model, then those that score it (metrics), in order."""
+    steps = plan.steps
+    index = {s.name: i for i, s in enumerate(steps)}
+    needed = {model_step.name}
+    frontier = [model_step]
+    while frontier:
+        step = frontier.pop()
+        i = index[step.name]
+        wants = set(step.params) | (set(step.reads) & plan.shared_globals)
+        for name in wants:
+            producer = next((s for s in reversed(steps[:i]) if name in s.returns or name in s.global_names), None)
+            if producer is not None and producer.name not in needed:
+                needed.add(producer.name)
+                frontier.append(producer)
+    available = {n for s in steps if s.name in needed for n in (*s.returns, *s.global_names)}
+    available |= {p.name for p in plan.parameters}
+    for s in steps[index[model_step.name] + 1 :]:
+        if model in s.params and set(s.params) <= available:
+            needed.add(s.name)
+            available |= set(s.returns)
+    return [s for s in steps if s.name in needed]
+
+
+def decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMakerPlan:
+    sm = SageMakerPlan(hyperparameters=[p.name for p in plan.parameters])
+    sm.channels, notes = find_channels(flow)
+    sm.notes += notes
+    name, cell, call, notes = find_model(flow, model_override)
+    sm.notes += notes
+    if name is None:
+        sm.train_steps = list(plan.steps)
+        return sm
+    sm.model, sm.model_cell = name, cell
+    if call is not None:
+        args = getattr(call, "args", ())
+        sm.fit_x = _arg_name(args[0]) if len(args) > 0 else _arg_name(getattr(call, "keywords", {}).get("X"))
+        sm.fit_y = _arg_name(args[1]) if len(args) > 1 else _arg_name(getattr(call, "keywords", {}).get("y"))
+    step = next((s for s in plan.steps if cell in s.cells), None)
+    if step is None:
+        sm.notes.append(_note("error", f"the model `{name}` is fitted in cell {cell}, which is not part of "
+                                       "any step", cell))
+        sm.train_steps = list(plan.steps)
+        return sm
+    sm.model_step = step.name
+    sm.model_is_pipeline = _is_pipeline(flow, name)
+    sm.train_steps = training_slice(plan, step, name)
+    for var in (name, sm.fit_x):
+        if var and var not in step.returns and var not in step.global_names:
+            step.returns.append(var)  # training needs them back from the step
+    if sm.model_is_pipeline:
+        sm.notes.append(_note("info", f"feature preparation inside `{name}` (a Pipeline) runs in both "
+                                      "training and serving", cell))
+    else:
+        prep = [s.name for s in sm.train_steps[: sm.train_steps.index(step)] if s.mutated or s.writes]
+        where = f" in {', '.join(prep)}" if prep else ""
+        sm.notes.append(_note(
+            "warning",
+            f"`{name}` is not a Pipeline: serving expects the features `{sm.fit_x or 'X'}` as the model "
+            f"saw them; the preparation{where} stays in training. Wrap it in an sklearn Pipeline "
+            "to serve raw rows with one feature path.",
+            cell,
+        ))
+    return sm
