@@ -115,8 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("-o", "--output", metavar="DIR", help="output folder (default: build/NAME)")
     conv.add_argument("--name", help="package (import) name (default: from the file name)")
     conv.add_argument("--force", action="store_true", help="replace the output folder if it exists")
-    conv.add_argument("--model", metavar="NAME",
-                      help="the fitted estimator to serve (default: the last one fitted and used to predict)")
+    conv.add_argument(
+        "--model",
+        metavar="NAME",
+        help="the fitted estimator to serve (default: the last one fitted and used to predict)",
+    )
     conv.add_argument(
         "--format",
         dest="format",
@@ -142,17 +145,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="RUN a converted package's bin/train locally (/opt/ml relocated to OUT/.sagemaker)",
     )
     tr.add_argument("package_dir", help="the folder `nb2svc convert` wrote")
-    tr.add_argument("--data", action="append", default=[], metavar="CHANNEL=PATH",
-                    help="a channel's data (file or folder), e.g. train=data/")
-    tr.add_argument("--hp", action="append", default=[], metavar="NAME=VALUE", help="a hyperparameter")
-    tr.add_argument("--base", metavar="DIR", help="the relocated /opt/ml (default: PACKAGE_DIR/.sagemaker)")
+    tr.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="CHANNEL=PATH",
+        help="a channel's data (file or folder), e.g. train=data/",
+    )
+    tr.add_argument(
+        "--hp", action="append", default=[], metavar="NAME=VALUE", help="a hyperparameter"
+    )
+    tr.add_argument(
+        "--base", metavar="DIR", help="the relocated /opt/ml (default: PACKAGE_DIR/.sagemaker)"
+    )
 
-    sv = sub.add_parser("serve", help="RUN a converted package's bin/serve locally on the model trained there")
+    sv = sub.add_parser(
+        "serve", help="RUN a converted package's bin/serve locally on the model trained there"
+    )
     sv.add_argument("package_dir")
     sv.add_argument("--port", type=int, default=8080)
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--workers", type=int)
-    sv.add_argument("--base", metavar="DIR", help="the relocated /opt/ml (default: PACKAGE_DIR/.sagemaker)")
+    sv.add_argument(
+        "--base", metavar="DIR", help="the relocated /opt/ml (default: PACKAGE_DIR/.sagemaker)"
+    )
 
     sub.add_parser("rules", help="list the rules with their codes, kinds and severities")
 
@@ -178,7 +194,9 @@ def _convert(args: argparse.Namespace) -> int:
     from .render import OutputExistsError
 
     try:
-        result = convert(args.notebook, args.output, name=args.name, force=args.force, model=args.model)
+        result = convert(
+            args.notebook, args.output, name=args.name, force=args.force, model=args.model
+        )
     except (ConvertError, OutputExistsError) as exc:
         print(f"nb2svc: error: {args.notebook}: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -311,9 +329,17 @@ def _local(args: argparse.Namespace) -> int:
 
     try:
         if args.command == "train":
-            print(f"nb2svc train runs {args.package_dir}/bin/train (it executes the package's code).", file=sys.stderr)
-            return local.train(args.package_dir, _pairs(args.data, "--data"), _pairs(args.hp, "--hp"), args.base)
-        print(f"nb2svc serve runs {args.package_dir}/bin/serve on http://{args.host}:{args.port}.", file=sys.stderr)
+            print(
+                f"nb2svc train runs {args.package_dir}/bin/train (it executes the package's code).",
+                file=sys.stderr,
+            )
+            return local.train(
+                args.package_dir, _pairs(args.data, "--data"), _pairs(args.hp, "--hp"), args.base
+            )
+        print(
+            f"nb2svc serve runs {args.package_dir}/bin/serve on http://{args.host}:{args.port}.",
+            file=sys.stderr,
+        )
         return local.serve(args.package_dir, args.port, args.base, args.host, args.workers)
     except (local.LocalRunError, OSError, ValueError) as exc:
         print(f"nb2svc: error: {exc}", file=sys.stderr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from .lift import build, magics
 from .lift.plan import Parameter, Plan, make_plan
 from .linter.checker import check_notebook
 from .notebook import Notebook, NotebookError, load
+from .provenance import code_sha256
 from .render import render, write_tree
 from .sagemaker import channels
 from .sagemaker.container import EXECUTABLES, container_files
@@ -443,7 +445,9 @@ def convert(
         out_files[f"{package}/_runtime.py"] = render("package/_runtime.py.j2", **context)
     notebook_dir = str(Path(nb.path).resolve().parent) if not nb.path.startswith("<") else ""
     out_files.update(
-        container_files(sm, plan, context, sorted(t for t in files if not Path(t).is_absolute()), notebook_dir)
+        container_files(
+            sm, plan, context, sorted(t for t in files if not Path(t).is_absolute()), notebook_dir
+        )
     )
     for target, text in files.items():
         rel = Path(target)
@@ -464,6 +468,12 @@ def convert(
         "package": package,
         "notebook": notebook_name,
         "notebook_sha256": digest,
+        "code_sha256": code_sha256(nb),
+        "notebook_path": (
+            Path(os.path.relpath(Path(nb.path).resolve(), out.resolve())).as_posix()
+            if not nb.path.startswith("<")
+            else None
+        ),
         "entrypoint": f"python -m {package}",
         "cells": [
             {

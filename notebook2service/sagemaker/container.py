@@ -20,12 +20,14 @@ def has_serving_templates() -> bool:
 
 
 def container_files(
-    sm: SageMakerPlan, plan: Plan, context: dict[str, Any], extra_files: list[str], notebook_dir: str
+    sm: SageMakerPlan,
+    plan: Plan,
+    context: dict[str, Any],
+    extra_files: list[str],
+    notebook_dir: str,
 ) -> dict[str, str]:
     package = context["package"]
-    steps = [
-        {"name": s.name, "params": s.params, "returns": s.returns} for s in sm.train_steps
-    ]
+    steps = [{"name": s.name, "params": s.params, "returns": s.returns} for s in sm.train_steps]
     ctx = dict(context)
     ctx.update(
         model=sm.model,

@@ -20,7 +20,9 @@ READERS = frozenset(
     "read_csv read_table read_parquet read_json read_excel read_feather read_fwf read_orc "
     "loadtxt genfromtxt".split()
 )
-PIPELINE_BUILDERS = frozenset({"Pipeline", "make_pipeline", "ColumnTransformer", "make_column_transformer"})
+PIPELINE_BUILDERS = frozenset(
+    {"Pipeline", "make_pipeline", "ColumnTransformer", "make_column_transformer"}
+)
 
 
 @dataclass
@@ -60,7 +62,13 @@ class SageMakerPlan:
             "fit": {"X": self.fit_x, "y": self.fit_y},
             "model_is_pipeline": self.model_is_pipeline,
             "channels": [
-                {"name": c.name, "default": c.default, "reader": c.reader, "cell": c.cell, "line": c.line}
+                {
+                    "name": c.name,
+                    "default": c.default,
+                    "reader": c.reader,
+                    "cell": c.cell,
+                    "line": c.line,
+                }
                 for c in self.channels
             ],
             "hyperparameters": self.hyperparameters,
@@ -80,7 +88,9 @@ def _object_name(dotted: str) -> tuple[str, str] | None:
     return (parts[0], parts[-1]) if len(parts) == 2 else None
 
 
-def find_model(flow: Flow, override: str | None = None) -> tuple[str | None, int | None, ast.Call | None, list[dict]]:
+def find_model(
+    flow: Flow, override: str | None = None
+) -> tuple[str | None, int | None, ast.Call | None, list[dict]]:
     """The fitted estimator the notebook predicts or scores with (the last one fitted)."""
     fitted: list[tuple[int, int, str, object]] = []  # (cell, line, name, call)
     predicted: set[str] = set()
@@ -94,8 +104,23 @@ def find_model(flow: Flow, override: str | None = None) -> tuple[str | None, int
                 fitted.append((f.cell.index, call.line, name, call))
             elif method in PREDICT_METHODS:
                 predicted.add(name)
+        # `model = Estimator(...).fit(X, y)`: fit returns the estimator, bound to the target
+        tree = f.translation.tree
+        for node in ast.walk(tree) if tree is not None else ():
+            if (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Attribute)
+                and node.value.func.attr in FIT_METHODS
+                and not isinstance(node.value.func.value, ast.Name)
+            ):
+                fitted.append((f.cell.index, node.lineno, node.targets[0].id, node.value))
     notes: list[dict] = []
-    tagged = [c.index for c in flow.notebook.code_cells if "model" in c.tags or "nb2svc-model" in c.tags]
+    tagged = [
+        c.index for c in flow.notebook.code_cells if "model" in c.tags or "nb2svc-model" in c.tags
+    ]
     if override:
         chosen = [x for x in fitted if x[2] == override]
         if not chosen:
@@ -106,14 +131,25 @@ def find_model(flow: Flow, override: str | None = None) -> tuple[str | None, int
     else:
         chosen = [x for x in fitted if x[2] in predicted] or fitted
     if not chosen:
-        notes.append(_note("warning", "no fitted estimator found: the training entrypoint is written, "
-                                      "without a serving stack"))
+        notes.append(
+            _note(
+                "warning",
+                "no fitted estimator found: the training entrypoint is written, "
+                "without a serving stack",
+            )
+        )
         return None, None, None, notes
     cell, _, name, call = max(chosen, key=lambda x: (x[0], x[1]))
     others = sorted({x[2] for x in fitted if x[2] in predicted and x[2] != name})
     if others:
-        notes.append(_note("info", f"the model is `{name}` (fitted last in cell {cell}); also fitted and "
-                                   f"used to predict: {', '.join(others)} (choose with --model)", cell))
+        notes.append(
+            _note(
+                "info",
+                f"the model is `{name}` (fitted last in cell {cell}); also fitted and "
+                f"used to predict: {', '.join(others)} (choose with --model)",
+                cell,
+            )
+        )
     return name, cell, call, notes  # type: ignore[return-value]
 
 
@@ -127,10 +163,16 @@ def _is_pipeline(flow: Flow, name: str) -> bool:
         if tree is None or name not in f.defs:
             continue
         for node in ast.walk(tree):
-            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == name for t in node.targets
+            ):
                 v = node.value
                 if isinstance(v, ast.Call):
-                    fn = v.func.attr if isinstance(v.func, ast.Attribute) else getattr(v.func, "id", "")
+                    fn = (
+                        v.func.attr
+                        if isinstance(v.func, ast.Attribute)
+                        else getattr(v.func, "id", "")
+                    )
                     if fn in PIPELINE_BUILDERS:
                         return True
     return False
@@ -146,9 +188,11 @@ def _string_constants(flow: Flow) -> dict[str, str]:
         tree = f.translation.tree
         for stmt in tree.body if tree is not None else []:
             if (
-                isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                isinstance(stmt, ast.Assign)
+                and len(stmt.targets) == 1
                 and isinstance(stmt.targets[0], ast.Name)
-                and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
+                and isinstance(stmt.value, ast.Constant)
+                and isinstance(stmt.value.value, str)
             ):
                 found.setdefault(stmt.targets[0].id, []).append(stmt.value.value)
     return {k: v[0] for k, v in found.items() if len(v) == 1 and counts.get(k) == 1}
@@ -169,13 +213,25 @@ def find_channels(flow: Flow) -> tuple[list[Channel], list[dict]]:
                 variable = arg.id
                 arg = ast.Constant(constants[arg.id])
             if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
-                notes.append(_note("info", f"`{call.func}(…)` reads a path computed at run time; it is "
-                                           "not a channel (pass the file as a parameter)", f.cell.index))
+                notes.append(
+                    _note(
+                        "info",
+                        f"`{call.func}(…)` reads a path computed at run time; it is "
+                        "not a channel (pass the file as a parameter)",
+                        f.cell.index,
+                    )
+                )
                 continue
             path = arg.value
             if "://" in path or path.startswith(("/", "~")) or ":" in path[:3]:
-                notes.append(_note("warning", f"`{call.func}({path!r})` reads a URL or absolute path; it "
-                                              "is not a channel", f.cell.index))
+                notes.append(
+                    _note(
+                        "warning",
+                        f"`{call.func}({path!r})` reads a URL or absolute path; it "
+                        "is not a channel",
+                        f.cell.index,
+                    )
+                )
                 continue
             if any(r.default == path and r.variable == variable for r in reads):
                 continue
@@ -186,7 +242,9 @@ def find_channels(flow: Flow) -> tuple[list[Channel], list[dict]]:
         if r.default in by_path:
             r.name = by_path[r.default]
             continue
-        stem = re.sub(r"[^a-z0-9]+", "-", PurePosixPath(r.default).stem.lower()).strip("-") or "data"
+        stem = (
+            re.sub(r"[^a-z0-9]+", "-", PurePosixPath(r.default).stem.lower()).strip("-") or "data"
+        )
         name = "train" if len({x.default for x in reads}) == 1 else stem
         base, n = name, 2
         while name in taken:
@@ -207,7 +265,10 @@ def training_slice(plan: Plan, model_step: Step, model: str) -> list[Step]:
         i = index[step.name]
         wants = set(step.params) | (set(step.reads) & plan.shared_globals)
         for name in wants:
-            producer = next((s for s in reversed(steps[:i]) if name in s.returns or name in s.global_names), None)
+            producer = next(
+                (s for s in reversed(steps[:i]) if name in s.returns or name in s.global_names),
+                None,
+            )
             if producer is not None and producer.name not in needed:
                 needed.add(producer.name)
                 frontier.append(producer)
@@ -232,12 +293,25 @@ def decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMak
     sm.model, sm.model_cell = name, cell
     if call is not None:
         args = getattr(call, "args", ())
-        sm.fit_x = _arg_name(args[0]) if len(args) > 0 else _arg_name(getattr(call, "keywords", {}).get("X"))
-        sm.fit_y = _arg_name(args[1]) if len(args) > 1 else _arg_name(getattr(call, "keywords", {}).get("y"))
+        sm.fit_x = (
+            _arg_name(args[0])
+            if len(args) > 0
+            else _arg_name(getattr(call, "keywords", {}).get("X"))
+        )
+        sm.fit_y = (
+            _arg_name(args[1])
+            if len(args) > 1
+            else _arg_name(getattr(call, "keywords", {}).get("y"))
+        )
     step = next((s for s in plan.steps if cell in s.cells), None)
     if step is None:
-        sm.notes.append(_note("error", f"the model `{name}` is fitted in cell {cell}, which is not part of "
-                                       "any step", cell))
+        sm.notes.append(
+            _note(
+                "error",
+                f"the model `{name}` is fitted in cell {cell}, which is not part of any step",
+                cell,
+            )
+        )
         sm.train_steps = list(plan.steps)
         return sm
     sm.model_step = step.name
@@ -247,16 +321,26 @@ def decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMak
         if var and var not in step.returns and var not in step.global_names:
             step.returns.append(var)  # training needs them back from the step
     if sm.model_is_pipeline:
-        sm.notes.append(_note("info", f"feature preparation inside `{name}` (a Pipeline) runs in both "
-                                      "training and serving", cell))
+        sm.notes.append(
+            _note(
+                "info",
+                f"feature preparation inside `{name}` (a Pipeline) runs in both "
+                "training and serving",
+                cell,
+            )
+        )
     else:
-        prep = [s.name for s in sm.train_steps[: sm.train_steps.index(step)] if s.mutated or s.writes]
+        prep = [
+            s.name for s in sm.train_steps[: sm.train_steps.index(step)] if s.mutated or s.writes
+        ]
         where = f" in {', '.join(prep)}" if prep else ""
-        sm.notes.append(_note(
-            "warning",
-            f"`{name}` is not a Pipeline: serving expects the features `{sm.fit_x or 'X'}` as the model "
-            f"saw them; the preparation{where} stays in training. Wrap it in an sklearn Pipeline "
-            "to serve raw rows with one feature path.",
-            cell,
-        ))
+        sm.notes.append(
+            _note(
+                "warning",
+                f"`{name}` is not a Pipeline: serving expects the features `{sm.fit_x or 'X'}` as the model "
+                f"saw them; the preparation{where} stays in training. Wrap it in an sklearn Pipeline "
+                "to serve raw rows with one feature path.",
+                cell,
+            )
+        )
     return sm

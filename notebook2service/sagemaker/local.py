@@ -49,11 +49,20 @@ def layout(base: Path, channels: dict[str, str], hyperparameters: dict[str, str]
             shutil.copy2(src, dest / src.name)
     config = base / "input" / "config"
     config.mkdir(parents=True, exist_ok=True)
-    (config / "hyperparameters.json").write_text(json.dumps({k: str(v) for k, v in hyperparameters.items()}))
-    (config / "inputdataconfig.json").write_text(
-        json.dumps({n: {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated"} for n in channels})
+    (config / "hyperparameters.json").write_text(
+        json.dumps({k: str(v) for k, v in hyperparameters.items()})
     )
-    (config / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
+    (config / "inputdataconfig.json").write_text(
+        json.dumps(
+            {
+                n: {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated"}
+                for n in channels
+            }
+        )
+    )
+    (config / "resourceconfig.json").write_text(
+        json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]})
+    )
     for sub in ("model", "output"):
         (base / sub).mkdir(parents=True, exist_ok=True)
 
@@ -65,8 +74,12 @@ def _env(out_dir: Path, base: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def train(out_dir: str | Path, data: dict[str, str], hyperparameters: dict[str, str] | None = None,
-          base: str | Path | None = None) -> int:
+def train(
+    out_dir: str | Path,
+    data: dict[str, str],
+    hyperparameters: dict[str, str] | None = None,
+    base: str | Path | None = None,
+) -> int:
     out = Path(out_dir).resolve()
     program = _program(out, "train")
     root = Path(base).resolve() if base else default_base(out)
@@ -87,8 +100,13 @@ def train(out_dir: str | Path, data: dict[str, str], hyperparameters: dict[str, 
     return proc.returncode
 
 
-def serve(out_dir: str | Path, port: int = 8080, base: str | Path | None = None,
-          host: str = "127.0.0.1", workers: int | None = None) -> int:
+def serve(
+    out_dir: str | Path,
+    port: int = 8080,
+    base: str | Path | None = None,
+    host: str = "127.0.0.1",
+    workers: int | None = None,
+) -> int:
     out = Path(out_dir).resolve()
     program = _program(out, "serve")
     root = Path(base).resolve() if base else default_base(out)

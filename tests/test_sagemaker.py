@@ -1,0 +1,405 @@
+"""SageMaker outputs: decisions, the training contract (T1–T10) as processes, the Dockerfile
+statically, deploy.py up to the API call. Serving (S1–S17) is in test_serving.py."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+import types
+from pathlib import Path
+
+import pytest
+from nbmake import code, md, notebook, write
+
+from notebook2service.cli import main
+from notebook2service.convert import convert
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_notebooks"
+
+
+def env_for(out: Path, base: Path, **extra) -> dict:
+    env = dict(os.environ, SAGEMAKER_BASE_DIR=str(base), MPLBACKEND="Agg", PYTHONPATH=str(out))
+    env.pop("SM_HPS", None)
+    env.update(extra)
+    return env
+
+
+def lay_out(
+    base: Path, channels: dict, hps: dict | None = None, extra_config: bool = False
+) -> None:
+    for name, files in channels.items():
+        d = base / "input" / "data" / name
+        d.mkdir(parents=True)
+        for f in files:
+            shutil.copy(f, d / Path(f).name)
+    cfg = base / "input" / "config"
+    cfg.mkdir(parents=True)
+    (cfg / "hyperparameters.json").write_text(json.dumps(hps or {}))
+    if extra_config:  # T3: the real files carry keys we do not use
+        (cfg / "resourceconfig.json").write_text(
+            json.dumps(
+                {
+                    "current_host": "algo-1",
+                    "hosts": ["algo-1"],
+                    "current_instance_type": "ml.m5.large",
+                    "instance_groups": [],
+                    "network_interface_name": "eth0",
+                    "topology": None,
+                }
+            )
+        )
+        (cfg / "inputdataconfig.json").write_text(
+            json.dumps(
+                {n: {"TrainingInputMode": "File", "ContentType": "text/csv"} for n in channels}
+            )
+        )
+
+
+def train(
+    out: Path, base: Path, *args: str, timeout: float = 300, **extra
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(out / "bin" / "train"), "train", *args],
+        env=env_for(out, base, **extra),
+        cwd=base.parent,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def house(tmp_path_factory):
+    out = tmp_path_factory.mktemp("house") / "out"
+    result = convert(SAMPLES / "house_prices_regression.ipynb", out)
+    return out, result
+
+
+def test_decisions_model_channels_slice(house):
+    out, result = house
+    sm = result.manifest["sagemaker"]
+    assert sm["model"] == "ridge"  # the last one fitted (and used to predict)
+    assert sm["fit"] == {"X": "X_train", "y": "y_train"}
+    assert sm["channels"] == [
+        {
+            "name": "train",
+            "default": "data/house_prices.csv",
+            "reader": "pd.read_csv",
+            "cell": 4,
+            "line": 2,
+        }
+    ]
+    assert "explore" not in sm["training_steps"]  # the plot is not part of training
+    assert sm["training_steps"][-2:] == ["train_model", "evaluate"]
+    assert any(
+        "not a Pipeline" in f["message"] for f in result.findings if f["code"] == "sagemaker"
+    )
+    pipeline = (out / "house_prices_regression" / "pipeline.py").read_text()
+    assert 'read_channel(pd.read_csv, "train", DATA_PATH)' in pipeline
+
+
+def test_model_override_and_pipeline_detection(tmp_path):
+    r = convert(SAMPLES / "house_prices_regression.ipynb", tmp_path / "o", model="gbr")
+    assert r.manifest["sagemaker"]["model"] == "gbr"
+    churn = convert(SAMPLES / "churn_classification.ipynb", tmp_path / "c")
+    sm = churn.manifest["sagemaker"]
+    assert sm["model_is_pipeline"] and sm["channels"] == []
+
+
+def test_notebook_without_model_gets_training_only(tmp_path):
+    r = convert(
+        write(tmp_path / "n.ipynb", notebook("x = [1, 2]", "print(sum(x))")), tmp_path / "o"
+    )
+    assert r.manifest["sagemaker"]["model"] is None
+    assert (tmp_path / "o" / "bin" / "train").is_file() and not (
+        tmp_path / "o" / "bin" / "serve"
+    ).exists()
+    assert any("no fitted estimator" in f["message"] for f in r.findings)
+
+
+def test_t1_t4_t6_train_reads_every_file_of_the_channel(house, tmp_path):
+    out, _ = house
+    rows = (SAMPLES / "data" / "house_prices.csv").read_text().splitlines()
+    (tmp_path / "a.csv").write_text("\n".join(rows[:151]) + "\n")
+    (tmp_path / "b.csv").write_text("\n".join([rows[0], *rows[151:]]) + "\n")
+    base = tmp_path / "ml"
+    lay_out(base, {"train": [tmp_path / "a.csv", tmp_path / "b.csv"]}, extra_config=True)
+    proc = train(out, base)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[1] == "(300, 8)"  # both files, concatenated
+    assert not (base / "output" / "failure").exists()
+    metrics = json.loads((base / "output" / "data" / "metrics.json").read_text())
+    assert isinstance(metrics, dict)
+    files = [p for p in (base / "model").rglob("*") if p.is_file()]
+    assert files and all(not p.is_symlink() for p in files)
+    assert (base / "model" / "signature.json").is_file()
+
+
+def test_t5_model_survives_tar_round_trip(house, tmp_path):
+    out, _ = house
+    base = tmp_path / "ml"
+    lay_out(base, {"train": [SAMPLES / "data" / "house_prices.csv"]})
+    assert train(out, base).returncode == 0
+    with tarfile.open(tmp_path / "model.tar.gz", "w:gz") as tar:
+        tar.add(base / "model", arcname=".")
+    restored = tmp_path / "restored"
+    with tarfile.open(tmp_path / "model.tar.gz") as tar:
+        tar.extractall(restored, filter="data")
+    probe = (
+        "import sys; from house_prices_regression.model_io import load_model; "
+        "m, s = load_model(sys.argv[1]); print(type(m).__name__, s['n_features'])"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, str(restored)],
+        env=env_for(out, base),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[0] == "Ridge"
+
+
+def test_t2_t8_hyperparameters_strings_script_mode_and_sm_env(tmp_path):
+    params = code(
+        "alpha = 1.0\nlabel = 'base'\nsizes = [1]\nflag = False", metadata={"tags": ["parameters"]}
+    )
+    nb = notebook(
+        params,
+        "import os, json\nimport numpy as np\nfrom sklearn.linear_model import Ridge",
+        "rng = np.random.default_rng(0)\nX = rng.normal(size=(20, 3))\ny = X @ [1.0, 2.0, 3.0]",
+        "model = Ridge(alpha=alpha).fit(X, y)\nprint(json.dumps([alpha, label, sizes, flag]))\n"
+        "print(sorted(k for k in os.environ if k.startswith('SM_')))",
+        "score = model.score(X, y)",
+    )
+    out = tmp_path / "o"
+    convert(write(tmp_path / "p.ipynb", nb), out)
+    base = tmp_path / "ml"
+    lay_out(base, {}, hps={"alpha": "0.5", "label": '"x"', "sizes": "[1,2]", "flag": "true"})
+    proc = train(out, base)
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stdout.splitlines()[1:3]
+    assert json.loads(first) == [0.5, "x", [1, 2], True]
+    seen = set(eval(second))  # noqa: S307 - the test's own print of a list of names
+    assert {
+        "SM_MODEL_DIR",
+        "SM_CHANNELS",
+        "SM_HPS",
+        "SM_HP_ALPHA",
+        "SM_OUTPUT_DATA_DIR",
+        "SM_NUM_CPUS",
+        "SM_NUM_GPUS",
+        "SM_CURRENT_HOST",
+        "SM_HOSTS",
+        "SM_INPUT_DATA_CONFIG",
+        "SM_RESOURCE_CONFIG",
+        "SM_TRAINING_ENV",
+    } <= seen
+    # script mode: --name value and one-letter names
+    base2 = tmp_path / "ml2"
+    lay_out(base2, {})
+    proc = train(out, base2, "--alpha", "2", "--label", "y", "-Z", "1")
+    assert proc.returncode == 0 and json.loads(proc.stdout.splitlines()[1])[:2] == [2, "y"]
+    assert "score" in json.loads((base2 / "output" / "data" / "metrics.json").read_text())
+
+
+def test_t7_failure_file_and_exit_code(house, tmp_path):
+    out, _ = house
+    base = tmp_path / "ml"
+    lay_out(base, {"train": []})  # an empty channel
+    proc = train(out, base)
+    assert proc.returncode != 0
+    reason = (base / "output" / "failure").read_text()
+    assert "channel 'train'" in reason[:1024] and "no files" in reason[:1024]
+    base2 = tmp_path / "ml2"
+    (tmp_path / "bad.csv").write_text("price\nnot-a-number\n")
+    lay_out(base2, {"train": [tmp_path / "bad.csv"]})
+    proc = train(out, base2)
+    assert proc.returncode != 0 and (base2 / "output" / "failure").read_text().strip()
+
+
+def test_t9_sigterm_stops_training_cleanly(tmp_path):
+    nb = notebook("import time", "for _ in range(600):\n    time.sleep(0.1)", "print('never')")
+    out = tmp_path / "o"
+    convert(write(tmp_path / "slow.ipynb", nb), out)
+    base = tmp_path / "ml"
+    lay_out(base, {})
+    proc = subprocess.Popen(
+        [sys.executable, str(out / "bin" / "train"), "train"],
+        env=env_for(out, base),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline().startswith("train: ")  # the handler is in place from here on
+    time.sleep(0.5)
+    start = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    rc = proc.wait(timeout=120)
+    assert time.monotonic() - start < 120 and rc != 0
+    assert "SIGTERM" in (base / "output" / "failure").read_text()
+
+
+def test_t1_t10_dockerfile_static(house):
+    out, _ = house
+    text = (out / "Dockerfile").read_text()
+    lines = [
+        ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")
+    ]
+    assert re.match(r"FROM python:\d+\.\d+-slim$", lines[0])
+    entry = [ln for ln in lines if ln.startswith("ENTRYPOINT")]
+    assert len(entry) == 1 and json.loads(entry[0][len("ENTRYPOINT") :].strip())  # exec form
+    assert "tini" not in text
+    user = [ln for ln in lines if ln.startswith("USER ")]
+    assert user and user[-1].split()[1] not in ("root", "0")
+    assert "com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true" in text
+    assert "/opt/ml" not in text  # T10: nothing the program needs lives under /opt/ml
+    assert (out / ".dockerignore").is_file()
+    reqs = [
+        ln
+        for ln in (out / "requirements.txt").read_text().splitlines()
+        if ln and not ln.startswith("#")
+    ]
+    assert reqs and all("==" in r for r in reqs)
+    assert any(r.startswith("skops==") for r in reqs)
+    for prog in ("train", "entrypoint"):
+        assert os.access(out / "bin" / prog, os.X_OK)
+
+
+def test_deploy_py_builds_the_sdk_calls(house, monkeypatch):
+    out, _ = house
+    calls = []
+
+    class Recorder:
+        def __init__(self, *args, **kwargs):
+            calls.append((type(self).__name__, kwargs))
+            self.model_data = "s3://bucket/model.tar.gz"
+            self.endpoint_name = "ep"
+
+        def fit(self, inputs):
+            calls.append(("fit", inputs))
+
+        def deploy(self, **kwargs):
+            calls.append(("deploy", kwargs))
+            return self
+
+        def transformer(self, **kwargs):
+            calls.append(("transformer", kwargs))
+            return self
+
+        def transform(self, data, **kwargs):
+            calls.append(("transform", data, kwargs))
+
+        def wait(self):
+            pass
+
+    class Estimator(Recorder):
+        pass
+
+    class Model(Recorder):
+        pass
+
+    class AutoScaling:
+        def register_scalable_target(self, **kw):
+            calls.append(("register_scalable_target", kw))
+
+        def put_scaling_policy(self, **kw):
+            calls.append(("put_scaling_policy", kw))
+
+    fake = types.ModuleType("sagemaker")
+    fake.estimator = types.SimpleNamespace(Estimator=Estimator)
+    fake.model = types.SimpleNamespace(Model=Model)
+    monkeypatch.setitem(sys.modules, "sagemaker", fake)
+    monkeypatch.setitem(sys.modules, "sagemaker.estimator", fake.estimator)
+    monkeypatch.setitem(sys.modules, "sagemaker.model", fake.model)
+    monkeypatch.setitem(
+        sys.modules, "boto3", types.SimpleNamespace(client=lambda name: AutoScaling())
+    )
+    monkeypatch.syspath_prepend(str(out))
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("deploy_under_test", out / "deploy.py")
+    deploy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(deploy)
+    role = "arn:aws:iam::123456789012:role/x"
+    assert (
+        deploy.main(
+            ["train", "--image", "img", "--role", role, "--data", "train=s3://b/d", "--hp", "a=1"]
+        )
+        == 0
+    )
+    assert (
+        calls[0][0] == "Estimator"
+        and calls[0][1]["image_uri"] == "img"
+        and calls[0][1]["hyperparameters"] == {"a": "1"}
+    )
+    assert calls[1] == ("fit", {"train": "s3://b/d"})
+    calls.clear()
+    assert (
+        deploy.main(
+            ["deploy", "--image", "img", "--role", role, "--model-data", "s3://m", "--max", "3"]
+        )
+        == 0
+    )
+    names = [c[0] for c in calls]
+    assert names == ["Model", "deploy", "register_scalable_target", "put_scaling_policy"]
+    policy = calls[-1][1]
+    assert (
+        policy["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"][
+            "PredefinedMetricType"
+        ]
+        == "SageMakerVariantInvocationsPerInstance"
+    )
+    assert calls[2][1]["MaxCapacity"] == 3
+    calls.clear()
+    assert (
+        deploy.main(
+            [
+                "transform",
+                "--image",
+                "img",
+                "--role",
+                role,
+                "--model-data",
+                "s3://m",
+                "--input",
+                "s3://in",
+                "--output",
+                "s3://out",
+            ]
+        )
+        == 0
+    )
+    assert calls[1][1]["strategy"] == "MultiRecord" and calls[2][2]["split_type"] == "Line"
+
+
+def test_cli_train_lays_out_opt_ml_and_reports_missing_channels(house, tmp_path, capsys):
+    out, _ = house
+    assert main(["train", str(out)]) == 2
+    assert "--data train=" in capsys.readouterr().err
+    base = tmp_path / "ml"
+    rc = main(["train", str(out), "--data", f"train={SAMPLES / 'data'}", "--base", str(base)])
+    assert rc == 0 and (base / "model" / "signature.json").is_file()
+    hps = json.loads((base / "input" / "config" / "hyperparameters.json").read_text())
+    assert hps == {}
+
+
+def test_generated_tests_pass(house):
+    out, _ = house
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(out / "tests")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=out,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+
+
+def test_md_helper_imported():
+    assert md("x")["cell_type"] == "markdown"
