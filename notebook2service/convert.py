@@ -56,9 +56,15 @@ def package_name(nb: Notebook, name: str | None) -> str:
         return name
     stem = Path(nb.path).stem if not nb.path.startswith("<") else "converted_notebook"
     candidate = re.sub(r"\W+", "_", stem).strip("_").lower() or "notebook"
+    import importlib.util
+
+    try:  # `pandas.ipynb` must not become a package that shadows pandas
+        shadows = importlib.util.find_spec(candidate) is not None
+    except (ImportError, ValueError):
+        shadows = False
     if candidate[0].isdigit():
         candidate = "nb_" + candidate
-    if candidate in sys.stdlib_module_names or candidate in ("test", "tests"):
+    if shadows or candidate in sys.stdlib_module_names or candidate in ("test", "tests"):
         candidate += "_pipeline"
     return candidate
 
@@ -184,25 +190,44 @@ def check_code(text: str, filename: str) -> list[dict[str, Any]]:
 
 
 def line_map(code: str) -> list[dict[str, Any]]:
-    """pipeline.py line ranges → the cell each came from, read from the `# cell N` markers."""
+    """pipeline.py line ranges → the cell each came from, read from the `# cell N` markers.
+
+    A marker covers the lines after it that are indented deeper than the marker (or, at the
+    top level, the definition that follows it), up to the next marker; a step's generated
+    `return` is not part of any cell."""
     ranges: list[dict[str, Any]] = []
-    current: dict[str, Any] | None = None
     lines = code.split("\n")
-    for lineno, text in enumerate(lines, start=1):
-        m = _MARKER.match(text)
-        if m:
-            if current:
-                current["end"] = lineno - 1
-            current = {"cell": int(m.group(2)), "start": lineno + 1, "end": lineno + 1}
-            ranges.append(current)
-        elif current and (
-            text.startswith(("def ", "class ", "@")) or text.startswith("    return ")
-        ):
-            current["end"] = lineno - 1
-            current = None
-    if current:
-        current["end"] = len(lines)
-    return ranges
+    i = 0
+    while i < len(lines):
+        m = _MARKER.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        indent = len(lines[i]) - len(lines[i].lstrip())
+        start = j = i + 1
+        last = i
+        while j < len(lines):
+            text = lines[j]
+            stripped = text.strip()
+            if _MARKER.match(text):
+                break
+            depth = len(text) - len(text.lstrip())
+            if stripped:
+                top_level_head = indent == 0 and j == start
+                if (
+                    depth > indent
+                    or top_level_head
+                    or (indent == 0 and stripped.startswith("@") and j == last + 1)
+                ):
+                    last = j
+                elif depth == indent and indent > 0 and not stripped.startswith("return "):
+                    last = j
+                else:
+                    break
+            j += 1
+        ranges.append({"cell": int(m.group(2)), "start": start + 1, "end": last + 1})
+        i = j
+    return [r for r in ranges if r["end"] >= r["start"]]
 
 
 def convert(
@@ -270,6 +295,16 @@ def convert(
             cell_map[cell.index] = "file" if code.files else "removed"
             continue
         cells[cell.index] = build.split_cell(cell.index, cell.label(), code.source)
+        if cells[cell.index].main_checks:
+            actions.append(
+                magics.Action(
+                    cell.index,
+                    0,
+                    '__name__ == "__main__"',
+                    "unwrapped",
+                    "true in a notebook: made `True` in the package",
+                )
+            )
         if cells[cell.index].error:
             findings.append(
                 {
@@ -425,7 +460,13 @@ def convert(
     reqs = infer(sorted(top_modules), pip, local_modules=local)
     req_lines = [r.line() for r in reqs]
 
-    main_py = render("package/__main__.py.j2", options=[_option(p) for p in params], **context)
+    uses_pandas = "pandas" in top_modules
+    main_py = render(
+        "package/__main__.py.j2",
+        options=[_option(p) for p in params],
+        uses_pandas=uses_pandas,
+        **context,
+    )
     if format_output:
         main_py = format_code(main_py, f"{package}/__main__.py")
     out_files: dict[str, str] = {

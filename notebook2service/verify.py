@@ -13,8 +13,11 @@ This is the one part of nb2svc that EXECUTES code. Everything else reads noteboo
    (cwd = the notebook's folder, ``PYTHONPATH`` = the package folder first,
    ``MPLBACKEND=Agg``, ``PYTHONUNBUFFERED=1``, ``PYTHONIOENCODING=utf-8``, no stdin). A small
    harness wraps each step function of ``<package>.pipeline`` so that a marker line is
-   written to stdout before the step runs; stdout is then split into one text per step.
-   Output printed while the package is imported (module-level code) forms its own segment.
+   written to stdout before the step runs, then runs ``<package>.__main__`` with ``runpy``
+   exactly as ``python -m`` does (libraries that look at ``__main__``, like pandas' display
+   width, behave the same); stdout is then split into one text per step. Output printed while
+   the package is imported (module-level code) forms its own segment. A traceback's
+   ``pipeline.py`` line is mapped back to its cell.
 4. Both sides are normalized, and only like this:
 
    - line ends: ``\\r\\n`` and a lone ``\\r`` become ``\\n`` (both sides);
@@ -40,14 +43,16 @@ This is the one part of nb2svc that EXECUTES code. Everything else reads noteboo
 5. The texts are compared segment by segment (module level, then each step in manifest
    order) and in total. The first line that differs is attributed to the notebook cell that
    printed it; the likely cause comes from the findings about that cell (the manifest's,
-   plus NB204 which ``verify`` checks itself): NB204 → "randomness without a seed" (also
+   plus NB101/103/104/106/204, which ``verify`` checks itself when the manifest has none),
+   in this order: NB204 → "randomness without a seed" (also
    when an earlier cell draws unseeded random numbers), a ``convert`` or generated-code
    finding or an IPython action kept as a comment / run as a shell command / fetching data
    / turned into a requirement → "conversion limit", NB101/NB106 → "execution order",
    NB103/NB104 → "deleted cell", otherwise "unknown". A cell that raises in the notebook is
    "notebook error"; a package that exits with an error or times out is "package error".
 
-Temporary folders are always removed; with ``workdir`` the executed notebook
+``timeout`` bounds each notebook cell and the whole package run. Temporary folders are always
+removed; with ``workdir`` the executed notebook
 (``<stem>.executed.ipynb``), the package (``package/``) and the package's stdout and
 stderr are kept there for inspection.
 """
@@ -238,18 +243,22 @@ def _match_cells(nb: Any, executed: Any) -> dict[int, Any]:
 def _failed_cell(nb: Any, executed: Any, running: bool) -> int | None:
     """The original index of the cell that raised (or was running, for timeouts)."""
     matched = _match_cells(nb, executed)
+    if running:  # the last cell that papermill started
+        started = [
+            index
+            for index, cell in sorted(matched.items())
+            if ((cell.get("metadata") or {}).get("papermill") or {}).get("start_time")
+        ]
+        return started[-1] if started else None
     for index, cell in sorted(matched.items()):
         pm_md = (cell.get("metadata") or {}).get("papermill") or {}
-        if running and pm_md.get("status") == "running":
-            return index
-        if not running:
-            for out in cell.get("outputs") or []:
-                if out.get("output_type") == "error" and not (
-                    out.get("ename") == "SystemExit" and out.get("evalue") in ("", "0")
-                ):
-                    return index
-            if pm_md.get("exception") is True:
+        for out in cell.get("outputs") or []:
+            if out.get("output_type") == "error" and not (
+                out.get("ename") == "SystemExit" and out.get("evalue") in ("", "0")
+            ):
                 return index
+        if pm_md.get("exception") is True:
+            return index
     return None
 
 
@@ -270,7 +279,7 @@ def _run_notebook(
 
     logger = logging.getLogger("papermill")
     level = logger.level
-    logger.setLevel(logging.ERROR)
+    logger.setLevel(logging.CRITICAL)
     try:
         executed = pm.execute_notebook(
             str(path),
@@ -281,7 +290,7 @@ def _run_notebook(
             progress_bar=False,
             log_output=False,
             # the kernel's own start-up warnings (e.g. "running over TCP") are not ours
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
         return executed, None
     except pm.PapermillExecutionError as exc:
@@ -543,7 +552,8 @@ def _cause(
     return (
         "unknown",
         f"{label} printed something else in the package, and nb2svc has no finding that "
-        "explains it (likely a conversion bug; keep a work folder to inspect both)",
+        "explains it (likely a conversion bug; keep both with --keep DIR, or workdir=, "
+        "to inspect them)",
     )
 
 

@@ -244,3 +244,49 @@ def test_templates_ship_with_the_package():
     installed_in_site = "site-packages" in notebook2service.__file__
     if installed_in_site:  # a non-editable install: templates must be inside the package
         assert Path(notebook2service.__file__).parent in templates_dir().parents
+
+
+def test_definition_time_code_stays_in_notebook_order(tmp_path):
+    """Class bodies and decorators run when defined: they must see the notebook's state."""
+    nb = notebook(
+        "rate = 0.5",
+        "class Config:\n    lr = rate\n    def show(self):\n        return self.lr",
+        "REG = {}\ndef register(fn):\n    REG[fn.__name__] = fn\n    return fn",
+        "@register\ndef alpha():\n    return 1",
+        "print(Config().show(), sorted(REG))",
+    )
+    manifest, proc, pipeline = convert_and_run(tmp_path, nb)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "0.5 ['alpha']\n"
+
+
+def test_closures_see_later_rebinding_and_main_guard(tmp_path):
+    nb = notebook(
+        md("## A"),
+        "base = 2\nscale = lambda v: v * base",
+        md("## B"),
+        "base = 5\nprint(scale(3))",
+        md("## C"),
+        "if __name__ == '__main__':\n    print('running main')",
+    )
+    manifest, proc, pipeline = convert_and_run(tmp_path, nb)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "15\nrunning main\n"
+
+
+def test_pandas_prints_as_under_jupyter_and_no_shadowing(tmp_path):
+    pd = pytest.importorskip("pandas")
+    nb = notebook(
+        "import pandas as pd",
+        "df = pd.DataFrame({f'a_rather_long_column_name_{i}': [i] for i in range(8)})\nprint(df)",
+    )
+    src = write(tmp_path / "pandas.ipynb", nb)
+    result = convert(src, tmp_path / "out")
+    assert result.package == "pandas_pipeline"  # `pandas` would shadow the library
+    proc = run_package(tmp_path / "out", result.package, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    with pd.option_context("display.max_columns", 20):
+        expected = (
+            str(pd.DataFrame({f"a_rather_long_column_name_{i}": [i] for i in range(8)})) + "\n"
+        )
+    assert proc.stdout == expected and "..." not in proc.stdout

@@ -26,6 +26,7 @@ class CellParts:
     error: str | None = None
     raw: str = ""
     ordered: list[cst.BaseStatement] = field(default_factory=list)  # every statement, in order
+    main_checks: int = 0  # `__name__ == "__main__"` tests made `True`
 
 
 class _Names(cst.CSTVisitor):
@@ -43,19 +44,42 @@ def _names_in(nodes: list[cst.CSTNode]) -> set[str]:
     return v.names
 
 
-def _definition_time_names(node: cst.BaseCompoundStatement) -> set[str]:
-    """Names a def/class evaluates when it is defined: decorators, defaults, bases."""
+def _definition_time_names(node: cst.BaseCompoundStatement) -> tuple[set[str], set[str]]:
+    """Names a def/class evaluates when it is defined: (decorators, everything else:
+    defaults, bases, and a class body's own statements outside its methods)."""
     parts: list[cst.CSTNode] = []
+    decorators = _names_in([d.decorator for d in node.decorators])  # type: ignore[attr-defined]
     if isinstance(node, cst.FunctionDef):
-        parts += [d.decorator for d in node.decorators]
         params = node.params
         for p in (*params.posonly_params, *params.params, *params.kwonly_params):
             if p.default is not None:
                 parts.append(p.default)
     elif isinstance(node, cst.ClassDef):
-        parts += [d.decorator for d in node.decorators]
         parts += [a.value for a in node.bases] + [a.value for a in node.keywords]
-    return _names_in(parts)
+        body = node.body.body if isinstance(node.body, cst.IndentedBlock) else []
+        for stmt in body:
+            if not isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                parts.append(stmt)
+            else:  # a method's decorators and defaults run with the class body
+                parts += [d.decorator for d in stmt.decorators]
+    names = _names_in(parts)
+    if isinstance(node, cst.ClassDef):  # names the class body binds itself are not needs
+        body = node.body.body if isinstance(node.body, cst.IndentedBlock) else []
+        bound = set()
+        for stmt in body:
+            if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                bound.add(stmt.name.value)
+            elif isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    targets = getattr(small, "targets", None) or []
+                    for t in targets:
+                        if isinstance(t.target, cst.Name):
+                            bound.add(t.target.value)
+                    target = getattr(small, "target", None)
+                    if isinstance(target, cst.Name):
+                        bound.add(target.value)
+        names -= bound
+    return decorators, names
 
 
 def _is_import_line(stmt: cst.BaseStatement) -> bool:
@@ -82,6 +106,29 @@ def import_names(stmt: cst.SimpleStatementLine) -> list[str]:
     return out
 
 
+class NotebookMain(cst.CSTTransformer):
+    """`__name__ == "__main__"` is true in a notebook and false in a module: make it `True`."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def leave_Comparison(
+        self, original: cst.Comparison, updated: cst.Comparison
+    ) -> cst.BaseExpression:
+        if len(updated.comparisons) != 1 or not isinstance(
+            updated.comparisons[0].operator, cst.Equal
+        ):
+            return updated
+        sides = {
+            cst.Module([]).code_for_node(updated.left).strip(),
+            cst.Module([]).code_for_node(updated.comparisons[0].comparator).strip(),
+        }
+        if "__name__" in sides and sides & {'"__main__"', "'__main__'"}:
+            self.count += 1
+            return cst.Name("True")
+        return updated
+
+
 def split_cell(index: int, label: str, source: str) -> CellParts:
     parts = CellParts(index, label, raw=source)
     try:
@@ -92,6 +139,10 @@ def split_cell(index: int, label: str, source: str) -> CellParts:
     except (RecursionError, MemoryError):
         parts.error = "too deeply nested to parse"
         return parts
+    if "__main__" in source:
+        main_check = NotebookMain()
+        module = module.visit(main_check)
+        parts.main_checks = main_check.count
     parts.header = [ln for ln in module.header if ln.comment is not None]
     parts.footer = [ln for ln in module.footer if ln.comment is not None]
     parts.ordered = list(module.body)
@@ -114,6 +165,7 @@ def choose_hoisting(
     for c in cells:
         for stmt in c.imports:
             module.update(import_names(stmt))
+    imported = set(module)
     def_counts: dict[str, int] = {}
     for c in cells:
         for d in c.definitions:
@@ -124,7 +176,10 @@ def choose_hoisting(
         moved_back = False
         for d in c.definitions:
             name = d.name.value  # type: ignore[attr-defined]
-            needs = _definition_time_names(d) - BUILTINS - module
+            decorators, others = _definition_time_names(d)
+            # a decorator the notebook wrote may have side effects on notebook state (a
+            # registry...): it must run in the step, in notebook order, not at import
+            needs = (decorators - BUILTINS - imported) | (others - BUILTINS - module)
             redefined = def_counts[name] > 1 or assigned_elsewhere.get(name, 0) > 0
             if needs or redefined:
                 moved_back = True

@@ -180,6 +180,16 @@ def make_plan(
     for fname in module_functions:
         for fn in flow.functions.get(fname, []):
             shared |= fn.free | fn.assigns_globals
+    # a lambda or nested def kept in a step closes over that step's locals; if a later cell
+    # rebinds the name, the notebook's function sees the new value: keep such names global
+    defined_in: dict[str, int] = {}
+    for f in flow.cells:
+        for n in f.defs:
+            defined_in[n] = defined_in.get(n, 0) + 1
+    for fns in flow.functions.values():
+        for fn in fns:
+            if fn.name not in module_functions:
+                shared |= {n for n in fn.free if defined_in.get(n, 0) > 1}
     shared -= module_names | BUILTINS
     param_names = {p.name for p in parameters}
     shared -= param_names  # parameters are passed to run(); helpers reading them are reported

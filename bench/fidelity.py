@@ -1,0 +1,561 @@
+#!/usr/bin/env python3
+"""Fidelity: does the converted package print exactly what the notebook prints?
+
+``nb2svc verify`` runs a notebook top-down in a fresh kernel (papermill) and its converted
+package in a fresh process, and compares their stdout. This script measures how often the two
+are equal over:
+
+* **samples**: every ``sample_notebooks/*.ipynb`` except ``hidden_state.ipynb`` (broken on
+  purpose), run in a temporary copy of the folder;
+* **corpus**: the real notebooks of ``rasbt+machine-learning-book`` and
+  ``donnemartin+data-science-ipython-notebooks`` below ``--corpus`` (default
+  ``../shared/corpus`` next to the repo root; skipped with a message when absent) that run
+  offline top-down in a fresh kernel. They are found in two passes:
+
+  1. a static filter skips notebooks that are not valid Python 3 notebooks, import
+     tensorflow / torch / keras / pyspark / boto3 / theano, or read URLs or download data
+     (``urlopen``, ``requests``, ``wget``, ``http(s)://``, ``fetch_*``, ``download``);
+  2. the rest are executed with papermill, ``--jobs`` at a time (default 2), ``--timeout``
+     seconds each (default 60), each in a scratch folder. The outcome is cached in
+     ``bench/results/fidelity_runnable.json`` (keyed by path and content hash), so reruns only
+     verify. ``--refresh`` ignores the cache.
+
+Every runnable notebook is then verified (``verify()`` in a subprocess, in a scratch copy of
+its folder, under its file name in its repository, since the package is named after it).
+With ``--prefixes``, corpus notebooks that raise part-way are also verified cut before their
+first failing cell (their "runnable prefix"); these are reported in a separate table.
+
+The script prints a table per source (notebook, equal?, first cell, lines of stdout, cause)
+and the rate ``equal: X / N (P%)`` (also among the notebooks that print anything), and
+writes ``bench/results/fidelity.json`` (git-ignored), with the diff of each difference.
+
+    python bench/fidelity.py [--samples-only] [--corpus DIR] [--jobs 2] [--timeout 60]
+                             [--limit N] [--refresh] [--prefixes]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+SAMPLES = REPO_ROOT / "sample_notebooks"
+NOT_RUNNABLE_SAMPLES = {"hidden_state.ipynb"}
+DEFAULT_CORPUS = REPO_ROOT.parent / "shared" / "corpus"
+CORPUS_REPOS = ("rasbt+machine-learning-book", "donnemartin+data-science-ipython-notebooks")
+RESULTS = BENCH_DIR / "results"
+RUNNABLE_CACHE = RESULTS / "fidelity_runnable.json"
+RESULTS_FILE = RESULTS / "fidelity.json"
+CACHE_VERSION = 2
+
+_HEAVY = re.compile(
+    r"^\s*(?:import|from)\s+(tensorflow|torch|keras|pyspark|boto3|theano)\b", re.MULTILINE
+)
+_NETWORK = re.compile(
+    r"\burlopen\b|\brequests\b|\bwget\b|https?://|\bfetch_\w+|\bdownload\w*", re.IGNORECASE
+)
+_PY2_PRINT = re.compile(r"^\s*print\s+[^\s(=.,)]", re.MULTILINE)
+
+
+# ---------------------------------------------------------------------------------------------
+# Subprocesses
+# ---------------------------------------------------------------------------------------------
+
+
+def run_group(cmd: list[str], cwd: Path, timeout: float) -> tuple[int | None, str, str, float]:
+    """Run `cmd` in its own process group; kill the whole group (kernels too) on timeout."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd,
+        cwd=str(cwd),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+        code: int | None = proc.returncode
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            proc.kill()
+        out, err = proc.communicate()
+        code = None
+    # a kernel may outlive papermill when papermill itself crashed: end the group
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    return (
+        code,
+        out.decode("utf-8", "replace"),
+        err.decode("utf-8", "replace"),
+        time.perf_counter() - start,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Corpus: static filter, then "does it run offline?"
+# ---------------------------------------------------------------------------------------------
+
+
+def static_reason(path: Path) -> str | None:
+    """Why the notebook is skipped without running it, or None."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"unreadable ({type(exc).__name__})"
+    if not isinstance(data, dict):
+        return "not a notebook"
+    md = data.get("metadata") or {}
+    ks = md.get("kernelspec") or {}
+    li = md.get("language_info") or {}
+    lang = str(ks.get("language") or li.get("name") or "python").lower()
+    if lang not in ("python", "python3", "ipython3"):
+        return f"kernel language {lang}"
+    version = str(li.get("version") or "")
+    if ks.get("name") == "python2" or version.startswith("2") or data.get("nbformat", 4) < 4:
+        return "not Python 3"
+    cells = data.get("cells")
+    if not isinstance(cells, list):
+        return "not a notebook"
+    code = "\n".join(
+        "".join(c["source"]) if isinstance(c.get("source"), list) else str(c.get("source", ""))
+        for c in cells
+        if isinstance(c, dict) and c.get("cell_type") == "code"
+    )
+    if _PY2_PRINT.search(code):
+        return "not Python 3 (print statement)"
+    m = _HEAVY.search(code)
+    if m:
+        return f"imports {m.group(1)}"
+    m = _NETWORK.search(code)
+    if m:
+        return f"network ({m.group(0)})"
+    return None
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def try_run(path: Path, timeout: float) -> dict[str, Any]:
+    """Execute the notebook with papermill in a scratch folder; report whether it ran and,
+    when a cell raised, how many leading cells ran before it (`failed_at`)."""
+    with tempfile.TemporaryDirectory(prefix="nb2svc-fidelity-") as tmp:
+        work = Path(tmp)
+        shutil.copy2(path, work / "notebook.ipynb")
+        cmd = [
+            sys.executable,
+            "-m",
+            "papermill",
+            "notebook.ipynb",
+            "executed.ipynb",
+            "--kernel",
+            "python3",
+            "--cwd",
+            str(work),
+            "--no-progress-bar",
+            "--execution-timeout",
+            str(int(timeout)),
+        ]
+        code, _, err, seconds = run_group(cmd, work, timeout)
+        failed_at = _failed_at(work / "executed.ipynb") if code not in (0, None) else None
+    if code == 0:
+        return {"runnable": True, "reason": "", "seconds": round(seconds, 1)}
+    if code is None:
+        reason = f"timed out after {timeout:g} s"
+    else:
+        lines = [ln.strip() for ln in err.strip().splitlines() if ln.strip()]
+        errs = [ln for ln in lines if re.match(r"^\w+(Error|Exception)\b", ln)]
+        reason = (errs or lines or ["papermill failed"])[-1][:200]
+    return {
+        "runnable": False,
+        "reason": reason,
+        "seconds": round(seconds, 1),
+        "failed_at": failed_at,
+    }
+
+
+def _failed_at(executed: Path) -> int | None:
+    """Index (0-based, over the original cells) of the first cell with an error output."""
+    try:
+        data = json.loads(executed.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    cells = [
+        c
+        for c in data.get("cells", [])
+        if not {"papermill-error-cell-tag", "injected-parameters"}
+        & set((c.get("metadata") or {}).get("tags") or [])
+    ]
+    for i, c in enumerate(cells):
+        if any(o.get("output_type") == "error" for o in c.get("outputs") or []):
+            return i
+    return None
+
+
+def corpus_candidates(corpus: Path) -> list[Path]:
+    out: list[Path] = []
+    for repo in CORPUS_REPOS:
+        folder = corpus / repo
+        if folder.is_dir():
+            out += sorted(folder.rglob("*.ipynb"))
+    return out
+
+
+def find_runnable(
+    corpus: Path, jobs: int, timeout: float, refresh: bool, limit: int | None
+) -> tuple[list[Path], dict[str, Any]]:
+    candidates = corpus_candidates(corpus)
+    if limit is not None:
+        candidates = candidates[:limit]
+    cache: dict[str, Any] = {}
+    if RUNNABLE_CACHE.is_file() and not refresh:
+        try:
+            data = json.loads(RUNNABLE_CACHE.read_text(encoding="utf-8"))
+            if data.get("version") == CACHE_VERSION and data.get("timeout") == timeout:
+                cache = data.get("notebooks", {})
+        except (OSError, ValueError):
+            cache = {}
+    entries: dict[str, Any] = {}
+    to_run: list[tuple[str, Path, str]] = []
+    for path in candidates:
+        rel = path.relative_to(corpus).as_posix()
+        digest = sha256(path)
+        cached = cache.get(rel)
+        if cached and cached.get("sha256") == digest:
+            entries[rel] = cached
+            continue
+        reason = static_reason(path)
+        if reason is not None:
+            entries[rel] = {
+                "sha256": digest,
+                "runnable": False,
+                "stage": "static",
+                "reason": reason,
+            }
+        else:
+            to_run.append((rel, path, digest))
+    if to_run:
+        print(
+            f"fidelity: executing {len(to_run)} notebooks with papermill "
+            f"({jobs} at a time, {timeout:g} s each) to find those that run offline…",
+            flush=True,
+        )
+
+        def one(item: tuple[str, Path, str]) -> tuple[str, dict[str, Any]]:
+            rel, path, digest = item
+            res = try_run(path, timeout)
+            mark = "ok " if res["runnable"] else "-- "
+            print(f"  {mark}{rel} ({res['seconds']} s) {res['reason']}", flush=True)
+            return rel, {"sha256": digest, "stage": "run", **res}
+
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            for rel, res in pool.map(one, to_run):
+                entries[rel] = res
+                _save_cache(entries, timeout, cache)
+    _save_cache(entries, timeout, cache)
+    runnable = sorted(corpus / rel for rel, e in entries.items() if e.get("runnable"))
+    return runnable, entries
+
+
+def _save_cache(entries: dict[str, Any], timeout: float, old: dict[str, Any]) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    merged = {**old, **entries}
+    data = {
+        "version": CACHE_VERSION,
+        "timeout": timeout,
+        "runnable": sorted(k for k, v in merged.items() if v.get("runnable")),
+        "notebooks": dict(sorted(merged.items())),
+    }
+    tmp = RUNNABLE_CACHE.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, RUNNABLE_CACHE)
+
+
+# ---------------------------------------------------------------------------------------------
+# Verify
+# ---------------------------------------------------------------------------------------------
+
+_ONE = r"""
+import json, sys
+from notebook2service.verify import VerifyError, report_text, verify
+try:
+    r = verify(sys.argv[1], timeout=float(sys.argv[2]))
+except VerifyError as exc:
+    print(json.dumps({"verify_error": str(exc)}))
+else:
+    d = r.to_dict()
+    d["text"] = report_text(r)
+    print(json.dumps(d))
+"""
+
+
+def repo_name(rel: str) -> str:
+    """The notebook's file name in its repository (the corpus flattens paths with `__`)."""
+    return Path(rel).name.split("__")[-1]
+
+
+def verify_one(
+    notebook: Path,
+    folder: Path | None,
+    timeout: float,
+    *,
+    name: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """verify() in a subprocess, on a scratch copy (of `folder` when given, else the file,
+    saved as `name`; `data` replaces the notebook's content, e.g. a runnable prefix)."""
+    with tempfile.TemporaryDirectory(prefix="nb2svc-fidelity-") as tmp:
+        work = Path(tmp) / "nb"
+        if folder is not None:
+            shutil.copytree(
+                folder,
+                work,
+                ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "nb_helpers.py"),
+            )
+            target = work / notebook.relative_to(folder)
+        else:
+            work.mkdir()
+            target = work / (name or notebook.name)
+            if data is not None:
+                target.write_text(json.dumps(data, indent=1), encoding="utf-8")
+            else:
+                shutil.copy2(notebook, target)
+        # several cells may run up to `timeout` s each; bound the whole run generously
+        code, out, err, seconds = run_group(
+            [sys.executable, "-c", _ONE, str(target), str(timeout)], work, timeout * 6 + 60
+        )
+    line = out.strip().splitlines()[-1] if out.strip() else ""
+    try:
+        result = json.loads(line)
+    except ValueError:
+        result = {
+            "verify_error": ("timed out" if code is None else _last(err) or f"exit status {code}")
+        }
+    result["seconds"] = round(seconds, 1)
+    return result
+
+
+def prefix_of(path: Path, failed_at: int) -> dict[str, Any] | None:
+    """The notebook cut before its first failing cell, or None when no code cell is left."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    cells = data.get("cells") or []
+    kept = cells[:failed_at]
+    if not any(isinstance(c, dict) and c.get("cell_type") == "code" for c in kept):
+        return None
+    return {**data, "cells": kept}
+
+
+def _last(text: str) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1][:200] if lines else ""
+
+
+def summarize(name: str, data: dict[str, Any]) -> dict[str, Any]:
+    if "verify_error" in data:
+        return {
+            "notebook": name,
+            "equal": False,
+            "first_cell": None,
+            "lines": None,
+            "cause": "verify error",
+            "explanation": data["verify_error"],
+            "report": "",
+            "seconds": data.get("seconds"),
+        }
+    return {
+        "notebook": name,
+        "equal": bool(data.get("equal")),
+        "first_cell": data.get("first_cell"),
+        "execution_count": data.get("execution_count"),
+        "first_step": data.get("first_step"),
+        "lines": data.get("lines"),
+        "cause": data.get("cause"),
+        "explanation": data.get("explanation"),
+        "report": data.get("text", ""),
+        "normalized": data.get("normalized", []),
+        "timings": data.get("timings", {}),
+        "seconds": data.get("seconds"),
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    header = ("notebook", "equal?", "first cell", "lines", "cause")
+    body = [
+        (
+            r["notebook"],
+            "yes" if r["equal"] else "no",
+            "" if r["first_cell"] is None else str(r["first_cell"]),
+            "" if r.get("lines") is None else str(r["lines"]),
+            r["cause"] or "",
+        )
+        for r in rows
+    ]
+    widths = [max([len(h)] + [len(b[i]) for b in body]) for i, h in enumerate(header)]
+    widths[0] = min(widths[0], 64)
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for b in body:
+        cells = [b[0] if len(b[0]) <= widths[0] else "…" + b[0][-(widths[0] - 1) :], *b[1:]]
+        lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def rate(rows: list[dict[str, Any]]) -> str:
+    """`equal: X / N (P%)`, and the same over the notebooks that print something."""
+
+    def one(subset: list[dict[str, Any]]) -> str:
+        n = len(subset)
+        x = sum(1 for r in subset if r["equal"])
+        return f"{x} / {n} ({100 * x / n:.0f}%)" if n else "0 / 0"
+
+    printing = [r for r in rows if r.get("lines") != 0]
+    return f"equal: {one(rows)}; among notebooks that print to stdout: {one(printing)}"
+
+
+def verify_many(items: list[dict[str, Any]], jobs: int, timeout: float) -> list[dict[str, Any]]:
+    """items: {"name", "path", "folder"?, "scratch"?, "data"?}."""
+
+    def one(item: dict[str, Any]) -> dict[str, Any]:
+        result = verify_one(
+            item["path"],
+            item.get("folder"),
+            timeout,
+            name=item.get("scratch"),
+            data=item.get("data"),
+        )
+        row = summarize(item["name"], result)
+        flag = "equal" if row["equal"] else f"different ({row['cause']})"
+        print(f"  {item['name']}: {flag} [{row['seconds']} s]", flush=True)
+        return row
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return list(pool.map(one, items))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="real notebook corpus")
+    p.add_argument("--samples-only", action="store_true", help="only the sample notebooks")
+    p.add_argument("--jobs", type=int, default=2, help="notebooks run at a time (default 2)")
+    p.add_argument(
+        "--timeout", type=float, default=60, help="seconds per notebook run (default 60)"
+    )
+    p.add_argument("--limit", type=int, help="only the first N corpus candidates")
+    p.add_argument("--refresh", action="store_true", help="ignore the runnable cache")
+    p.add_argument(
+        "--prefixes",
+        action="store_true",
+        help="also verify the cells before the first failing cell of corpus notebooks that "
+        "raise part-way (reported separately)",
+    )
+    return p.parse_args(argv)
+
+
+def report_section(title: str, rows: list[dict[str, Any]], result: dict[str, Any]) -> None:
+    print()
+    print(title)
+    print(table(rows))
+    print(rate(rows))
+    causes: dict[str, int] = {}
+    for r in rows:
+        if not r["equal"]:
+            causes[r["cause"]] = causes.get(r["cause"], 0) + 1
+    if causes:
+        print("causes: " + ", ".join(f"{k} {v}" for k, v in sorted(causes.items())))
+    result.setdefault("causes", {})[title] = causes
+    result.setdefault("rates", {})[title] = rate(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    result: dict[str, Any] = {"timeout": args.timeout, "samples": [], "corpus": []}
+
+    samples = sorted(p for p in SAMPLES.glob("*.ipynb") if p.name not in NOT_RUNNABLE_SAMPLES)
+    print(f"fidelity: verifying {len(samples)} sample notebooks…", flush=True)
+    rows = verify_many(
+        [{"name": p.name, "path": p, "folder": SAMPLES} for p in samples],
+        args.jobs,
+        max(args.timeout, 120),
+    )
+    result["samples"] = rows
+
+    corpus_rows: list[dict[str, Any]] = []
+    prefix_rows: list[dict[str, Any]] = []
+    if not args.samples_only:
+        if not args.corpus.is_dir():
+            print(f"fidelity: no corpus at {args.corpus}; only the samples are measured")
+        else:
+            runnable, entries = find_runnable(
+                args.corpus, args.jobs, args.timeout, args.refresh, args.limit
+            )
+            stages: dict[str, int] = {}
+            for e in entries.values():
+                key = "runnable" if e.get("runnable") else f"skipped ({e.get('stage')})"
+                stages[key] = stages.get(key, 0) + 1
+            result["funnel"] = {"candidates": len(entries), **stages}
+            print(
+                f"fidelity: {len(entries)} corpus candidates, {len(runnable)} run offline; "
+                "verifying them…",
+                flush=True,
+            )
+            items = []
+            for p in runnable:
+                rel = p.relative_to(args.corpus).as_posix()
+                items.append({"name": rel, "path": p, "scratch": repo_name(rel)})
+            corpus_rows = verify_many(items, args.jobs, args.timeout)
+            result["corpus"] = corpus_rows
+            if args.prefixes:
+                items = []
+                for rel, e in sorted(entries.items()):
+                    if e.get("runnable") or e.get("failed_at") is None:
+                        continue
+                    data = prefix_of(args.corpus / rel, e["failed_at"])
+                    if data is not None:
+                        items.append(
+                            {
+                                "name": f"{rel} [cells 1-{e['failed_at']}]",
+                                "path": args.corpus / rel,
+                                "scratch": repo_name(rel),
+                                "data": data,
+                            }
+                        )
+                print(f"fidelity: verifying {len(items)} runnable prefixes…", flush=True)
+                prefix_rows = verify_many(items, args.jobs, args.timeout)
+                result["prefixes"] = prefix_rows
+
+    report_section("samples", rows, result)
+    if corpus_rows:
+        report_section("corpus", corpus_rows, result)
+    if prefix_rows:
+        report_section("corpus prefixes (cells before the first failing cell)", prefix_rows, result)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    RESULTS_FILE.write_text(json.dumps(result, indent=1, default=str) + "\n", encoding="utf-8")
+    print(f"\nwrote {RESULTS_FILE.relative_to(REPO_ROOT)} ({result['seconds']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,194 @@
+"""`verify()` runs a notebook (papermill) and its converted package and compares their stdout.
+
+These tests execute code: each verify starts a kernel and a Python process (a few seconds).
+The samples run in a temporary copy of sample_notebooks/ so that files they write
+(``nb_helpers.py``) never land in the repository. Offline.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("papermill")
+pytest.importorskip("ipykernel")
+
+from nbmake import md, notebook, write  # noqa: E402
+
+from notebook2service.verify import (  # noqa: E402
+    CAUSES,
+    VerifyError,
+    normalize,
+    report_text,
+    verify,
+)
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_notebooks"
+TIMEOUT = 120
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dst = tmp_path_factory.mktemp("verify") / "sample_notebooks"
+    shutil.copytree(
+        SAMPLES,
+        dst,
+        ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "nb_helpers.py"),
+    )
+    return dst
+
+
+@pytest.mark.parametrize("name", ["churn_classification", "parameterized_training"])
+def test_sample_notebooks_are_equal(samples: Path, name: str) -> None:
+    report = verify(samples / f"{name}.ipynb", timeout=TIMEOUT)
+    text = report_text(report)
+    assert report.equal, text
+    assert report.cause is None and report.first_cell is None
+    assert text.startswith("equal: the package printed exactly what the notebook printed (")
+    assert report.lines > 0 and report.steps and all(s.equal and s.ran for s in report.steps)
+    assert report.total_equal is True
+    assert set(report.timings) == {"notebook_s", "convert_s", "package_s"}
+    assert "timings: notebook" in text
+    json.dumps(report.to_dict())  # serializable for --format json
+
+
+def test_magics_notebook_is_equal_after_normalization(samples: Path, tmp_path: Path) -> None:
+    keep = tmp_path / "keep"
+    report = verify(samples / "magics_and_shell.ipynb", timeout=TIMEOUT, workdir=keep)
+    text = report_text(report)
+    assert report.equal, text
+    normalized = {n["cell"]: n for n in report.normalized}
+    # %pip, %env, %%writefile, %time, %%time and %timeit chatter, nothing else
+    assert set(normalized) == {5, 7, 9, 15, 16, 17}
+    assert normalized[9]["removed"] == ["Writing nb_helpers.py"]
+    assert any(line.startswith("CPU times:") for line in normalized[15]["removed"])
+    assert "per loop (mean ± std. dev. of" in normalized[17]["removed"][0]
+    assert "normalized: magic chatter removed" in text
+    # the shell escapes really ran on both sides
+    timing = next(s for s in report.steps if 15 in s.cells)
+    assert timing.expected == timing.actual and timing.actual
+    shell = next(s for s in report.steps if 20 in s.cells)
+    assert shell.actual == "processing chunk 0\nprocessing chunk 1\n"
+    # workdir keeps the executed notebook and the package for inspection
+    assert (keep / "magics_and_shell.executed.ipynb").is_file()
+    assert (keep / "package" / "magics_and_shell" / "pipeline.py").is_file()
+    assert (keep / "package.stdout.txt").is_file()
+    assert report.workdir == str(keep)
+
+
+def test_unseeded_randomness_is_named(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "rand.ipynb",
+        notebook(md("# Draw"), "import random", "print('draw:')\nprint(random.random())"),
+    )
+    report = verify(path, timeout=TIMEOUT)
+    assert not report.equal
+    assert report.cause == "randomness without a seed"
+    assert report.first_cell == 3
+    assert report.expected.startswith("draw:\n") and report.actual.startswith("draw:\n")
+    assert report.expected != report.actual
+    text = report_text(report)
+    assert text.startswith("different: cell 3 — randomness without a seed: ")
+    assert "--- notebook (" in text and "+++ package (" in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rand.ipynb"]  # nothing left behind
+
+
+def test_first_differing_line_names_its_cell(tmp_path: Path) -> None:
+    # cells 2 and 4 print the same thing on both sides; cell 5 does not
+    path = write(
+        tmp_path / "later.ipynb",
+        notebook(
+            md("# Later"),
+            ("print('one')", 1),
+            md("## Draw"),
+            ("import random\nprint('two')", 2),
+            ("print('three', random.random())", 3),
+        ),
+    )
+    report = verify(path, timeout=TIMEOUT)
+    assert report.cause == "randomness without a seed"
+    assert report.first_cell == 5 and report.execution_count == 3
+    assert report_text(report).startswith("different: cell 5 (In[3]) — ")
+
+
+def test_notebook_error(tmp_path: Path) -> None:
+    path = write(tmp_path / "err.ipynb", notebook("print('a')", ("1 / 0", 7), "print('b')"))
+    report = verify(path, timeout=TIMEOUT)
+    assert not report.equal
+    assert report.cause == "notebook error"
+    assert report.first_cell == 2 and report.execution_count == 7
+    assert "ZeroDivisionError" in report.explanation
+    assert report_text(report).startswith("different: cell 2 (In[7]) — notebook error: ")
+
+
+def test_notebook_timeout_names_the_running_cell(tmp_path: Path) -> None:
+    path = write(tmp_path / "slow.ipynb", notebook("print(1)", ("import time\ntime.sleep(30)", 4)))
+    report = verify(path, timeout=2)
+    assert report.cause == "notebook error"
+    assert report.first_cell == 2 and "did not finish within 2 s" in report.explanation
+
+
+def test_package_error_when_the_notebook_runs(tmp_path: Path) -> None:
+    # `eval("x")` reads a name the dataflow cannot see: fine in the notebook's one namespace,
+    # a NameError in the package, where `x` is local to the previous step function
+    path = write(
+        tmp_path / "evalnb.ipynb",
+        notebook(
+            md("# Eval"), md("## Define"), "x = 5\nprint(x)", md("## Use"), 'print(eval("x"))'
+        ),
+    )
+    report = verify(path, timeout=TIMEOUT)
+    assert not report.equal
+    assert report.cause == "package error"
+    assert report.first_cell == 5
+    assert report.first_step is not None
+    assert "NameError" in report.explanation and "NameError" in report.stderr_tail
+    assert "package stderr" in report_text(report)
+
+
+def test_non_python_kernel_is_a_verify_error(tmp_path: Path) -> None:
+    path = write(tmp_path / "r.ipynb", notebook("x <- 1", language="R"))
+    with pytest.raises(VerifyError, match="not Python"):
+        verify(path)
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe", b"[]"])
+def test_unreadable_notebook_is_a_verify_error(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "bad.ipynb"
+    path.write_bytes(content)
+    with pytest.raises(VerifyError):
+        verify(path)
+    with pytest.raises(VerifyError):
+        verify(tmp_path / "missing.ipynb")
+
+
+def test_normalize_removes_only_the_named_chatter() -> None:
+    text = "a\r\nCPU times: user 1 ms, sys: 0 ns, total: 1 ms\nWall time: 2 ms\rb\n"
+    assert normalize(text) == (
+        "a\nCPU times: user 1 ms, sys: 0 ns, total: 1 ms\nWall time: 2 ms\nb\n",
+        [],
+    )
+    kept, removed = normalize(text, ["time"])
+    assert kept == "a\nb\n" and len(removed) == 2
+    timeit = "12.3 ms ± 1.2 ms per loop (mean ± std. dev. of 2 runs, 3 loops each)\n"
+    assert normalize(timeit, ["timeit"])[0] == ""
+    assert normalize("Overwriting x.py\nWriting it down\n", ["writefile"])[0] == ""
+    assert normalize("env: A=1\nenv is set\n", ["env"])[0] == "env is set\n"
+    note = "Note: you may need to restart the kernel to use updated packages.\n"
+    assert normalize(note, ["pip"])[0] == ""
+    assert normalize(note, ["time"])[0] == note
+
+
+def test_causes_are_the_documented_ones() -> None:
+    assert set(CAUSES) == {
+        "execution order",
+        "deleted cell",
+        "randomness without a seed",
+        "conversion limit",
+        "notebook error",
+        "package error",
+        "unknown",
+    }
