@@ -112,7 +112,7 @@ def serve(
     root = Path(base).resolve() if base else default_base(out)
     if not (root / "model").is_dir() or not any((root / "model").iterdir()):
         raise LocalRunError(f"no model in {root / 'model'}; run `nb2svc train {out_dir}` first")
-    extra = {"SAGEMAKER_BIND_TO_PORT": str(port), "SAGEMAKER_BIND_TO_HOST": host}
+    extra = {"SAGEMAKER_BIND_TO_PORT": str(port), "NB2SVC_HOST": host}
     if workers:
         extra["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(workers)
     proc = subprocess.Popen([sys.executable, str(program), "serve"], env=_env(out, root, **extra))
