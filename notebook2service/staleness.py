@@ -186,7 +186,11 @@ def check_manifest(manifest_path: str | Path, repo: _Repo | None = None) -> Stat
     nb_shown = _rel(notebook, cwd)
     command = regenerate_command(nb_shown, out_dir, package)
     status = Status(
-        shown, "fresh", notebook=nb_shown, command=command, candidates=[_rel(c, cwd) for c in candidates]
+        shown,
+        "fresh",
+        notebook=nb_shown,
+        command=command,
+        candidates=[_rel(c, cwd) for c in candidates],
     )
     try:
         if isinstance(data.get("code_sha256"), str):
@@ -276,8 +280,7 @@ def main(paths: Sequence[str], fmt: str = "text", quiet: bool = False) -> int:
         if not quiet or bad:
             n = len(statuses)
             print(
-                f"{n} converted package{'s' if n != 1 else ''} checked, "
-                f"{len(bad)} stale or broken"
+                f"{n} converted package{'s' if n != 1 else ''} checked, {len(bad)} stale or broken"
             )
     if any(s.state == "invalid" for s in statuses):
         return 2

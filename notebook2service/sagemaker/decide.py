@@ -330,17 +330,67 @@ def decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMak
             )
         )
     else:
-        prep = [
-            s.name for s in sm.train_steps[: sm.train_steps.index(step)] if s.mutated or s.writes
-        ]
-        where = f" in {', '.join(prep)}" if prep else ""
+        before = sm.train_steps[: sm.train_steps.index(step) + 1]
+        learned = _learned_statistics(flow, [c for s in before for c in s.cells], name)
+        if learned:
+            why = "; ".join(f"cell {c} uses `{what}`" for c, what in learned[:4])
+            reason = (
+                f"it learns from the training data ({why}), so one row at a time it would "
+                "give other features than training did"
+            )
+        else:
+            reason = "nb2svc does not yet extract row-wise preparation into a serving function"
         sm.notes.append(
             _note(
                 "warning",
-                f"`{name}` is not a Pipeline: serving expects the features `{sm.fit_x or 'X'}` as the model "
-                f"saw them; the preparation{where} stays in training. Wrap it in an sklearn Pipeline "
-                "to serve raw rows with one feature path.",
+                f"`{name}` is not a Pipeline, and the feature preparation before it cannot be one "
+                f"function for training and serving: {reason}. Serving expects the features "
+                f"`{sm.fit_x or 'X'}` exactly as the model saw them. Move the preparation into an "
+                "sklearn Pipeline (SimpleImputer, OneHotEncoder, FunctionTransformer) to serve raw rows.",
                 cell,
             )
         )
     return sm
+
+
+#: operations whose result depends on the whole training set, not on one row
+LEARNED = frozenset(
+    "mean median std var sum min max quantile mode value_counts unique nunique get_dummies "
+    "factorize groupby describe corr cov cut qcut rank fit fit_transform".split()
+)
+
+
+def _learned_statistics(flow: Flow, cells: list[int], model: str) -> list[tuple[int, str]]:
+    """(cell, operation) for whole-dataset operations whose results the cells keep (display-only
+    statements aside) before the model's fit."""
+    out: list[tuple[int, str]] = []
+    for idx in cells:
+        f = flow.by_index.get(idx)
+        tree = f.translation.tree if f is not None else None
+        if tree is None:
+            continue
+        seen: set[str] = set()
+        for stmt in tree.body:
+            if isinstance(stmt, ast.Expr) and not _is_inplace(stmt.value):
+                continue  # `df.describe()`, `print(df.mean())`: shown, not kept
+            for node in ast.walk(stmt):
+                if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                    continue
+                attr = node.func.attr
+                owner = node.func.value
+                if attr in LEARNED and attr not in seen:
+                    if (
+                        attr in ("fit", "fit_transform")
+                        and isinstance(owner, ast.Name)
+                        and owner.id == model
+                    ):
+                        continue
+                    seen.add(attr)
+                    out.append((idx, attr))
+    return out
+
+
+def _is_inplace(node: ast.expr) -> bool:
+    return isinstance(node, ast.Call) and any(
+        k.arg == "inplace" and getattr(k.value, "value", None) is True for k in node.keywords
+    )
