@@ -25,7 +25,7 @@ from .linter.checker import check_notebook
 from .notebook import Notebook, NotebookError, load
 from .provenance import code_sha256
 from .render import render, write_tree
-from .sagemaker import channels
+from .sagemaker import channels, features
 from .sagemaker.container import EXECUTABLES, container_files
 from .sagemaker.decide import decide
 
@@ -341,6 +341,23 @@ def convert(
     }
     plan: Plan = make_plan(flow, body_cells, module_names, module_functions, params, params_cell)
     sm = decide(flow, plan, model)
+    extraction = None
+    if sm.model and not sm.model_is_pipeline and sm.fit_x:
+        steps_cells = [i for s in sm.train_steps for i in s.cells]
+        extraction = features.extract(steps_cells, cells, sm.fit_x, module_names)
+    if extraction is not None:  # one feature path: replace the "cannot be one function" note
+        sm.feature_function, sm.target = features.FUNCTION, extraction.target
+        sm.notes = [n for n in sm.notes if "not a Pipeline" not in n["message"]]
+        sm.notes.append(
+            {
+                "code": "sagemaker",
+                "kind": "sagemaker",
+                "severity": "info",
+                "message": f"the row-wise feature preparation of `{extraction.frame}` (cells "
+                f"{', '.join(map(str, extraction.cells))}) is `{features.FUNCTION}()`, used by training "
+                "and by serving",
+            }
+        )
     findings.extend(sm.notes)
     channel_map = sm.channel_keys()
     if channel_map:  # data-file reads become SageMaker channels (the local path is the default)
@@ -394,6 +411,9 @@ def convert(
             import_lines.append(line)
 
     definitions: list[str] = []
+    if extraction is not None:
+        label = ", ".join(f"cell {i}" for i in extraction.cells)
+        definitions.append(f"# {label}: feature preparation\n" + extraction.code.strip())
     for c in ordered:
         for d in c.definitions:
             definitions.append(f"# {c.label}\n" + build.render(d).strip())

@@ -403,3 +403,96 @@ def test_generated_tests_pass(house):
 
 def test_md_helper_imported():
     assert md("x")["cell_type"] == "markdown"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_one_feature_path_for_training_and_serving(tmp_path):
+    """Row-wise preparation outside a Pipeline becomes prepare_features(), used by both:
+    raw rows sent to the server get the predictions the notebook's own model gives."""
+    import urllib.request
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rows = ["id,a,b,c,label"]
+    for i in range(200):
+        a, b, c = rng.uniform(1, 10), rng.uniform(1, 10), rng.uniform(0, 100)
+        rows.append(f"{i},{a:.3f},{b:.3f},{c:.3f},{int(a / b + np.log1p(c) / 5 > 1.5)}")
+    (tmp_path / "data.csv").write_text("\n".join(rows) + "\n")
+    nb = notebook(
+        "import numpy as np\nimport pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n"
+        "from sklearn.model_selection import train_test_split",
+        md("## Load"),
+        'df = pd.read_csv("data.csv")',
+        md("## Features"),
+        'df["ratio"] = df["a"] / df["b"]\ndf["log_c"] = np.log1p(df["c"])\n'
+        'df = df.drop(columns=["id"])',
+        md("## Train"),
+        'X = df[["a", "b", "ratio", "log_c"]]\ny = df["label"]\n'
+        "X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)\n"
+        "model = LogisticRegression().fit(X_train, y_train)\nprint(round(model.score(X_test, y_test), 3))",
+    )
+    out = tmp_path / "out"
+    result = convert(write(tmp_path / "rowwise.ipynb", nb), out)
+    sm = result.manifest["sagemaker"]
+    assert sm["feature_function"] == "prepare_features" and sm["target"] == "label"
+    pipeline = (out / "rowwise" / "pipeline.py").read_text()
+    assert "def prepare_features(df):" in pipeline and "df = prepare_features(df)" in pipeline
+    base = tmp_path / "ml"
+    lay_out(base, {"train": [tmp_path / "data.csv"]})
+    assert train(out, base).returncode == 0
+    signature = json.loads((base / "model" / "signature.json").read_text())
+    assert signature["raw_features"] == ["id", "a", "b", "c"]
+    # what the notebook's own code predicts for the first rows
+    probe = (
+        "import json, os; os.chdir(os.environ['NB_DIR']); from rowwise.pipeline import run; "
+        "ns = run(); print(json.dumps(ns['model'].predict(ns['X'].iloc[:5]).tolist()))"
+    )
+    local = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=env_for(out, base, NB_DIR=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    expected = json.loads(local.stdout.splitlines()[-1])
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, str(out / "bin" / "serve"), "serve"],
+        env=env_for(
+            out,
+            base,
+            SAGEMAKER_BIND_TO_PORT=str(port),
+            NB2SVC_HOST="127.0.0.1",
+            SAGEMAKER_MODEL_SERVER_WORKERS="1",
+        ),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.2)
+        raw = "\n".join(",".join(r.split(",")[:4]) for r in rows[1:6])
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=raw.encode(),
+            headers={"Content-Type": "text/csv", "Accept": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as r:
+            served = json.loads(r.read())
+        assert served == expected
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

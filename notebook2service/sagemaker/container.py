@@ -41,7 +41,8 @@ def container_files(
         extra_files=extra_files,
         notebook_dir=notebook_dir,
         serving=bool(sm.model) and has_serving_templates(),
-        feature_function=None,
+        feature_function=sm.feature_function,
+        target=sm.target,
     )
     out = {
         f"{package}/train.py": render("container/train.py.j2", **ctx),

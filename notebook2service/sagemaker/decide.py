@@ -47,6 +47,8 @@ class SageMakerPlan:
     hyperparameters: list[str] = field(default_factory=list)
     train_steps: list[Step] = field(default_factory=list)
     notes: list[dict] = field(default_factory=list)
+    feature_function: str | None = None  # pipeline function shared by training and serving
+    target: str | None = None  # target column, not part of a serving request
 
     def channel_keys(self) -> dict[str, str]:
         """What the channel rewrite matches a reader's first argument on -> channel name."""
@@ -73,6 +75,8 @@ class SageMakerPlan:
             ],
             "hyperparameters": self.hyperparameters,
             "training_steps": [s.name for s in self.train_steps],
+            "feature_function": self.feature_function,
+            "target": self.target,
         }
 
 
