@@ -492,13 +492,19 @@ def function_free_names(
 class CellVisitor(_Literals):
     """One walk over a cell's module scope, in evaluation order."""
 
+    @property  # type: ignore[override]
+    def sink(self) -> CellVisitor:
+        """The module-scope walk records its own literals and calls (a property, not an
+        attribute: `self.sink = self` would be a reference cycle that keeps every cell's
+        syntax tree alive until the cyclic collector runs)."""
+        return self
+
     def __init__(self, flow: CellFlow):
         self.flow = flow
         self.bound: set[str] = set()  # bound so far in this cell
         self.shift = flow.translation.col_shift
         self.dedent = flow.translation.dedent
         self.context: list[str | None] = [None]
-        self.sink = self
         self._reads_log: list[str] = []  # every name read, in order (for value_reads)
 
     # positions map back to the cell (IPython prefixes removed on some lines)
