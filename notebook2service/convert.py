@@ -263,7 +263,9 @@ def convert(
 
     flow = dataflow.analyze(nb)
     findings: list[dict[str, Any]] = []
-    for d in check_notebook(nb, lambda c: c.startswith(("NB0", "NB1")) or c in ("NB205", "NB301")):
+    # what changes the package's meaning or reproducibility (verify attributes causes to these)
+    affects = ("NB204", "NB205", "NB301")
+    for d in check_notebook(nb, lambda c: c.startswith(("NB0", "NB1")) or c in affects, flow):
         item = d.to_dict()
         item.pop("path", None)
         findings.append(item)

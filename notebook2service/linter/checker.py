@@ -58,8 +58,11 @@ class Suppressions:
         return key in self.lines and self._covers(self.lines[key], d.code)
 
 
-def check_notebook(nb: Notebook, enabled: Callable[[str], bool]) -> list[Diagnostic]:
-    flow = dataflow.analyze(nb)
+def check_notebook(
+    nb: Notebook, enabled: Callable[[str], bool], flow: dataflow.Flow | None = None
+) -> list[Diagnostic]:
+    """Diagnostics for one notebook; pass `flow` when the caller already analysed it."""
+    flow = flow if flow is not None else dataflow.analyze(nb)
     ctx = Context(nb, flow, enabled)
     for cell, code, message in nb.warnings:
         ctx.report(code, cell, 1, 1, message)
