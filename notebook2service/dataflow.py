@@ -327,6 +327,26 @@ class _Literals(Visitor):
             literal = isinstance(key, ast.Constant) and isinstance(key.value, str)
             self._with_context(key.value if literal else None, value)  # type: ignore[union-attr]
 
+    def _class_header(self, node: ast.ClassDef) -> None:
+        """Decorators, bases and keywords: evaluated where the class statement runs."""
+        for expr in (*node.decorator_list, *node.bases, *(k.value for k in node.keywords)):
+            self.visit(expr)
+
+    # -- comprehensions: both walks give them their own scope, through `_comp` ----------
+    def _comp(
+        self, node: ast.AST, elts: list[ast.AST], generators: list[ast.comprehension]
+    ) -> None:
+        raise NotImplementedError
+
+    def visit_ListComp(self, node: ast.ListComp) -> None:
+        self._comp(node, [node.elt], node.generators)
+
+    visit_SetComp = visit_ListComp
+    visit_GeneratorExp = visit_ListComp
+
+    def visit_DictComp(self, node: ast.DictComp) -> None:
+        self._comp(node, [node.key, node.value], node.generators)
+
 
 class _ScopeNames(_Literals):
     """Collect names bound and read in one function scope; nested scopes report their free names."""
@@ -388,12 +408,7 @@ class _ScopeNames(_Literals):
         self._nested(node, node.args, [node.body])
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        for d in node.decorator_list:
-            self.visit(d)
-        for b in node.bases:
-            self.visit(b)
-        for k in node.keywords:
-            self.visit(k.value)
+        self._class_header(node)
         self.bound.add(node.name)
         inner = _ScopeNames(self.sink)
         for stmt in node.body:
@@ -406,15 +421,6 @@ class _ScopeNames(_Literals):
     ) -> None:
         self.visit(generators[0].iter)
         self.nested_free |= _comprehension_free(elts, generators, self.sink)
-
-    def visit_ListComp(self, node: ast.ListComp) -> None:
-        self._comp(node, [node.elt], node.generators)
-
-    visit_SetComp = visit_ListComp
-    visit_GeneratorExp = visit_ListComp
-
-    def visit_DictComp(self, node: ast.DictComp) -> None:
-        self._comp(node, [node.key, node.value], node.generators)
 
     def visit_Import(self, node: ast.Import) -> None:
         for a in node.names:
@@ -708,12 +714,7 @@ class CellVisitor(_Literals):
     visit_AsyncFunctionDef = visit_FunctionDef
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        for d in node.decorator_list:
-            self.visit(d)
-        for b in node.bases:
-            self.visit(b)
-        for k in node.keywords:
-            self.visit(k.value)
+        self._class_header(node)
         # the class body runs now; methods run later (when the class is used)
         scope = _ScopeNames(self)
         for stmt in node.body:
@@ -744,15 +745,6 @@ class CellVisitor(_Literals):
         for sub in ast.walk(node):
             if isinstance(sub, ast.NamedExpr) and isinstance(sub.target, ast.Name):
                 self.bind(sub.target.id, sub.target)
-
-    def visit_ListComp(self, node: ast.ListComp) -> None:
-        self._comp(node, [node.elt], node.generators)
-
-    visit_SetComp = visit_ListComp
-    visit_GeneratorExp = visit_ListComp
-
-    def visit_DictComp(self, node: ast.DictComp) -> None:
-        self._comp(node, [node.key, node.value], node.generators)
 
     def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
         self.visit(node.value)
