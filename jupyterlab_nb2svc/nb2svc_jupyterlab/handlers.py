@@ -68,6 +68,17 @@ def _package_summary(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 class _Base(APIHandler):
+    async def _off_loop(self, work: Any, path: str, verb: str, done: str) -> tuple[bool, Any]:
+        """Run the library call in a worker thread; failures become 422 or 500 responses."""
+        try:
+            return True, await asyncio.get_running_loop().run_in_executor(None, work)
+        except _Unprocessable as exc:
+            self._fail(422, f"{path} cannot be {done}: {exc}")
+        except Exception as exc:  # a bug in nb2svc: say so, with the cause, in the UI
+            self.log.exception("nb2svc %s failed on %s", verb, path)
+            self._fail(500, f"nb2svc {verb} failed on {path}: {type(exc).__name__}: {exc}")
+        return False, None
+
     def _body(self) -> dict[str, Any]:
         try:
             body = json.loads(self.request.body or b"{}")
@@ -127,13 +138,9 @@ class LintHandler(_Base):
                 out.append(item)
             return out
 
-        try:
-            diagnostics = await asyncio.get_running_loop().run_in_executor(None, work)
-        except _Unprocessable as exc:
-            return self._fail(422, f"{path} cannot be linted: {exc}")
-        except Exception as exc:  # a bug in nb2svc: say so, with the cause, in the UI
-            self.log.exception("nb2svc lint failed on %s", path)
-            return self._fail(500, f"nb2svc lint failed on {path}: {type(exc).__name__}: {exc}")
+        ok, diagnostics = await self._off_loop(work, path, "lint", "linted")
+        if not ok:
+            return None
         counts = {
             s: sum(1 for d in diagnostics if d["severity"] == s)
             for s in ("error", "warning", "info")
@@ -181,13 +188,9 @@ class ConvertHandler(_Base):
                 raise _Unprocessable(str(exc)) from None
             return result.manifest
 
-        try:
-            manifest = await asyncio.get_running_loop().run_in_executor(None, work)
-        except _Unprocessable as exc:
-            return self._fail(422, f"{path} cannot be converted: {exc}")
-        except Exception as exc:  # a bug in nb2svc: say so, with the cause, in the UI
-            self.log.exception("nb2svc convert failed on %s", path)
-            return self._fail(500, f"nb2svc convert failed on {path}: {type(exc).__name__}: {exc}")
+        ok, manifest = await self._off_loop(work, path, "convert", "converted")
+        if not ok:
+            return None
         summary = _package_summary(manifest)
         self.finish(
             json.dumps(
