@@ -72,6 +72,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .findings import CellRef
+from .generated import marker_cell
+
 __all__ = [
     "CAUSES",
     "StepResult",
@@ -444,9 +447,6 @@ def _cell_of_traceback(
     return _cell_of_line(manifest, code, line)
 
 
-_CELL_COMMENT = re.compile(r"^\s*# cell (\d+)(?: \(In\[\d+\]\))?\s*$")
-
-
 def _cell_of_line(manifest: dict, code: list[str], line: int) -> int | None:
     """pipeline.py line → cell: the manifest's line map, else the `# cell N` comment that
     heads the statement (module-level definitions are not in the line map)."""
@@ -456,43 +456,35 @@ def _cell_of_line(manifest: dict, code: list[str], line: int) -> int | None:
     i = min(line, len(code)) - 1
     while i >= 0:
         text = code[i]
-        m = _CELL_COMMENT.match(text)
-        if m:
-            return int(m.group(1))
+        cell = marker_cell(text)
+        if cell is not None:
+            return cell
         if text[:1] not in ("", " ", "\t", "#", ")", "]", "}", "@"):
             # a top-level statement: its cell is the comment just above it (and its decorators)
             j = i - 1
             while j >= 0 and code[j].startswith("@"):
                 j -= 1
-            m = _CELL_COMMENT.match(code[j]) if j >= 0 else None
-            return int(m.group(1)) if m else None
+            return marker_cell(code[j]) if j >= 0 else None
         i -= 1
     return None
 
 
 # -- causes ----------------------------------------------------------------------------
 
-_CELL_IN_MESSAGE = re.compile(r"\bcell (\d+)\b")
-_PIPELINE_LINE = re.compile(r"^pipeline\.py line (\d+)")
-
-
 def _findings_by_cell(manifest: dict, code: list[str]) -> dict[int, list[dict[str, Any]]]:
-    # convert already checked hidden state and unseeded randomness: its manifest has them
-    found: list[dict[str, Any]] = list(manifest.get("findings") or [])
+    """Convert's findings (hidden state, unseeded randomness, conversion limits) by cell: the
+    finding's `cell`, else its generated-file line through the line map."""
     by_cell: dict[int, list[dict[str, Any]]] = {}
-    for f in found:
-        cell = f.get("cell")
-        index = cell.get("index") if isinstance(cell, dict) else None
-        if index is None:
-            message = str(f.get("message") or "")
-            m = _PIPELINE_LINE.match(message)
-            if m:
-                index = _cell_of_line(manifest, code, int(m.group(1)))
-            if index is None:
-                m = _CELL_IN_MESSAGE.search(message)
-                index = int(m.group(1)) if m else None
+    for f in manifest.get("findings") or []:
+        if not isinstance(f, dict):
+            continue
+        cell = CellRef.from_dict(f.get("cell"))
+        index = cell.index if cell is not None else None
+        line = f.get("file_line")
+        if index is None and f.get("file") == "pipeline.py" and isinstance(line, int):
+            index = _cell_of_line(manifest, code, line)
         if index is not None:
-            by_cell.setdefault(int(index), []).append(f)
+            by_cell.setdefault(index, []).append(f)
     return by_cell
 
 
