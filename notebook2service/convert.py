@@ -21,7 +21,7 @@ from . import __version__, dataflow
 from .findings import CellRef, Finding, note
 from .generated import check_code, format_code, line_map
 from .lift import build, magics
-from .lift.plan import Parameter, Plan, make_plan
+from .lift.plan import Parameter, Plan, definition_counts, make_plan
 from .linter.checker import check_notebook
 from .notebook import Notebook, NotebookError, load
 from .provenance import code_sha256
@@ -289,11 +289,7 @@ def _display_helper(flow: dataflow.Flow, out: Lifted) -> None:
 def plan(src: Analysed, params: Parameters, lifted: Lifted) -> Planned:
     """Which definitions are hoisted to module level, and the step functions."""
     flow = src.flow
-    assigned: dict[str, int] = {}
-    for f in flow.cells:
-        for n in f.defs:
-            if n not in f.functions:
-                assigned[n] = assigned.get(n, 0) + 1
+    assigned = definition_counts(flow, functions=False)
     module_names, module_functions = build.choose_hoisting(lifted.ordered, assigned)
     module_names |= lifted.imports | lifted.helpers
     # comment-only cells stay too (notes, and IPython syntax kept as a comment)
