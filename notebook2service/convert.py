@@ -573,26 +573,8 @@ def make_manifest(
             else None
         ),
         "entrypoint": f"python -m {src.package}",
-        "cells": [
-            {
-                "index": c.index,
-                "id": c.id,
-                "execution_count": c.execution_count,
-                "target": lifted.cell_map.get(c.index, "empty"),
-            }
-            for c in nb.code_cells
-        ],
-        "steps": [
-            {
-                "function": s.name,
-                "cells": s.cells,
-                "heading": s.heading,
-                "parameters": s.params,
-                "returns": s.returns,
-                "globals": s.global_names,
-            }
-            for s in plan_.steps
-        ],
+        "cells": [_cell_entry(c, lifted) for c in nb.code_cells],
+        "steps": [_step_entry(s) for s in plan_.steps],
         "parameters": [
             {"name": p.name, "default": p.value, "option": "--" + p.name.replace("_", "-")}
             for p in params.params
@@ -606,6 +588,22 @@ def make_manifest(
         "line_map": {"pipeline.py": line_map(package.pipeline)},
         "sagemaker": served.sm.to_dict(),
         "findings": [f.to_dict() for f in src.findings],
+    }
+
+
+def _cell_entry(c: Any, lifted: Lifted) -> dict[str, Any]:
+    target = lifted.cell_map.get(c.index, "empty")
+    return {"index": c.index, "id": c.id, "execution_count": c.execution_count, "target": target}
+
+
+def _step_entry(s: Any) -> dict[str, Any]:
+    return {
+        "function": s.name,
+        "cells": s.cells,
+        "heading": s.heading,
+        "parameters": s.params,
+        "returns": s.returns,
+        "globals": s.global_names,
     }
 
 

@@ -181,6 +181,7 @@ class Context:
         severity: str = "",
         related: tuple[int, ...] = (),
         end_line: int | None = None,
+        args: dict[str, Any] | None = None,
     ) -> None:
         if not self.enabled(code):
             return
@@ -197,6 +198,7 @@ class Context:
                 severity=severity or rule.severity,
                 kind=rule.kind,
                 name=rule.name,
+                args=args or {},
                 file_line=cell.file_line_of(line) if cell is not None else None,
                 related=related,
                 fixable=rule.fixable,
