@@ -171,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("rules", help="list the rules with their codes, kinds and severities")
+    rule = sub.add_parser("rule", help="print one rule's documentation")
+    rule.add_argument("code", help="a rule code, e.g. NB103")
 
     chk = sub.add_parser(
         "check-converted",
@@ -356,6 +358,17 @@ def _rules() -> int:
     return EXIT_OK
 
 
+def _rule(code: str) -> int:
+    from .linter.ruledocs import render_doc
+    from .linter.rules import RULES
+
+    if code.upper() not in RULES:
+        print(f"nb2svc: error: unknown rule code {code!r} (see `nb2svc rules`)", file=sys.stderr)
+        return EXIT_ERROR
+    print(render_doc(code.upper()), end="")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # Parsing a cell allocates many small objects that reference counting frees; the cyclic
     # collector only re-walks them (~8% of a corpus run). The CLI is short-lived: it turns the
@@ -375,6 +388,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _local(args)
         if args.command == "rules":
             return _rules()
+        if args.command == "rule":
+            return _rule(args.code)
         if args.command == "check-converted":
             from .staleness import main as check_converted
 

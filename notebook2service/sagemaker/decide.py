@@ -128,12 +128,14 @@ def find_model(
     if override:
         chosen = [x for x in fitted if x[2] == override]
         if not chosen:
-            notes.append(_note(
+            notes.append(
+                _note(
                     "error",
                     f"--model {override}: no cell fits `{override}`",
                     name="model-not-fitted",
                     model=override,
-                ))
+                )
+            )
             return None, None, None, notes
     elif tagged:
         chosen = [x for x in fitted if x[0] in tagged]
