@@ -6,6 +6,7 @@ import argparse
 import gc
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from . import __version__
 
@@ -35,7 +36,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"nb2svc {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in (
+        _lint_parser,
+        _convert_parser,
+        _verify_parser,
+        _train_parser,
+        _serve_parser,
+        _rules_parsers,
+        _check_converted_parser,
+    ):
+        add(sub)
+    return parser
 
+
+def _lint_parser(sub: Any) -> None:
     lint = sub.add_parser(
         "lint",
         help="check notebooks for hidden state and production blockers (never runs them)",
@@ -104,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("--output-file", "-o", metavar="FILE", help="write the report to FILE")
     lint.add_argument("--quiet", "-q", action="store_true", help="text format: no summary line")
 
+
+def _convert_parser(sub: Any) -> None:
     conv = sub.add_parser(
         "convert",
         help="lift a notebook into a Python package that replays it (never runs it)",
@@ -128,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="how to print the summary (json prints the manifest)",
     )
 
+
+def _verify_parser(sub: Any) -> None:
     ver = sub.add_parser(
         "verify",
         help="EXECUTE the notebook and its converted package and compare what they print",
@@ -140,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--keep", metavar="DIR", help="keep the executed notebook and package in DIR")
     ver.add_argument("--format", dest="format", choices=["text", "json"], default="text")
 
+
+def _train_parser(sub: Any) -> None:
     tr = sub.add_parser(
         "train",
         help="RUN a converted package's bin/train locally (/opt/ml relocated to OUT/.sagemaker)",
@@ -159,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--base", metavar="DIR", help="the relocated /opt/ml (default: PACKAGE_DIR/.sagemaker)"
     )
 
+
+def _serve_parser(sub: Any) -> None:
     sv = sub.add_parser(
         "serve", help="RUN a converted package's bin/serve locally on the model trained there"
     )
@@ -170,10 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--base", metavar="DIR", help="the relocated /opt/ml (default: PACKAGE_DIR/.sagemaker)"
     )
 
+
+def _rules_parsers(sub: Any) -> None:
     sub.add_parser("rules", help="list the rules with their codes, kinds and severities")
     rule = sub.add_parser("rule", help="print one rule's documentation")
     rule.add_argument("code", help="a rule code, e.g. NB103")
 
+
+def _check_converted_parser(sub: Any) -> None:
     chk = sub.add_parser(
         "check-converted",
         help="fail when a converted package is stale (its notebook's code changed)",
@@ -186,7 +212,6 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("paths", nargs="*", help="nb2svc.json files, folders or notebooks")
     chk.add_argument("--format", dest="format", choices=["text", "json"], default="text")
     chk.add_argument("--quiet", "-q", action="store_true", help="print only stale packages")
-    return parser
 
 
 def _convert(args: argparse.Namespace) -> int:

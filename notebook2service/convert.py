@@ -154,6 +154,9 @@ class Served:
 
 # -- the passes ------------------------------------------------------------------------
 
+#: what the generated container imports to save, load and serve a model
+SERVING_MODULES = ("numpy", "skops")
+
 #: lint codes that change the package's meaning or reproducibility (verify attributes causes)
 _AFFECTS = ("NB204", "NB205", "NB301")
 
@@ -431,7 +434,7 @@ def _pipeline(
         helpers=sorted(lifted.helpers),
         definitions=_definitions(lifted, served),
         steps=_steps(lifted, planned),
-        run=build.render(build.run_function(planned.plan)).strip(),
+        run=build.code_of(build.run_function(planned.plan)).strip(),
         **context,
     )
     return format_code(pipeline, f"{context['package']}/pipeline.py") if format_output else pipeline
@@ -442,7 +445,7 @@ def _import_lines(lifted: Lifted) -> list[str]:
     seen: dict[str, int] = {}
     for c in lifted.ordered:
         for stmt in c.imports:
-            seen.setdefault(build.render(stmt).strip(), c.index)
+            seen.setdefault(build.code_of(stmt).strip(), c.index)
     lines = sorted(seen, key=lambda t: (not t.startswith("from __future__"), seen[t]))
     lines += [f"import {m}" for m in sorted(lifted.imports) if f"import {m}" not in seen]
     return lines
@@ -455,7 +458,7 @@ def _definitions(lifted: Lifted, served: Served) -> list[str]:
         out.append(f"# {label}: feature preparation\n" + served.extraction.code.strip())
     for c in lifted.ordered:
         for d in c.definitions:
-            out.append(f"# {c.label}\n" + build.render(d).strip())
+            out.append(f"# {c.label}\n" + build.code_of(d).strip())
             lifted.cell_map.setdefault(c.index, "module")
         if c.imports and not c.body and not c.definitions:
             lifted.cell_map.setdefault(c.index, "imports")
@@ -467,7 +470,7 @@ def _steps(lifted: Lifted, planned: Planned) -> list[str]:
     for step in planned.plan.steps:
         labels = [lifted.cells[i].label for i in step.cells]
         doc = f"{step.heading or 'Notebook'} — {', '.join(labels)}."
-        out.append(build.render(build.step_function(step, lifted.cells, doc)).strip())
+        out.append(build.code_of(build.step_function(step, lifted.cells, doc)).strip())
         for i in step.cells:
             lifted.cell_map[i] = step.name
     return out
@@ -498,7 +501,7 @@ def _requirements(src: Analysed, lifted: Lifted, served: Served) -> list[Any]:
     top = _top_modules(src)
     local = {Path(t).stem for t in lifted.files if t.endswith(".py")}
     if served.sm.model:  # what the container needs to save, load and serve the model
-        top |= {"skops", "numpy", *serving_modules()}
+        top |= set(SERVING_MODULES)
     return infer(sorted(top), lifted.pip, local_modules=local)
 
 
@@ -650,15 +653,6 @@ def _option(p: Parameter) -> dict[str, str]:
         "type": typ,
         "help": repr(f"default: {p.default_source}"),
     }
-
-
-def serving_modules() -> list[str]:
-    """Import names of the serving stack's own dependencies (pinned like the notebook's)."""
-    try:
-        from .sagemaker.serving_deps import SERVING_REQUIREMENTS
-    except ImportError:
-        return []
-    return [re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].strip() for r in SERVING_REQUIREMENTS]
 
 
 def _title(source: str) -> str | None:

@@ -46,7 +46,6 @@ class FileResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     error: str | None = None  # the file could not be read as a notebook (exit code 2)
     skipped: str | None = None  # not analysed on purpose (e.g. an R kernel)
-    cached: bool = False
 
 
 def discover(paths: Iterable[str], options: Options) -> tuple[list[str], list[FileResult]]:
@@ -152,7 +151,7 @@ def lint_file(path: str, options: Options | None = None, cache: Path | None = No
             key = _cache_key(data, options, path)
             hit = _cache_read(cache, key)
             if hit is not None:
-                return FileResult(path, hit, cached=True)
+                return FileResult(path, hit)
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
