@@ -88,6 +88,10 @@ def _lint_parser(sub: Any) -> None:
         metavar="CODES",
         help="skip these rule codes or prefixes (added to the configured ignores)",
     )
+    _lint_output_options(lint)
+
+
+def _lint_output_options(lint: Any) -> None:
     lint.add_argument(
         "--exit-zero", action="store_true", help="exit 0 even when there are findings"
     )
