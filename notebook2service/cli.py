@@ -29,6 +29,36 @@ def _merge(values: list[tuple[str, ...]] | None) -> tuple[str, ...] | None:
     return tuple(c for v in values for c in v) if values else None
 
 
+#: each command's help and description
+_ABOUT: dict[str, dict[str, str]] = {
+    "lint": {
+        "help": "check notebooks for hidden state and production blockers (never runs them)",
+        "description": "Check notebooks statically for hidden state and production blockers. "
+        "Exit status: 0 no findings, 1 findings, 2 usage or input error.",
+    },
+    "convert": {
+        "help": "lift a notebook into a Python package that replays it (never runs it)",
+        "description": "Convert a notebook into an importable package: cells become step "
+        "functions with explicit inputs and outputs, `python -m NAME` replays the notebook "
+        "top-down. Nothing is executed.",
+    },
+    "verify": {
+        "help": "EXECUTE the notebook and its converted package and compare what they print",
+        "description": "Runs the notebook in a fresh kernel (papermill) and the converted package "
+        "in a fresh process, then says whether their stdout is equal or names the first cell "
+        "that differs and the likely cause. This command executes code.",
+    },
+    "check-converted": {
+        "help": "fail when a converted package is stale (its notebook's code changed)",
+        "description": "Compare each converted package's nb2svc.json with its notebook: the "
+        "package is stale when the notebook's code changed since it was converted (outputs "
+        "do not count). PATHS are nb2svc.json files, folders to search, or notebooks (then the "
+        "packages converted from them are checked); default: every package in the repository. "
+        "Exit status: 0 all up to date, 1 a package is stale or its notebook is gone, 2 error.",
+    },
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nb2svc",
@@ -50,12 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _lint_parser(sub: Any) -> None:
-    lint = sub.add_parser(
-        "lint",
-        help="check notebooks for hidden state and production blockers (never runs them)",
-        description="Check notebooks statically for hidden state and production blockers. "
-        "Exit status: 0 no findings, 1 findings, 2 usage or input error.",
-    )
+    lint = sub.add_parser("lint", **_ABOUT["lint"])
     lint.add_argument(
         "paths", nargs="*", default=["."], help="notebooks or folders (recursive); default: ."
     )
@@ -123,14 +148,14 @@ def _lint_output_options(lint: Any) -> None:
     lint.add_argument("--quiet", "-q", action="store_true", help="text format: no summary line")
 
 
-def _convert_parser(sub: Any) -> None:
-    conv = sub.add_parser(
-        "convert",
-        help="lift a notebook into a Python package that replays it (never runs it)",
-        description="Convert a notebook into an importable package: cells become step "
-        "functions with explicit inputs and outputs, `python -m NAME` replays the notebook "
-        "top-down. Nothing is executed.",
+def _format_option(parser: Any, help: str = "text (default) or json") -> None:
+    parser.add_argument(
+        "--format", dest="format", choices=["text", "json"], default="text", help=help
     )
+
+
+def _convert_parser(sub: Any) -> None:
+    conv = sub.add_parser("convert", **_ABOUT["convert"])
     conv.add_argument("notebook", help="the .ipynb to convert")
     conv.add_argument("-o", "--output", metavar="DIR", help="output folder (default: build/NAME)")
     conv.add_argument("--name", help="package (import) name (default: from the file name)")
@@ -140,27 +165,15 @@ def _convert_parser(sub: Any) -> None:
         metavar="NAME",
         help="the fitted estimator to serve (default: the last one fitted and used to predict)",
     )
-    conv.add_argument(
-        "--format",
-        dest="format",
-        choices=["text", "json"],
-        default="text",
-        help="how to print the summary (json prints the manifest)",
-    )
+    _format_option(conv, "how to print the summary (json prints the manifest)")
 
 
 def _verify_parser(sub: Any) -> None:
-    ver = sub.add_parser(
-        "verify",
-        help="EXECUTE the notebook and its converted package and compare what they print",
-        description="Runs the notebook in a fresh kernel (papermill) and the converted package "
-        "in a fresh process, then says whether their stdout is equal or names the first cell "
-        "that differs and the likely cause. This command executes code.",
-    )
+    ver = sub.add_parser("verify", **_ABOUT["verify"])
     ver.add_argument("notebook")
     ver.add_argument("--timeout", type=float, default=600, help="seconds per run (default: 600)")
     ver.add_argument("--keep", metavar="DIR", help="keep the executed notebook and package in DIR")
-    ver.add_argument("--format", dest="format", choices=["text", "json"], default="text")
+    _format_option(ver)
 
 
 def _train_parser(sub: Any) -> None:
@@ -204,17 +217,9 @@ def _rules_parsers(sub: Any) -> None:
 
 
 def _check_converted_parser(sub: Any) -> None:
-    chk = sub.add_parser(
-        "check-converted",
-        help="fail when a converted package is stale (its notebook's code changed)",
-        description="Compare each converted package's nb2svc.json with its notebook: the "
-        "package is stale when the notebook's code changed since it was converted (outputs "
-        "do not count). PATHS are nb2svc.json files, folders to search, or notebooks (then the "
-        "packages converted from them are checked); default: every package in the repository. "
-        "Exit status: 0 all up to date, 1 a package is stale or its notebook is gone, 2 error.",
-    )
+    chk = sub.add_parser("check-converted", **_ABOUT["check-converted"])
     chk.add_argument("paths", nargs="*", help="nb2svc.json files, folders or notebooks")
-    chk.add_argument("--format", dest="format", choices=["text", "json"], default="text")
+    _format_option(chk)
     chk.add_argument("--quiet", "-q", action="store_true", help="print only stale packages")
 
 

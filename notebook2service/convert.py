@@ -23,7 +23,7 @@ from .generated import check_code, format_code, line_map
 from .lift import build, magics
 from .lift.plan import Parameter, Plan, definition_counts, make_plan
 from .linter.checker import check_notebook
-from .notebook import Notebook, NotebookError, load
+from .notebook import Notebook, NotebookError, load_python
 from .provenance import code_sha256
 from .render import render, write_tree
 from .sagemaker import channels, features
@@ -164,11 +164,9 @@ _AFFECTS = ("NB204", "NB205", "NB301")
 def analyse(notebook: Any, out_dir: str | Path | None, name: str | None) -> Analysed:
     """Load the notebook, name the package, run the dataflow and the hidden-state checks."""
     try:
-        nb = load(notebook)
+        nb = load_python(notebook)
     except NotebookError as exc:
         raise ConvertError(str(exc)) from None
-    if not nb.is_python:
-        raise ConvertError(f"the kernel is {nb.kernel_name}, not Python")
     package = package_name(nb, name)
     out = Path(out_dir) if out_dir is not None else Path("build") / package
     raw = (

@@ -182,6 +182,24 @@ def _cell_of(i: int, raw: dict[str, Any]) -> Cell:
     return cell
 
 
+def walk_files(root: str | os.PathLike[str], want: Any, skip: Any) -> list[str]:
+    """Files under `root` whose name `want(name)` accepts, sorted; folders named in `skip` or
+    starting with a dot are not entered."""
+    found = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in skip and not d.startswith("."))
+        found.extend(os.path.join(folder, n) for n in names if want(n))
+    return sorted(found)
+
+
+def load_python(obj: Any, why: str = "") -> Notebook:
+    """`load`, then NotebookError unless the kernel is Python (`why` ends the message)."""
+    nb = load(obj)
+    if not nb.is_python:
+        raise NotebookError(f"the kernel is {nb.kernel_name}, not Python{why}")
+    return nb
+
+
 def from_dict(data: Any, path: str = "<memory>", text: str | None = None) -> Notebook:
     """Build a Notebook from parsed notebook JSON (v4, or v3 which is upgraded)."""
     if not isinstance(data, dict):

@@ -22,9 +22,10 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .notebook import walk_files
 from .provenance import code_sha256, file_sha256
 
 MANIFEST = "nb2svc.json"
@@ -54,14 +55,7 @@ class Status:
         return self.state == "fresh"
 
     def to_dict(self) -> dict:
-        return {
-            "manifest": self.manifest,
-            "state": self.state,
-            "notebook": self.notebook,
-            "command": self.command,
-            "message": self.message,
-            "compared": self.compared,
-        }
+        return {k: v for k, v in asdict(self).items() if k != "candidates"}
 
 
 def _rel(path: str | Path, base: Path) -> str:
@@ -73,11 +67,7 @@ def _rel(path: str | Path, base: Path) -> str:
 
 
 def _walk(root: Path, want: callable) -> list[Path]:  # type: ignore[valid-type]
-    found = []
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
-        found.extend(Path(folder, n) for n in names if want(n))
-    return sorted(found)
+    return sorted(Path(f) for f in walk_files(root, want, _SKIP_DIRS))
 
 
 def _repo_files(root: Path) -> list[Path] | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import __version__
 from ..config import ConfigError, Options
-from ..notebook import Notebook, NotebookError, load, loads
+from ..notebook import Notebook, NotebookError, load, loads, walk_files
 from .checker import check_notebook
 from .rules import Diagnostic
 
@@ -56,11 +56,7 @@ def discover(paths: Iterable[str], options: Options) -> tuple[list[str], list[Fi
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            found = []
-            for root, dirs, names in os.walk(p):
-                dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
-                found.extend(os.path.join(root, n) for n in names if n.endswith(".ipynb"))
-            for f in sorted(found):
+            for f in walk_files(p, lambda n: n.endswith(".ipynb"), SKIP_DIRS):
                 try:
                     excluded = options.resolve(f).excluded(f)
                 except ConfigError:
