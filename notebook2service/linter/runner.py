@@ -50,27 +50,24 @@ class FileResult:
 
 def discover(paths: Iterable[str], options: Options) -> tuple[list[str], list[FileResult]]:
     """Notebooks named directly, and *.ipynb found recursively in folders (like ruff)."""
-    files: list[str] = []
+    files: dict[str, None] = {}  # ordered, without repeats
     errors: list[FileResult] = []
-    seen: set[str] = set()
     for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            for f in walk_files(p, lambda n: n.endswith(".ipynb"), SKIP_DIRS):
-                try:
-                    excluded = options.resolve(f).excluded(f)
-                except ConfigError:
-                    excluded = False  # reported when the file itself is linted
-                if not excluded and f not in seen:
-                    seen.add(f)
-                    files.append(f)
-        elif p.exists():
-            if str(p) not in seen:
-                seen.add(str(p))
-                files.append(str(p))
+        if Path(raw).is_dir():
+            found = walk_files(Path(raw), lambda n: n.endswith(".ipynb"), SKIP_DIRS)
+            files.update((f, None) for f in found if not _excluded(options, f))
+        elif Path(raw).exists():
+            files.setdefault(str(Path(raw)))
         else:
-            errors.append(FileResult(str(p), error="no such file or directory"))
-    return files, errors
+            errors.append(FileResult(str(Path(raw)), error="no such file or directory"))
+    return list(files), errors
+
+
+def _excluded(options: Options, path: str) -> bool:
+    try:
+        return options.resolve(path).excluded(path)
+    except ConfigError:
+        return False  # reported when the file itself is linted
 
 
 def lint_notebook(nb: Notebook, options: Options | None = None) -> FileResult:
