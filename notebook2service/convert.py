@@ -23,6 +23,7 @@ from .generated import check_code, format_code, line_map
 from .lift import build, magics
 from .lift.plan import Parameter, Plan, definition_counts, make_plan
 from .linter.checker import check_notebook
+from .manifest import FILENAME, Manifest
 from .notebook import Notebook, NotebookError, load_python
 from .provenance import code_sha256
 from .render import render, write_tree
@@ -72,10 +73,10 @@ def convert(
     sm = sagemaker_plan(src, lifted, planned, model)
     package = assemble(src, params, lifted, planned, sm, format_output)
     manifest = make_manifest(src, params, lifted, planned, sm, package)
-    package.files["nb2svc.json"] = json.dumps(manifest, indent=2, default=str) + "\n"
+    package.files[FILENAME] = manifest.dumps()
     if write:
         write_tree(src.out, package.files, force=force, executable=EXECUTABLES)
-    return ConvertResult(src.out, src.package, manifest, package.files)
+    return ConvertResult(src.out, src.package, manifest.to_dict(), package.files)
 
 
 # -- the passes' data ------------------------------------------------------------------
@@ -553,7 +554,7 @@ def make_manifest(
     planned: Planned,
     served: Served,
     package: Package,
-) -> dict[str, Any]:
+) -> Manifest:
     """nb2svc.json: what was generated from what, and every finding."""
     nb, plan_ = src.nb, planned.plan
     if params.cell is not None:
@@ -562,34 +563,34 @@ def make_manifest(
         lifted.cell_map.setdefault(
             c.index, "module" if c.definitions else "imports" if c.imports else "empty"
         )
-    return {
-        "nb2svc": __version__,
-        "package": src.package,
-        "notebook": src.notebook_name,
-        "notebook_sha256": src.digest,
-        "code_sha256": code_sha256(nb),
-        "notebook_path": (
+    return Manifest(
+        nb2svc=__version__,
+        package=src.package,
+        notebook=src.notebook_name,
+        notebook_sha256=src.digest,
+        code_sha256=code_sha256(nb),
+        notebook_path=(
             Path(os.path.relpath(Path(nb.path).resolve(), src.out.resolve())).as_posix()
             if not nb.path.startswith("<")
             else None
         ),
-        "entrypoint": f"python -m {src.package}",
-        "cells": [_cell_entry(c, lifted) for c in nb.code_cells],
-        "steps": [_step_entry(s) for s in plan_.steps],
-        "parameters": [
+        entrypoint=f"python -m {src.package}",
+        cells=[_cell_entry(c, lifted) for c in nb.code_cells],
+        steps=[_step_entry(s) for s in plan_.steps],
+        parameters=[
             {"name": p.name, "default": p.value, "option": "--" + p.name.replace("_", "-")}
             for p in params.params
         ],
-        "module_level": sorted(planned.module_functions),
-        "shared_globals": sorted(plan_.shared_globals),
-        "ipython": [a.to_dict() for a in lifted.actions],
-        "data_acquisition": [a.to_dict() for a in lifted.actions if a.kind == "data"],
-        "files": sorted(lifted.files),
-        "requirements": [_requirement(r) for r in package.requirements],
-        "line_map": {"pipeline.py": line_map(package.pipeline)},
-        "sagemaker": served.sm.to_dict(),
-        "findings": [f.to_dict() for f in src.findings],
-    }
+        module_level=sorted(planned.module_functions),
+        shared_globals=sorted(plan_.shared_globals),
+        ipython=[a.to_dict() for a in lifted.actions],
+        data_acquisition=[a.to_dict() for a in lifted.actions if a.kind == "data"],
+        files=sorted(lifted.files),
+        requirements=[_requirement(r) for r in package.requirements],
+        line_map={"pipeline.py": line_map(package.pipeline)},
+        sagemaker=served.sm.to_dict(),
+        findings=list(src.findings),
+    )
 
 
 def _cell_entry(c: Any, lifted: Lifted) -> dict[str, Any]:
