@@ -23,8 +23,9 @@ from .lift import build, magics
 from .lift.plan import Parameter, Plan, make_plan
 from .linter.checker import check_notebook
 from .notebook import Notebook, NotebookError, load
+from .output import check_output_dir, write_tree
 from .provenance import code_sha256
-from .render import render, write_tree
+from .render import render
 from .sagemaker import channels, features
 from .sagemaker.container import EXECUTABLES, container_files
 from .sagemaker.decide import decide
@@ -254,6 +255,8 @@ def convert(
         raise ConvertError(f"the kernel is {nb.kernel_name}, not Python")
     package = package_name(nb, name)
     out = Path(out_dir) if out_dir is not None else Path("build") / package
+    if write:
+        check_output_dir(out, nb.path, force)  # refuse early, before any work
     raw_bytes = (
         nb.text.encode("utf-8")
         if nb.text is not None
@@ -582,9 +585,10 @@ def convert(
         "sagemaker": sm.to_dict(),
         "findings": findings,
     }
+    manifest["written"] = sorted({*out_files, "nb2svc.json"})  # what --force may replace
     out_files["nb2svc.json"] = json.dumps(manifest, indent=2, default=str) + "\n"
     if write:
-        write_tree(out, out_files, force=force, executable=EXECUTABLES)
+        write_tree(out, out_files, force=force, executable=EXECUTABLES, notebook_path=nb.path)
     return ConvertResult(out, package, manifest, out_files)
 
 

@@ -170,16 +170,17 @@ class ConvertHandler(_Base):
         out_dir = (root_path / out_rel).resolve()
         if root_path not in out_dir.parents:
             raise tornado.web.HTTPError(400, "`output` must be a folder below the server root")
-        if out_dir.exists() and not (out_dir / "nb2svc.json").is_file():
-            return self._fail(
-                409,
-                f"{out_rel} exists and is not a package made by nb2svc; choose another folder",
-            )
+        from notebook2service.output import OutputExistsError, check_output_dir
+
+        try:  # the library's one output-folder rule (the CLI's --force rule)
+            check_output_dir(out_dir, os_path, force=True)
+        except OutputExistsError as exc:
+            return self._fail(409, f"{out_rel}: {exc}")
 
         def work() -> dict[str, Any]:
             from notebook2service.convert import ConvertError, convert
             from notebook2service.notebook import NotebookError, loads
-            from notebook2service.render import OutputExistsError
+            from notebook2service.output import OutputExistsError
 
             try:
                 nb = loads(text, path=str(os_path))
