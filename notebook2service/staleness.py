@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .notebook import read_json
 from .provenance import code_sha256, file_sha256
 
 MANIFEST = "nb2svc.json"
@@ -167,7 +168,7 @@ def check_manifest(manifest_path: str | Path, repo: _Repo | None = None) -> Stat
     repo = repo or _Repo(cwd)
     shown = _rel(manifest_path, cwd)
     try:
-        data = json.loads(manifest_path.read_text(encoding="utf-8"))
+        data = read_json(manifest_path)
         if not isinstance(data, dict) or "package" not in data:
             raise ValueError("not an nb2svc manifest")
     except (OSError, ValueError) as exc:
@@ -234,7 +235,7 @@ def _manifests_in(paths: Iterable[str], repo: _Repo) -> tuple[list[Path], list[S
     if notebooks:
         for m in repo.manifests():
             try:
-                data = json.loads(m.read_text(encoding="utf-8"))
+                data = read_json(m)
             except (OSError, ValueError):
                 continue
             if not isinstance(data, dict):

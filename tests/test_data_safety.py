@@ -162,3 +162,54 @@ def test_parallel_first_converts_fail_cleanly_without_force(project):
     ok = [r for r in results if not isinstance(r, OutputExistsError)]
     assert len(results) == 6 and len(ok) >= 1
     assert sorted(p.name for p in root.iterdir()) == ["new", "proj", "user_folder"]
+
+
+# --- lint --fix: only the counts change, on every kind of file --------------------------------
+
+_STALE = (
+    '{\n "cells": [\n  {\n   "cell_type": "code",\n   "execution_count": 3,\n'
+    '   "metadata": {"big": 1e400, "price": 1.50},\n   "outputs": [\n    {\n'
+    '     "data": {"text/plain": ["2"]},\n     "execution_count": 3,\n     "metadata": {},\n'
+    '     "output_type": "execute_result"\n    }\n   ],\n   "source": ["x = 1\\n", "x + 1"]\n'
+    '  },\n  {\n   "cell_type": "code",\n   "execution_count": 1,\n   "metadata": {},\n'
+    '   "outputs": [],\n   "source": ["y = x"]\n  }\n ],\n'
+    ' "metadata": {"kernelspec": {"language": "python", "name": "python3"}},\n'
+    ' "nbformat": 4,\n "nbformat_minor": 5\n}\n'
+)
+
+
+def _expected(text: str) -> str:
+    return text.replace('"execution_count": 3', '"execution_count": null').replace(
+        '"execution_count": 1', '"execution_count": null'
+    )
+
+
+@pytest.mark.parametrize("kind", ["plain", "crlf", "bom", "symlink", "hardlink", "mode"])
+def test_fix_changes_only_the_counts(tmp_path, capsys, kind):
+    text = _STALE.replace("\n", "\r\n") if kind == "crlf" else _STALE
+    raw = (b"\xef\xbb\xbf" if kind == "bom" else b"") + text.encode()
+    real = tmp_path / "nb.ipynb"
+    real.write_bytes(raw)
+    real.chmod(0o664 if kind != "mode" else 0o640)
+    target = real
+    if kind == "symlink":
+        target = tmp_path / "link.ipynb"
+        target.symlink_to(real)
+    if kind == "hardlink":
+        os.link(real, tmp_path / "other.ipynb")
+    mode = real.stat().st_mode
+    before = snapshot(tmp_path, skip=real)
+    main(["lint", "--fix", "--no-cache", str(target)])
+    capsys.readouterr()
+    want = (b"\xef\xbb\xbf" if kind == "bom" else b"") + _expected(text).encode()
+    assert real.read_bytes() == want  # CRLF, BOM, 1e400, 1.50 kept: only the counts changed
+    assert real.stat().st_mode == mode
+    if kind == "symlink":
+        assert target.is_symlink() and target.resolve() == real
+    if kind == "hardlink":
+        assert (tmp_path / "other.ipynb").read_bytes() == want
+        assert real.stat().st_nlink == 2
+        before.pop("other.ipynb")
+    after = snapshot(tmp_path, skip=real)
+    after.pop("other.ipynb", None)
+    assert after == before  # no temp file left, nothing else touched

@@ -1,0 +1,101 @@
+"""Hostile cells and files: a bound on size and depth before any recursive parser sees them.
+
+Each case runs `nb2svc convert` in a subprocess with a timeout, so a segfault (libcst) or a
+hang is detected as such instead of taking the test run down.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from nbmake import code, notebook, write
+
+from notebook2service import lint
+from notebook2service.ipython import complexity_error
+from notebook2service.notebook import NotebookError, loads
+
+HOSTILE = {
+    "unary": "x = " + "-" * 100000 + "1",
+    "parens": "x = " + "(" * 5000 + "1" + ")" * 5000,
+    "sum": "x = " + "+".join(["1"] * 100000),
+    "attributes": "x = a" + ".path" * 50000,
+    "lists": "x = " + "[" * 3000 + "]" * 3000,
+    "lambdas": "f = " + "lambda: " * 3000 + "1",
+    "comprehensions": "x = " + "[ " * 1000 + "1" + " for _ in y]" * 1000,
+    "million_lines": "\n".join(f"x{i} = {i}" for i in range(1_000_000)),
+}
+
+
+def _nb(src: str) -> dict:
+    return notebook(code("y = [1]\na = 1"), code(src), code("print(y)"))
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_bound_catches_hostile_cell(case):
+    assert complexity_error(HOSTILE[case]) is not None
+    codes = [d.code for d in lint(_nb(HOSTILE[case]))]
+    assert "NB001" in codes
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "# " + "-" * 200 + "\nx = 1",
+        'print("-" * 80)\nprint("(((((" * 50)',
+        "x = [[1, 2], [3, 4]]\n" * 1000,
+        "s = '" + "+" * 5000 + "'",
+    ],
+)
+def test_bound_keeps_ordinary_cells(src):
+    assert complexity_error(src) is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_convert_turns_hostile_cell_into_a_diagnostic(tmp_path, case):
+    src = write(tmp_path / "h.ipynb", _nb(HOSTILE[case]))
+    proc = subprocess.run(
+        [sys.executable, "-m", "notebook2service", "convert", str(src), "-o", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr[-2000:]  # findings, not a crash (-11) or error
+    assert "Traceback" not in proc.stderr
+    assert "kept as a comment" in proc.stdout
+    pipeline = (tmp_path / "o" / "h" / "pipeline.py").read_text()
+    assert "print(y)" in pipeline  # the rest of the notebook is converted
+
+
+def test_deep_json_is_a_one_line_error():
+    with pytest.raises(NotebookError, match="nested more than"):
+        loads("[" * 100000 + "]" * 100000)
+    with pytest.raises(NotebookError, match="nested more than"):
+        loads('{"cells": ' + "[" * 300 + "]" * 300 + "}")
+
+
+def test_check_converted_on_a_deep_manifest(tmp_path, capsys):
+    from notebook2service.cli import main
+
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "nb2svc.json").write_text('{"package": ' + "[" * 100000 + "]" * 100000 + "}")
+    rc = main(["check-converted", str(pkg / "nb2svc.json")])
+    out, err = capsys.readouterr()
+    assert rc == 1 or rc == 2
+    assert "Traceback" not in err and "nested" in (out + err)
+
+
+def test_huge_notebook_file_is_refused(tmp_path, monkeypatch):
+    import notebook2service.notebook as nbmod
+
+    monkeypatch.setattr(nbmod, "MAX_NOTEBOOK_BYTES", 1000)
+    f = tmp_path / "big.ipynb"
+    f.write_text(json.dumps(_nb("x = 1\n" * 1000)))
+    with pytest.raises(NotebookError, match="too large"):
+        nbmod.read(f)
+    assert Path(f).exists()
