@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import keyword
 import os
 import re
 import sys
@@ -253,7 +254,8 @@ def lift(src: Analysed, params: Parameters) -> Lifted:
         out.pip += code.pip
         out.helpers |= code.helpers
         out.imports |= code.imports
-        out.files.update(code.files)
+        for target, text in code.files.items():  # %%writefile -a adds to earlier cells' text
+            out.files[target] = out.files.get(target, "") * (target in code.appends) + text
         if code.source is None:
             out.cell_map[index] = "file" if code.files else "removed"
             continue
@@ -383,8 +385,26 @@ def assemble(
                 note("convert", "writefile-outside", "warning", message, target=target)
             )
             continue
+        if _clashes(rel, files):
+            message = f"%%writefile {target}: the name of a folder or file nb2svc writes; not written"
+            src.findings.append(
+                note("convert", "writefile-outside", "warning", message, target=target)
+            )
+            continue
         files[rel.as_posix()] = text
     return Package(files, pipeline, reqs)
+
+
+def _clashes(rel: Path, files: dict[str, str]) -> bool:
+    """`rel` is the package folder itself, one of the generated files, or a folder of them."""
+    posix = rel.as_posix()
+    return (
+        not rel.parts
+        or posix in files
+        or posix == "nb2svc.json"
+        or any(f.startswith(posix + "/") for f in files)
+        or any(p.as_posix() in files for p in rel.parents)
+    )
 
 
 def _plan_findings(src: Analysed, params: Parameters, lifted: Lifted, planned: Planned) -> None:
@@ -631,7 +651,7 @@ def _requirement(r: Any) -> dict[str, Any]:
 
 def package_name(nb: Notebook, name: str | None) -> str:
     if name:
-        if not name.isidentifier() or name in sys.stdlib_module_names:
+        if not name.isidentifier() or name in sys.stdlib_module_names or keyword.iskeyword(name):
             raise ConvertError(f"--name {name!r} is not a usable Python package name")
         return name
     stem = Path(nb.path).stem if not nb.path.startswith("<") else "converted_notebook"
@@ -644,7 +664,9 @@ def package_name(nb: Notebook, name: str | None) -> str:
         shadows = False
     if candidate[0].isdigit():
         candidate = "nb_" + candidate
-    if shadows or candidate in sys.stdlib_module_names or candidate in ("test", "tests"):
+    from .staleness import _default_package  # one naming rule (stdlib, tests, keywords)
+
+    if shadows or candidate != _default_package(candidate):
         candidate += "_pipeline"
     return candidate
 

@@ -395,6 +395,10 @@ def complexity_error(source: str) -> str | None:
     lines = source.count("\n") + 1
     if lines > MAX_CELL_LINES:
         return f"cell too large to analyse ({lines:,} lines; limit {MAX_CELL_LINES:,})"
+    try:
+        source.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"not valid Unicode (a lone surrogate at character {exc.start})"
     code = _COMMENT.sub("", _STRINGS.sub('""', source))
     depth = deepest = 0
     for ch in _BRACKETS.sub("", code):

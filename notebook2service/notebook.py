@@ -100,10 +100,20 @@ class Notebook:
 
 def _join_source(value: Any) -> tuple[str, bool]:
     if isinstance(value, list):
-        return "".join(v for v in value if isinstance(v, str)), True
+        return _valid_unicode("".join(v for v in value if isinstance(v, str))), True
     if isinstance(value, str):
-        return value, False
+        return _valid_unicode(value), False
     return "", False
+
+
+def _valid_unicode(text: str) -> str:
+    """`text` with lone surrogates (JSON allows `"\\ud800"`) written as `\\ud800` escapes:
+    the same value inside a Python string literal, and encodable as UTF-8 everywhere after."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 _SOURCE_KEY = re.compile(r'"source"\s*:\s*[\["]')

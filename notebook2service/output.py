@@ -162,7 +162,7 @@ def _fill(tmp: Path, files: dict[str, str], executable: frozenset[str]) -> None:
         if tmp.resolve() not in target.resolve().parents:
             raise ValueError(f"refusing to write outside the output folder: {rel}")
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8", errors="surrogateescape", newline="\n")
+        target.write_text(text, encoding="utf-8", errors="backslashreplace", newline="\n")
         if rel in executable:
             target.chmod(target.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 

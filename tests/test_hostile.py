@@ -99,3 +99,63 @@ def test_huge_notebook_file_is_refused(tmp_path, monkeypatch):
     with pytest.raises(NotebookError, match="too large"):
         nbmod.read(f)
     assert Path(f).exists()
+
+
+# --- tracebacks that became one-line errors or findings -------------------------------------
+
+
+def _convert(tmp_path, nb, *args):
+    from notebook2service.cli import main
+
+    src = write(tmp_path / nb[0], nb[1])
+    return main(["convert", str(src), "-o", str(tmp_path / "out"), *args])
+
+
+def test_writefile_append_adds_to_the_earlier_cell(tmp_path, capsys):
+    nb = notebook(
+        code("%%writefile helper.py\ndef a():\n    return 1\n"),
+        code("%%writefile -a helper.py\ndef b():\n    return 2\n"),
+        code("from helper import a, b\nprint(a() + b())"),
+    )
+    assert _convert(tmp_path, ("w.ipynb", nb)) == 0
+    text = (tmp_path / "out" / "helper.py").read_text()
+    assert "def a():" in text and "def b():" in text and text.index("a()") < text.index("b()")
+
+
+@pytest.mark.parametrize("target", [".", "w", "w/__init__.py", "nb2svc.json"])
+def test_writefile_onto_generated_names_is_a_warning(tmp_path, capsys, target):
+    nb = notebook(code(f"%%writefile {target}\nx = 1\n"), code("print(1)"))
+    rc = _convert(tmp_path, ("w.ipynb", nb))
+    out, err = capsys.readouterr()
+    assert rc == 0 and "Traceback" not in err
+    assert f"%%writefile {target}: the name of a folder or file nb2svc writes" in out
+    json.loads((tmp_path / "out" / "nb2svc.json").read_text())
+
+
+@pytest.mark.parametrize(
+    "fit", ["enc = LabelEncoder().fit(vals)", "m = LabelEncoder().fit(X=vals, y=vals)"]
+)
+def test_fit_keywords_do_not_crash(tmp_path, capsys, fit):
+    nb = notebook(code(f"from sklearn.preprocessing import LabelEncoder\nvals = ['a', 'b']\n{fit}"))
+    assert _convert(tmp_path, ("f.ipynb", nb)) in (0, 1)
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_keyword_package_names(tmp_path, capsys):
+    nb = notebook(code("x = 1\nprint(x)"))
+    assert _convert(tmp_path, ("class.ipynb", nb)) == 0
+    train = (tmp_path / "out" / "bin" / "train").read_text()
+    compile(train, "train", "exec")  # `from class.train import main` would be a SyntaxError
+    for name in ("class", "True"):
+        assert _convert(tmp_path, ("n.ipynb", nb), "--name", name, "--force") == 2
+        assert "not a usable Python package name" in capsys.readouterr().err
+
+
+def test_lone_surrogate_converts(tmp_path, capsys):
+    from notebook2service.cli import main
+
+    nb = notebook(code("x = '\ud800'\nprint(len(x))"))
+    (tmp_path / "s.ipynb").write_text(json.dumps(nb))  # ASCII JSON: "\ud800" escape
+    assert main(["convert", str(tmp_path / "s.ipynb"), "-o", str(tmp_path / "out")]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    assert "\\ud800" in (tmp_path / "out" / "s" / "pipeline.py").read_text()

@@ -299,6 +299,14 @@ def training_slice(plan: Plan, model_step: Step, model: str) -> list[Step]:
     return [s for s in steps if s.name in needed]
 
 
+def _keyword(call: object, name: str) -> object:
+    """The value of keyword argument `name` of a call (ast.Call: a list of ast.keyword)."""
+    keywords = getattr(call, "keywords", None) or ()
+    if isinstance(keywords, dict):
+        return keywords.get(name)
+    return next((k.value for k in keywords if getattr(k, "arg", None) == name), None)
+
+
 def decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMakerPlan:
     sm = SageMakerPlan(hyperparameters=[p.name for p in plan.parameters])
     sm.channels, notes = find_channels(flow)
@@ -314,12 +322,12 @@ def decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMak
         sm.fit_x = (
             _arg_name(args[0])
             if len(args) > 0
-            else _arg_name(getattr(call, "keywords", {}).get("X"))
+            else _arg_name(_keyword(call, "X"))
         )
         sm.fit_y = (
             _arg_name(args[1])
             if len(args) > 1
-            else _arg_name(getattr(call, "keywords", {}).get("y"))
+            else _arg_name(_keyword(call, "y"))
         )
     step = next((s for s in plan.steps if cell in s.cells), None)
     if step is None:
