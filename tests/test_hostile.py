@@ -159,3 +159,42 @@ def test_lone_surrogate_converts(tmp_path, capsys):
     assert main(["convert", str(tmp_path / "s.ipynb"), "-o", str(tmp_path / "out")]) == 0
     assert "Traceback" not in capsys.readouterr().err
     assert "\\ud800" in (tmp_path / "out" / "s" / "pipeline.py").read_text()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigterm_of_the_wrapper_stops_the_server(tmp_path):
+    """`kill -TERM` of `nb2svc serve`/`train` reaches the program it runs (and its group)."""
+    import os
+    import signal
+    import time
+
+    pidfile = tmp_path / "child.pid"
+    server = (
+        f"import os, time; open({str(pidfile)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
+    )
+    wrapper = (
+        "import os, sys\n"
+        "from notebook2service.sagemaker.local import run_forwarding_signals\n"
+        f"sys.exit(run_forwarding_signals([sys.executable, '-c', {server!r}], dict(os.environ)))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", wrapper])
+    try:
+        for _ in range(300):
+            if pidfile.exists() and pidfile.read_text():
+                break
+            time.sleep(0.05)
+        child = int(pidfile.read_text())
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        for _ in range(200):
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(child, signal.SIGKILL)
+            pytest.fail("the server outlived its wrapper")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
