@@ -122,6 +122,15 @@ def test_file_as_output_parent(project, capsys):
     assert "not a folder" in err
 
 
+def _in_threads(work, n: int = 6) -> None:
+    """Run `work` in `n` threads at once, as the JupyterLab server's executor does."""
+    threads = [threading.Thread(target=work) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+
+
 def test_six_parallel_converts_of_one_notebook(project):
     root = project.parent
     convert(project / "nb.ipynb", root / "pkg")
@@ -134,11 +143,7 @@ def test_six_parallel_converts_of_one_notebook(project):
         except BaseException as exc:  # noqa: BLE001 - recorded and asserted below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    _in_threads(work)
     assert errors == []
     assert snapshot(root, skip=root / "pkg") == before  # no backup or temp folder left behind
     assert json.loads((root / "pkg" / "nb2svc.json").read_text())["package"] == "nb"
@@ -154,11 +159,7 @@ def test_parallel_first_converts_fail_cleanly_without_force(project):
         except OutputExistsError as exc:
             results.append(exc)
 
-    threads = [threading.Thread(target=work) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    _in_threads(work)
     ok = [r for r in results if not isinstance(r, OutputExistsError)]
     assert len(results) == 6 and len(ok) >= 1
     assert sorted(p.name for p in root.iterdir()) == ["new", "proj", "user_folder"]
@@ -213,3 +214,18 @@ def test_fix_changes_only_the_counts(tmp_path, capsys, kind):
     after = snapshot(tmp_path, skip=real)
     after.pop("other.ipynb", None)
     assert after == before  # no temp file left, nothing else touched
+
+
+@pytest.mark.slow
+def test_parallel_converts_in_processes(project):
+    import subprocess
+    import sys
+
+    root = project.parent
+    convert(project / "nb.ipynb", root / "pkg")
+    before = snapshot(root, skip=root / "pkg")
+    cmd = [sys.executable, "-m", "notebook2service", "convert", "proj/nb.ipynb", "-o", "pkg"]
+    procs = [subprocess.Popen([*cmd, "--force"], cwd=root) for _ in range(4)]
+    assert [p.wait(timeout=300) for p in procs] == [0] * 4
+    assert snapshot(root, skip=root / "pkg") == before
+    assert json.loads((root / "pkg" / "nb2svc.json").read_text())["package"] == "nb"
