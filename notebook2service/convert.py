@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import keyword
 import os
 import re
 import sys
@@ -25,8 +26,9 @@ from .lift.plan import Parameter, Plan, definition_counts, make_plan
 from .linter.checker import check_notebook
 from .manifest import FILENAME, Manifest
 from .notebook import Notebook, NotebookError, load_python
+from .output import check_output_dir, write_tree
 from .provenance import code_sha256
-from .render import render, write_tree
+from .render import render
 from .sagemaker import channels, features
 from .sagemaker.container import EXECUTABLES, container_files
 from .sagemaker.decide import SageMakerPlan, decide
@@ -67,15 +69,20 @@ def convert(
     conversion (it follows top-down order); they are in the manifest's `findings`.
     """
     src = analyse(notebook, out_dir, name)
+    if write:
+        check_output_dir(src.out, src.nb.path, force)  # refuse before the work, not after
     params = parameters(src)
     lifted = lift(src, params)
     planned = plan(src, params, lifted)
     sm = sagemaker_plan(src, lifted, planned, model)
     package = assemble(src, params, lifted, planned, sm, format_output)
     manifest = make_manifest(src, params, lifted, planned, sm, package)
+    manifest.written = sorted({*package.files, FILENAME})  # what --force may replace
     package.files[FILENAME] = manifest.dumps()
     if write:
-        write_tree(src.out, package.files, force=force, executable=EXECUTABLES)
+        write_tree(
+            src.out, package.files, force=force, executable=EXECUTABLES, notebook_path=src.nb.path
+        )
     return ConvertResult(src.out, src.package, manifest.to_dict(), package.files)
 
 
@@ -249,7 +256,8 @@ def lift(src: Analysed, params: Parameters) -> Lifted:
         out.pip += code.pip
         out.helpers |= code.helpers
         out.imports |= code.imports
-        out.files.update(code.files)
+        for target, text in code.files.items():  # %%writefile -a adds to earlier cells' text
+            out.files[target] = out.files.get(target, "") * (target in code.appends) + text
         if code.source is None:
             out.cell_map[index] = "file" if code.files else "removed"
             continue
@@ -379,8 +387,26 @@ def assemble(
                 note("convert", "writefile-outside", "warning", message, target=target)
             )
             continue
+        if _clashes(rel, files):
+            message = f"%%writefile {target}: the name of a folder or file nb2svc writes; not written"
+            src.findings.append(
+                note("convert", "writefile-outside", "warning", message, target=target)
+            )
+            continue
         files[rel.as_posix()] = text
     return Package(files, pipeline, reqs)
+
+
+def _clashes(rel: Path, files: dict[str, str]) -> bool:
+    """`rel` is the package folder itself, one of the generated files, or a folder of them."""
+    posix = rel.as_posix()
+    return (
+        not rel.parts
+        or posix in files
+        or posix == "nb2svc.json"
+        or any(f.startswith(posix + "/") for f in files)
+        or any(p.as_posix() in files for p in rel.parents)
+    )
 
 
 def _plan_findings(src: Analysed, params: Parameters, lifted: Lifted, planned: Planned) -> None:
@@ -625,7 +651,7 @@ def _requirement(r: Any) -> dict[str, Any]:
 
 def package_name(nb: Notebook, name: str | None) -> str:
     if name:
-        if not name.isidentifier() or name in sys.stdlib_module_names:
+        if not name.isidentifier() or name in sys.stdlib_module_names or keyword.iskeyword(name):
             raise ConvertError(f"--name {name!r} is not a usable Python package name")
         return name
     stem = Path(nb.path).stem if not nb.path.startswith("<") else "converted_notebook"
@@ -638,7 +664,9 @@ def package_name(nb: Notebook, name: str | None) -> str:
         shadows = False
     if candidate[0].isdigit():
         candidate = "nb_" + candidate
-    if shadows or candidate in sys.stdlib_module_names or candidate in ("test", "tests"):
+    from .staleness import _default_package  # one naming rule (stdlib, tests, keywords)
+
+    if shadows or candidate != _default_package(candidate):
         candidate += "_pipeline"
     return candidate
 
