@@ -132,7 +132,7 @@ _PLACEHOLDER = re.compile(
     r"todo|tbd|changeme|redacted.*|\*\*\*redacted\*\*\*|os\.environ.*|os\.getenv.*|getpass.*|"
     r"environ.*|input\(?.*|self\..*|args?\..*|config\..*|settings\..*|request.*|str|int|bytes|"
     r"optional.*|\d{1,6}|[a-z_]+\(.*|[a-z_]+\[.*)$"
-    r"|^\[.*\]$|^my[-_ ]|your|here|placeholder|example|replace|dummy|xxxx|\{\{"
+    r"|^\[|^my[-_ ]|your|here|placeholder|example|replace|dummy|xxxx|\{\{"
 )
 
 _ALL_MARKERS = tuple(sorted({m for d in _DETECTORS for m in d.markers}))
@@ -158,6 +158,8 @@ def _assignment_ok(m: re.Match[str]) -> bool:
     if not is_secret_name(m.group("n")):
         return False
     value = m.group("s")
+    if m.group("q") is None and not value[0].isalnum():
+        return False  # `TOKEN = !gcloud ...`, `key = [..]`: not a literal
     if m.group("q") is None and not re.match(r"[A-Za-z0-9_\-+/=.~!@#%^&*]{6,}$", value):
         return False
     if (
