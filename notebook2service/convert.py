@@ -25,6 +25,7 @@ from .lift.plan import Parameter, Plan, definition_counts, make_plan
 from .linter.checker import check_notebook
 from .notebook import Notebook, NotebookError, load
 from .provenance import code_sha256
+from .redact import MARKER, redact_data, redact_files
 from .render import render, write_tree
 from .sagemaker import channels, features
 from .sagemaker.container import EXECUTABLES, container_files
@@ -72,10 +73,30 @@ def convert(
     sm = sagemaker_plan(src, lifted, planned, model)
     package = assemble(src, params, lifted, planned, sm, format_output)
     manifest = make_manifest(src, params, lifted, planned, sm, package)
+    manifest = _safety_net(manifest, package)
     package.files["nb2svc.json"] = json.dumps(manifest, indent=2, default=str) + "\n"
     if write:
         write_tree(src.out, package.files, force=force, executable=EXECUTABLES)
     return ConvertResult(src.out, src.package, manifest, package.files)
+
+
+def _safety_net(manifest: dict[str, Any], package: Any) -> dict[str, Any]:
+    """The last redaction before anything leaves convert: files, manifest, and a note if it fired."""
+    package.files, changed = redact_files(package.files)
+    clean = redact_data(manifest)
+    if changed or clean != manifest:
+        where = ", ".join(changed + (["nb2svc.json"] if clean != manifest else []))
+        clean["findings"].append(
+            note(
+                "convert",
+                "secret-redacted",
+                "warning",
+                f"a secret reached {where} and was replaced by {MARKER}; read it from the "
+                "environment (os.environ) instead",
+                files=changed,
+            ).to_dict()
+        )
+    return clean
 
 
 # -- the passes' data ------------------------------------------------------------------

@@ -116,7 +116,7 @@ _DETECTORS = (
     _Detector(
         "a secret assignment",
         re.compile(
-            rf"(?i)(?P<n>\b{_NAME})[\"']?\s*(?::=|=|:)\s*(?:[rbuf]{{0,2}}(?P<q>[\"']))?"
+            rf"(?i)(?P<n>\b{_NAME})(?:[\"']\]?|\])?\s*(?::=|=|:)\s*(?:[rbuf]{{0,2}}(?P<q>[\"']))?"
             rf"(?P<s>{_VALUE_END}{{4,}})"
         ),
         ("pass", "pwd", "secret", "token", "key", "credential"),
@@ -239,3 +239,19 @@ def redact_data(value: object) -> object:
 
 def contains_secret(text: str) -> bool:
     return bool(find_secrets(text))
+
+
+def redact_files(files: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The files with every secret redacted, and the names of the files that held one."""
+    out, changed = {}, []
+    for rel, text in files.items():
+        out[rel] = redact(text)
+        if out[rel] != text:
+            changed.append(rel)
+    return out, changed
+
+
+def excerpt(text: str, limit: int) -> str:
+    """At most `limit` characters of `text`, redacted first (a cut must not hide a secret's shape)."""
+    text = redact(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -6,7 +6,7 @@ import re
 
 from ..dataflow import CellFlow, Flow, is_ipython_global
 from ..ipython import SESSION_MAGICS
-from ..redact import MARKER, find_secrets, is_secret_name
+from ..redact import MARKER, excerpt, find_secrets, is_secret_name
 from .rules import Context, check
 
 # -- NB201 ------------------------------------------------------------------------------
@@ -47,7 +47,7 @@ def ipython_syntax(ctx: Context) -> None:
                     why = "fetches data at run time; make it an explicit data step"
                 else:
                     why = "runs a shell command; use subprocess or a real script step"
-                what = "`!" + (occ.args[:40] + ("…" if len(occ.args) > 40 else "")) + "`"
+                what = "`!" + excerpt(occ.args, 41) + "`"
             else:
                 why = _MAGIC_WHY.get(occ.name, "is IPython syntax that plain Python cannot run")
                 what = f"`{occ.display}`"
@@ -127,7 +127,7 @@ def absolute_paths(ctx: Context) -> None:
                 continue
             kind = path_kind(s.value)
             if kind:
-                shown = s.value if len(s.value) <= 60 else s.value[:57] + "…"
+                shown = excerpt(s.value, 58)
                 ctx.report(
                     "NB203",
                     f.cell,
@@ -270,7 +270,7 @@ def stored_errors(ctx: Context) -> None:
             if isinstance(out, dict) and out.get("output_type") == "error":
                 ename = str(out.get("ename", "Error"))[:60]
                 evalue = " ".join(str(out.get("evalue", "")).split())
-                evalue = evalue if len(evalue) <= 80 else evalue[:77] + "…"
+                evalue = excerpt(evalue, 78)
                 ctx.report(
                     "NB206",
                     cell,
