@@ -22,6 +22,7 @@ from .findings import CellRef, Finding, note
 from .generated import check_code, format_code, line_map
 from .lift import build, magics
 from .lift.plan import Parameter, Plan, definition_counts, make_plan
+from .lift.secrets_env import secrets_from_env
 from .linter.checker import check_notebook
 from .notebook import Notebook, NotebookError, load
 from .provenance import code_sha256
@@ -272,7 +273,14 @@ def lift(src: Analysed, params: Parameters) -> Lifted:
         if code.source is None:
             out.cell_map[index] = "file" if code.files else "removed"
             continue
-        parts = out.cells[index] = build.split_cell(index, f.cell.label(), code.source)
+        source, env = secrets_from_env(code.source)
+        if env:
+            out.imports.add("os")
+            message = f"a secret in cell {index} is read from the environment: " + ", ".join(env)
+            src.findings.append(
+                note("convert", "secret-from-env", "warning", message, f.cell, variables=env)
+            )
+        parts = out.cells[index] = build.split_cell(index, f.cell.label(), source)
         if parts.main_checks:
             out.actions.append(
                 magics.Action(

@@ -135,11 +135,11 @@ def _needles(secret: str) -> set[str]:
 
 
 def leaks(blob: str | bytes) -> list[tuple[str, str]]:
-    """(secret name, leaked piece) for every secret or 8-character piece of one in `blob`."""
-    text = blob.decode("utf-8", "replace") if isinstance(blob, bytes) else blob
+    """(secret name, piece) for each secret or 8-character piece of one in `blob` (any case)."""
+    text = (blob.decode("utf-8", "replace") if isinstance(blob, bytes) else blob).lower()
     found = []
     for name, secret in SECRETS.items():
-        for piece in sorted(_needles(secret)):
+        for piece in sorted(_needles(secret.lower())):
             if piece in text or json.dumps(piece)[1:-1] in text:
                 found.append((name, piece))
                 break

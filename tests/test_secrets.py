@@ -66,7 +66,11 @@ def test_convert_says_where_secrets_were(planted, tmp_path):
     result = convert(str(nb), tmp_path / "pkg", write=False)
     assert MARKER in result.files["nb2svc.json"] or any(MARKER in t for t in result.files.values())
     names = {f.get("name") for f in result.findings}
-    assert "hard-coded-secret" in names
+    assert {"hard-coded-secret", "secret-from-env", "secret-redacted"} <= names
+    pipeline = next(t for rel, t in result.files.items() if rel.endswith("pipeline.py"))
+    assert 'password = os.environ["PASSWORD"]' in pipeline
+    assert 'DB_URL = os.environ["DB_URL"]' in pipeline
+    compile(pipeline, "pipeline.py", "exec")
 
 
 @pytest.mark.parametrize(
