@@ -26,7 +26,7 @@ from .lift.secrets_env import secrets_from_env
 from .linter.checker import check_notebook
 from .notebook import Notebook, NotebookError, load
 from .provenance import code_sha256
-from .redact import MARKER, redact_data, redact_files
+from .redact import MARKER, find_secrets, is_secret_name, redact_data, redact_files
 from .render import render, write_tree
 from .sagemaker import channels, features
 from .sagemaker.container import EXECUTABLES, container_files
@@ -229,6 +229,12 @@ def parameters(src: Analysed) -> Parameters:
             value = ast.literal_eval(stmt.value)  # type: ignore[attr-defined, arg-type]
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             return _params_kept(src, cell, "parameter `{parameter}` is not a literal", target)
+        if is_secret_name(target) or find_secrets(f"{target} = {value!r}"):
+            why = (
+                "parameter `{parameter}` holds a secret: it is read from the environment, "
+                "never an option default or a hyperparameter"
+            )
+            return _params_kept(src, cell, why, target)
         params.append(Parameter(target, repr(value), value))
     return Parameters(params, cell.index)
 

@@ -129,3 +129,19 @@ def test_nb301_catches_curl_and_url_credentials(tmp_path, capsys):
     codes = [(d["code"], d["cell"]["index"]) for d in json.loads(out)]
     assert ("NB301", 1) in codes and ("NB301", 2) in codes
     assert "S3cretPass" not in out and "pw12345" not in out
+
+
+def test_a_secret_parameter_is_read_from_the_environment(tmp_path):
+    from nbmake import code, notebook, write
+
+    from notebook2service.convert import convert
+
+    secret = "Qm8" + "vZt2Lp9Xw4"
+    cell = code(f'epochs = 3\ndb_password = "{secret}"', metadata={"tags": ["parameters"]})
+    nb = write(tmp_path / "p.ipynb", notebook(cell, "print(epochs, len(db_password))"))
+    result = convert(str(nb), tmp_path / "pkg", write=False)
+    blob = "\n".join(result.files.values())
+    assert secret not in blob and leaks(blob) == []
+    assert 'db_password = os.environ["DB_PASSWORD"]' in blob
+    assert "db_password" not in json.dumps(result.manifest.get("parameters"))
+    assert any("read from the environment" in f["message"] for f in result.findings)
