@@ -398,6 +398,8 @@ def assemble(
     pipeline = _pipeline(lifted, planned, served, context, format_output)
     _generated_code_findings(src, lifted, pipeline)
     reqs = _requirements(src, lifted, served)
+    for warning in getattr(reqs, "warnings", ()):
+        src.findings.append(note("convert", "requirement-skipped", "warning", warning))
     files = _package_files(src, params, lifted, pipeline, reqs, context, format_output)
     notebook_dir = (
         str(Path(src.nb.path).resolve().parent) if not src.nb.path.startswith("<") else ""

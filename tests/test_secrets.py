@@ -71,6 +71,7 @@ def test_convert_says_where_secrets_were(planted, tmp_path):
     assert 'password = os.environ["PASSWORD"]' in pipeline
     assert 'DB_URL = os.environ["DB_URL"]' in pipeline
     compile(pipeline, "pipeline.py", "exec")
+    assert any("PIP_INDEX_URL" in f["message"] for f in result.findings)
 
 
 @pytest.mark.parametrize(
