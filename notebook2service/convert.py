@@ -23,11 +23,13 @@ from .findings import CellRef, Finding, note
 from .generated import check_code, format_code, line_map
 from .lift import build, magics
 from .lift.plan import Parameter, Plan, definition_counts, make_plan
+from .lift.secrets_env import secrets_from_env
 from .linter.checker import check_notebook
 from .manifest import FILENAME, Manifest
 from .notebook import Notebook, NotebookError, load_python
 from .output import check_output_dir, write_tree
 from .provenance import code_sha256
+from .redact import MARKER, find_secrets, is_secret_name, redact_data, redact_files
 from .render import render
 from .sagemaker import channels, features
 from .sagemaker.container import EXECUTABLES, container_files
@@ -78,12 +80,33 @@ def convert(
     package = assemble(src, params, lifted, planned, sm, format_output)
     manifest = make_manifest(src, params, lifted, planned, sm, package)
     manifest.written = sorted({*package.files, FILENAME})  # what --force may replace
+    manifest = _safety_net(manifest, package)
     package.files[FILENAME] = manifest.dumps()
     if write:
         write_tree(
             src.out, package.files, force=force, executable=EXECUTABLES, notebook_path=src.nb.path
         )
     return ConvertResult(src.out, src.package, manifest.to_dict(), package.files)
+
+
+def _safety_net(manifest: Manifest, package: Any) -> Manifest:
+    """The last redaction before anything leaves convert: files, manifest, and a note if it fired."""
+    package.files, changed = redact_files(package.files)
+    raw = manifest.to_dict()
+    clean = redact_data(raw)
+    if changed or clean != raw:
+        where = ", ".join(changed + ([FILENAME] if clean != raw else []))
+        clean["findings"].append(
+            note(
+                "convert",
+                "secret-redacted",
+                "warning",
+                f"a secret reached {where} and was replaced by {MARKER}; read it from the "
+                "environment (os.environ) instead",
+                files=changed,
+            ).to_dict()
+        )
+    return Manifest.from_dict(clean)
 
 
 # -- the passes' data ------------------------------------------------------------------
@@ -216,6 +239,12 @@ def parameters(src: Analysed) -> Parameters:
             value = ast.literal_eval(stmt.value)  # type: ignore[attr-defined, arg-type]
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             return _params_kept(src, cell, "parameter `{parameter}` is not a literal", target)
+        if is_secret_name(target) or find_secrets(f"{target} = {value!r}"):
+            why = (
+                "parameter `{parameter}` holds a secret: it is read from the environment, "
+                "never an option default or a hyperparameter"
+            )
+            return _params_kept(src, cell, why, target)
         params.append(Parameter(target, repr(value), value))
     return Parameters(params, cell.index)
 
@@ -261,7 +290,14 @@ def lift(src: Analysed, params: Parameters) -> Lifted:
         if code.source is None:
             out.cell_map[index] = "file" if code.files else "removed"
             continue
-        parts = out.cells[index] = build.split_cell(index, f.cell.label(), code.source)
+        source, env = secrets_from_env(code.source)
+        if env:
+            out.imports.add("os")
+            message = f"a secret in cell {index} is read from the environment: " + ", ".join(env)
+            src.findings.append(
+                note("convert", "secret-from-env", "warning", message, f.cell, variables=env)
+            )
+        parts = out.cells[index] = build.split_cell(index, f.cell.label(), source)
         if parts.main_checks:
             out.actions.append(
                 magics.Action(
@@ -373,6 +409,8 @@ def assemble(
     pipeline = _pipeline(lifted, planned, served, context, format_output)
     _generated_code_findings(src, lifted, pipeline)
     reqs = _requirements(src, lifted, served)
+    for warning in getattr(reqs, "warnings", ()):
+        src.findings.append(note("convert", "requirement-skipped", "warning", warning))
     files = _package_files(src, params, lifted, pipeline, reqs, context, format_output)
     notebook_dir = (
         str(Path(src.nb.path).resolve().parent) if not src.nb.path.startswith("<") else ""
