@@ -24,7 +24,8 @@ from .generated import check_code, format_code, line_map
 from .lift import build, magics
 from .lift.plan import Parameter, Plan, definition_counts, make_plan
 from .linter.checker import check_notebook
-from .notebook import Notebook, NotebookError, load
+from .manifest import FILENAME, Manifest
+from .notebook import Notebook, NotebookError, load_python
 from .output import check_output_dir, write_tree
 from .provenance import code_sha256
 from .render import render
@@ -76,13 +77,13 @@ def convert(
     sm = sagemaker_plan(src, lifted, planned, model)
     package = assemble(src, params, lifted, planned, sm, format_output)
     manifest = make_manifest(src, params, lifted, planned, sm, package)
-    manifest["written"] = sorted({*package.files, "nb2svc.json"})  # what --force may replace
-    package.files["nb2svc.json"] = json.dumps(manifest, indent=2, default=str) + "\n"
+    manifest.written = sorted({*package.files, FILENAME})  # what --force may replace
+    package.files[FILENAME] = manifest.dumps()
     if write:
         write_tree(
             src.out, package.files, force=force, executable=EXECUTABLES, notebook_path=src.nb.path
         )
-    return ConvertResult(src.out, src.package, manifest, package.files)
+    return ConvertResult(src.out, src.package, manifest.to_dict(), package.files)
 
 
 # -- the passes' data ------------------------------------------------------------------
@@ -161,6 +162,9 @@ class Served:
 
 # -- the passes ------------------------------------------------------------------------
 
+#: what the generated container imports to save, load and serve a model
+SERVING_MODULES = ("numpy", "skops")
+
 #: lint codes that change the package's meaning or reproducibility (verify attributes causes)
 _AFFECTS = ("NB204", "NB205", "NB301")
 
@@ -168,11 +172,9 @@ _AFFECTS = ("NB204", "NB205", "NB301")
 def analyse(notebook: Any, out_dir: str | Path | None, name: str | None) -> Analysed:
     """Load the notebook, name the package, run the dataflow and the hidden-state checks."""
     try:
-        nb = load(notebook)
+        nb = load_python(notebook)
     except NotebookError as exc:
         raise ConvertError(str(exc)) from None
-    if not nb.is_python:
-        raise ConvertError(f"the kernel is {nb.kernel_name}, not Python")
     package = package_name(nb, name)
     out = Path(out_dir) if out_dir is not None else Path("build") / package
     raw = (
@@ -457,7 +459,7 @@ def _pipeline(
         helpers=sorted(lifted.helpers),
         definitions=_definitions(lifted, served),
         steps=_steps(lifted, planned),
-        run=build.render(build.run_function(planned.plan)).strip(),
+        run=build.code_of(build.run_function(planned.plan)).strip(),
         **context,
     )
     return format_code(pipeline, f"{context['package']}/pipeline.py") if format_output else pipeline
@@ -468,7 +470,7 @@ def _import_lines(lifted: Lifted) -> list[str]:
     seen: dict[str, int] = {}
     for c in lifted.ordered:
         for stmt in c.imports:
-            seen.setdefault(build.render(stmt).strip(), c.index)
+            seen.setdefault(build.code_of(stmt).strip(), c.index)
     lines = sorted(seen, key=lambda t: (not t.startswith("from __future__"), seen[t]))
     lines += [f"import {m}" for m in sorted(lifted.imports) if f"import {m}" not in seen]
     return lines
@@ -481,7 +483,7 @@ def _definitions(lifted: Lifted, served: Served) -> list[str]:
         out.append(f"# {label}: feature preparation\n" + served.extraction.code.strip())
     for c in lifted.ordered:
         for d in c.definitions:
-            out.append(f"# {c.label}\n" + build.render(d).strip())
+            out.append(f"# {c.label}\n" + build.code_of(d).strip())
             lifted.cell_map.setdefault(c.index, "module")
         if c.imports and not c.body and not c.definitions:
             lifted.cell_map.setdefault(c.index, "imports")
@@ -493,7 +495,7 @@ def _steps(lifted: Lifted, planned: Planned) -> list[str]:
     for step in planned.plan.steps:
         labels = [lifted.cells[i].label for i in step.cells]
         doc = f"{step.heading or 'Notebook'} — {', '.join(labels)}."
-        out.append(build.render(build.step_function(step, lifted.cells, doc)).strip())
+        out.append(build.code_of(build.step_function(step, lifted.cells, doc)).strip())
         for i in step.cells:
             lifted.cell_map[i] = step.name
     return out
@@ -524,7 +526,7 @@ def _requirements(src: Analysed, lifted: Lifted, served: Served) -> list[Any]:
     top = _top_modules(src)
     local = {Path(t).stem for t in lifted.files if t.endswith(".py")}
     if served.sm.model:  # what the container needs to save, load and serve the model
-        top |= {"skops", "numpy", *serving_modules()}
+        top |= set(SERVING_MODULES)
     return infer(sorted(top), lifted.pip, local_modules=local)
 
 
@@ -578,7 +580,7 @@ def make_manifest(
     planned: Planned,
     served: Served,
     package: Package,
-) -> dict[str, Any]:
+) -> Manifest:
     """nb2svc.json: what was generated from what, and every finding."""
     nb, plan_ = src.nb, planned.plan
     if params.cell is not None:
@@ -587,51 +589,49 @@ def make_manifest(
         lifted.cell_map.setdefault(
             c.index, "module" if c.definitions else "imports" if c.imports else "empty"
         )
-    return {
-        "nb2svc": __version__,
-        "package": src.package,
-        "notebook": src.notebook_name,
-        "notebook_sha256": src.digest,
-        "code_sha256": code_sha256(nb),
-        "notebook_path": (
+    return Manifest(
+        nb2svc=__version__,
+        package=src.package,
+        notebook=src.notebook_name,
+        notebook_sha256=src.digest,
+        code_sha256=code_sha256(nb),
+        notebook_path=(
             Path(os.path.relpath(Path(nb.path).resolve(), src.out.resolve())).as_posix()
             if not nb.path.startswith("<")
             else None
         ),
-        "entrypoint": f"python -m {src.package}",
-        "cells": [
-            {
-                "index": c.index,
-                "id": c.id,
-                "execution_count": c.execution_count,
-                "target": lifted.cell_map.get(c.index, "empty"),
-            }
-            for c in nb.code_cells
-        ],
-        "steps": [
-            {
-                "function": s.name,
-                "cells": s.cells,
-                "heading": s.heading,
-                "parameters": s.params,
-                "returns": s.returns,
-                "globals": s.global_names,
-            }
-            for s in plan_.steps
-        ],
-        "parameters": [
+        entrypoint=f"python -m {src.package}",
+        cells=[_cell_entry(c, lifted) for c in nb.code_cells],
+        steps=[_step_entry(s) for s in plan_.steps],
+        parameters=[
             {"name": p.name, "default": p.value, "option": "--" + p.name.replace("_", "-")}
             for p in params.params
         ],
-        "module_level": sorted(planned.module_functions),
-        "shared_globals": sorted(plan_.shared_globals),
-        "ipython": [a.to_dict() for a in lifted.actions],
-        "data_acquisition": [a.to_dict() for a in lifted.actions if a.kind == "data"],
-        "files": sorted(lifted.files),
-        "requirements": [_requirement(r) for r in package.requirements],
-        "line_map": {"pipeline.py": line_map(package.pipeline)},
-        "sagemaker": served.sm.to_dict(),
-        "findings": [f.to_dict() for f in src.findings],
+        module_level=sorted(planned.module_functions),
+        shared_globals=sorted(plan_.shared_globals),
+        ipython=[a.to_dict() for a in lifted.actions],
+        data_acquisition=[a.to_dict() for a in lifted.actions if a.kind == "data"],
+        files=sorted(lifted.files),
+        requirements=[_requirement(r) for r in package.requirements],
+        line_map={"pipeline.py": line_map(package.pipeline)},
+        sagemaker=served.sm.to_dict(),
+        findings=list(src.findings),
+    )
+
+
+def _cell_entry(c: Any, lifted: Lifted) -> dict[str, Any]:
+    target = lifted.cell_map.get(c.index, "empty")
+    return {"index": c.index, "id": c.id, "execution_count": c.execution_count, "target": target}
+
+
+def _step_entry(s: Any) -> dict[str, Any]:
+    return {
+        "function": s.name,
+        "cells": s.cells,
+        "heading": s.heading,
+        "parameters": s.params,
+        "returns": s.returns,
+        "globals": s.global_names,
     }
 
 
@@ -680,15 +680,6 @@ def _option(p: Parameter) -> dict[str, str]:
         "type": typ,
         "help": repr(f"default: {p.default_source}"),
     }
-
-
-def serving_modules() -> list[str]:
-    """Import names of the serving stack's own dependencies (pinned like the notebook's)."""
-    try:
-        from .sagemaker.serving_deps import SERVING_REQUIREMENTS
-    except ImportError:
-        return []
-    return [re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].strip() for r in SERVING_REQUIREMENTS]
 
 
 def _title(source: str) -> str | None:

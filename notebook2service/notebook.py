@@ -167,6 +167,49 @@ def _upgrade_v3(data: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(upgraded))
 
 
+def _cell_of(i: int, raw: dict[str, Any]) -> Cell:
+    """Cell `i` from its JSON, every field checked for its type (wrong types are dropped)."""
+    source, is_list = _join_source(raw.get("source", ""))
+    if "\r" in source:  # IPython splits lines on \r too
+        source = source.replace("\r\n", "\n").replace("\r", "\n")
+    ctype = raw.get("cell_type") if isinstance(raw.get("cell_type"), str) else "invalid"
+    count = raw.get("execution_count") if ctype == "code" else None
+    if not isinstance(count, int) or isinstance(count, bool):
+        count = None
+    outputs = raw.get("outputs") if ctype == "code" else None
+    md = raw.get("metadata")
+    cell_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+    cell = Cell(
+        index=i,
+        cell_type=ctype,
+        source=source,
+        id=cell_id,
+        execution_count=count,
+        outputs=outputs if isinstance(outputs, list) else [],
+        metadata=md if isinstance(md, dict) else {},
+        source_is_list=is_list,
+    )
+    return cell
+
+
+def walk_files(root: str | os.PathLike[str], want: Any, skip: Any) -> list[str]:
+    """Files under `root` whose name `want(name)` accepts, sorted; folders named in `skip` or
+    starting with a dot are not entered."""
+    found = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in skip and not d.startswith("."))
+        found.extend(os.path.join(folder, n) for n in names if want(n))
+    return sorted(found)
+
+
+def load_python(obj: Any, why: str = "") -> Notebook:
+    """`load`, then NotebookError unless the kernel is Python (`why` ends the message)."""
+    nb = load(obj)
+    if not nb.is_python:
+        raise NotebookError(f"the kernel is {nb.kernel_name}, not Python{why}")
+    return nb
+
+
 def from_dict(data: Any, path: str = "<memory>", text: str | None = None) -> Notebook:
     """Build a Notebook from parsed notebook JSON (v4, or v3 which is upgraded)."""
     if not isinstance(data, dict):
@@ -199,26 +242,8 @@ def from_dict(data: Any, path: str = "<memory>", text: str | None = None) -> Not
             nb.cells.append(cell)
             nb.warnings.append((cell, "NB004", f"cell {i} is not a JSON object; it was skipped"))
             continue
-        source, is_list = _join_source(raw.get("source", ""))
-        if "\r" in source:  # IPython splits lines on \r too
-            source = source.replace("\r\n", "\n").replace("\r", "\n")
-        ctype = raw.get("cell_type") if isinstance(raw.get("cell_type"), str) else "invalid"
-        count = raw.get("execution_count") if ctype == "code" else None
-        if not isinstance(count, int) or isinstance(count, bool):
-            count = None
-        outputs = raw.get("outputs") if ctype == "code" else None
-        md = raw.get("metadata")
-        cell_id = raw.get("id") if isinstance(raw.get("id"), str) else None
-        cell = Cell(
-            index=i,
-            cell_type=ctype,
-            source=source,
-            id=cell_id,
-            execution_count=count,
-            outputs=outputs if isinstance(outputs, list) else [],
-            metadata=md if isinstance(md, dict) else {},
-            source_is_list=is_list,
-        )
+        cell = _cell_of(i, raw)
+        ctype, cell_id = cell.cell_type, cell.id
         nb.cells.append(cell)
         if cell_id is None:
             if (minor >= 5) and ctype in ("code", "markdown", "raw"):

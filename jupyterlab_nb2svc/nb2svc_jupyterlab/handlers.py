@@ -41,8 +41,11 @@ def _clean_path(value: Any, what: str = "path") -> str:
 
 def _package_summary(manifest: dict[str, Any]) -> dict[str, Any]:
     """What the Convert dialog shows: model, parameters, channels, steps, warnings."""
-    sm = manifest.get("sagemaker") if isinstance(manifest.get("sagemaker"), dict) else {}
-    findings = [f for f in manifest.get("findings") or [] if isinstance(f, dict)]
+    from notebook2service.manifest import Manifest
+
+    typed = Manifest.from_dict(manifest)  # the one manifest type, as convert wrote it
+    sm = typed.sagemaker if isinstance(typed.sagemaker, dict) else {}
+    findings = [f.to_dict() for f in typed.findings]
     return {
         "package": manifest.get("package"),
         "entrypoint": manifest.get("entrypoint"),

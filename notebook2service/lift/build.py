@@ -311,5 +311,5 @@ def run_function(plan: Plan) -> cst.FunctionDef:
     return cst.FunctionDef(name=cst.Name("run"), params=params, body=cst.IndentedBlock(body))
 
 
-def render(node: cst.CSTNode) -> str:
+def code_of(node: cst.CSTNode) -> str:
     return cst.Module([]).code_for_node(node)
