@@ -23,7 +23,9 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+from notebook2service.linter.fix import clear_execution_counts  # noqa: E402
 from notebook2service.linter.runner import lint_file  # noqa: E402
+from notebook2service.notebook import NotebookError  # noqa: E402
 from notebook2service.worker import handle  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -160,6 +162,26 @@ def test_lint_never_raises(tmp_path_factory, raw):
     assert result.error is None or "\n" not in result.error
     answer = handle({"verb": "lint", "text": raw.decode("utf-8", "replace"), "path": str(f)})
     assert isinstance(answer, dict) and "ok" in answer  # the JupyterLab worker's answer
+    try:  # lint --fix: a one-line refusal, or a file that differs only in its counts
+        clear_execution_counts(str(f))
+    except NotebookError:
+        assert f.read_bytes() == raw
+    else:
+        _same_but_counts(raw, f.read_bytes())
+
+
+def _same_but_counts(before: bytes, after: bytes) -> None:
+    def strip(data: bytes) -> object:
+        nb = json.loads(data.decode("utf-8-sig"), parse_float=str, parse_constant=str)
+        for cell in nb.get("cells") or []:
+            if isinstance(cell, dict) and cell.get("cell_type") == "code":
+                cell.pop("execution_count", None)
+                for out in cell.get("outputs") if isinstance(cell.get("outputs"), list) else []:
+                    if isinstance(out, dict):
+                        out.pop("execution_count", None)
+        return nb
+
+    assert strip(before) == strip(after)
 
 
 def _convert(nb: Path, out: Path) -> subprocess.CompletedProcess:
