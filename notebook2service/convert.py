@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, dataflow
+from .image import notebook_python
 from .lift import build, magics
 from .lift.plan import Parameter, Plan, make_plan
 from .linter.checker import check_notebook
+from .local_modules import local_dependencies, requirement_findings
 from .notebook import Notebook, NotebookError, load
 from .provenance import code_sha256
 from .render import render, write_tree
@@ -447,6 +449,7 @@ def convert(
         "digest": digest,
         "package": package,
     }
+    context["python_version"], python_source = notebook_python(nb.metadata)
     pipeline = render(
         "package/pipeline.py.j2",
         imports=import_lines,
@@ -477,9 +480,13 @@ def convert(
             if not qual.startswith("."):
                 top_modules.add(qual.split(".")[0])
     local = {Path(t).stem for t in files if t.endswith(".py")}
+    nb_dir = Path(nb.path).resolve().parent if not nb.path.startswith("<") else None
+    local_found = local_dependencies(nb_dir, top_modules, files, findings)
+    local |= local_found.names
     if sm.model:  # what the container needs to save, load and serve the model
         top_modules |= {"skops", "numpy", *serving_modules()}
-    reqs = infer(sorted(top_modules), pip, local_modules=local)
+    reqs = infer(sorted(top_modules), pip, local_modules=local, needed=top_modules & {"IPython"})
+    findings.extend(requirement_findings(reqs.warnings))
     req_lines = [r.line() for r in reqs]
 
     uses_pandas = "pandas" in top_modules
@@ -495,7 +502,9 @@ def convert(
         f"{package}/__init__.py": render("package/__init__.py.j2", **context),
         f"{package}/__main__.py": main_py,
         f"{package}/pipeline.py": pipeline,
-        "requirements.txt": render("package/requirements.txt.j2", lines=req_lines, **context),
+        "requirements.txt": render(
+            "package/requirements.txt.j2", lines=reqs.lines(), **context
+        ),
         "pyproject.toml": render(
             "package/pyproject.toml.j2",
             distribution=package.replace("_", "-"),
@@ -506,12 +515,10 @@ def convert(
     }
     if helpers:
         out_files[f"{package}/_runtime.py"] = render("package/_runtime.py.j2", **context)
-    notebook_dir = str(Path(nb.path).resolve().parent) if not nb.path.startswith("<") else ""
-    out_files.update(
-        container_files(
-            sm, plan, context, sorted(t for t in files if not Path(t).is_absolute()), notebook_dir
-        )
-    )
+    notebook_dir = str(nb_dir) if nb_dir else ""
+    extra = {t for t in files if not Path(t).is_absolute()} | set(local_found.files)
+    out_files.update(container_files(sm, plan, context, sorted(extra), notebook_dir))
+    out_files.update(local_found.files)
     for target, text in files.items():
         rel = Path(target)
         if rel.is_absolute() or ".." in rel.parts:
@@ -580,6 +587,12 @@ def convert(
         ],
         "line_map": {"pipeline.py": line_map(pipeline)},
         "sagemaker": sm.to_dict(),
+        "environment": {
+            "python": context["python_version"],
+            "python_from": python_source,
+            "requirements_from": sys.executable,
+            "local_modules": sorted(local_found.files),
+        },
         "findings": findings,
     }
     out_files["nb2svc.json"] = json.dumps(manifest, indent=2, default=str) + "\n"

@@ -65,9 +65,23 @@ class Requirement:
 class Requirements(list[Requirement]):
     """What :func:`infer` returns: a plain list, plus the warnings collected on the way."""
 
-    def __init__(self, items: Iterable[Requirement] = (), warnings: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        items: Iterable[Requirement] = (),
+        warnings: Iterable[str] = (),
+        kept: Iterable[str] = (),
+    ) -> None:
         super().__init__(items)
         self.warnings: list[str] = list(warnings)
+        #: pip lines kept verbatim from the notebook's pip commands: index options
+        #: ("--index-url URL") and direct references ("git+https://...")
+        self.kept: list[str] = list(dict.fromkeys(kept))
+
+    def lines(self) -> list[str]:
+        """requirements.txt: pip options, then requirements, then direct references."""
+        options = [k for k in self.kept if k.startswith("-")]
+        direct = [k for k in self.kept if not k.startswith("-")]
+        return [*options, *(r.line() for r in self), *direct]
 
 
 # --------------------------------------------------------------------------- module -> dist
@@ -411,16 +425,27 @@ def parse_pip_command(command: str) -> tuple[list[str], list[str]]:
     only their pip parts read. Anything that cannot become a requirement (``-r`` files, ``-e``,
     URLs, local paths, variables, conda, uninstall) is reported as a warning. Never raises.
     """
+    reqs, warnings, _ = _parse_pip(command)
+    return reqs, warnings
+
+
+def _parse_pip(command: object) -> tuple[list[str], list[str], list[str]]:
+    """:func:`parse_pip_command` plus the lines kept verbatim for requirements.txt.
+
+    Those are index options (``--index-url URL``, ``--extra-index-url``, ``--find-links``,
+    ``--trusted-host``) and direct references (``git+https://...``, wheel URLs).
+    """
     reqs: list[str] = []
     warnings: list[str] = []
+    kept: list[str] = []
     if not isinstance(command, str):
-        return reqs, warnings
+        return reqs, warnings, kept
     try:
         for segment, angle_words in _split_chain(command):
-            _parse_segment(segment, angle_words, reqs, warnings)
+            _parse_segment(segment, angle_words, reqs, (warnings, kept))
     except Exception as exc:  # pragma: no cover - belt and braces
         warnings.append(f"could not parse {command!r}: {exc}")
-    return reqs, warnings
+    return reqs, warnings, kept
 
 
 def _split_chain(text: str) -> list[tuple[str, frozenset[str]]]:
@@ -509,8 +534,9 @@ def _basename(token: str) -> str:
 
 
 def _parse_segment(
-    segment: str, angle: frozenset[str], reqs: list[str], warnings: list[str]
+    segment: str, angle: frozenset[str], reqs: list[str], out: tuple[list[str], list[str]]
 ) -> None:
+    warnings = out[0]
     tokens = _tokens(segment)
     if tokens:
         tokens[0] = tokens[0].lstrip("!%")
@@ -546,7 +572,7 @@ def _parse_segment(
         return
     sub, args = _pip_subcommand(pip_args)
     if sub == "install":
-        _parse_install(args, segment, angle, reqs, warnings)
+        _parse_install(args, segment, angle, reqs, out)
     elif sub == "uninstall":
         names = [a for a in args if not a.startswith("-")]
         warnings.append(
@@ -590,8 +616,13 @@ def _pip_subcommand(args: list[str]) -> tuple[str | None, list[str]]:
 
 
 def _parse_install(
-    args: list[str], segment: str, angle: frozenset[str], reqs: list[str], warnings: list[str]
+    args: list[str],
+    segment: str,
+    angle: frozenset[str],
+    reqs: list[str],
+    out: tuple[list[str], list[str]],
 ) -> None:
+    warnings, kept = out
     positional: list[str] = []
     i, n = 0, len(args)
     only_positional = False
@@ -611,7 +642,7 @@ def _parse_install(
                 if not eq:
                     value = args[i] if i < n else ""
                     i += 1
-                _install_option(name, value, warnings)
+                _install_option(name, value, out)
         elif arg.startswith("-") and len(arg) > 1:
             for j, ch in enumerate(arg[1:], start=1):
                 if ch in _SHORT_VALUE_OPTS:
@@ -619,7 +650,7 @@ def _parse_install(
                     if not value:
                         value = args[i] if i < n else ""
                         i += 1
-                    _install_option("-" + ch, value, warnings)
+                    _install_option("-" + ch, value, out)
                     break
         else:
             positional.append(arg)
@@ -644,12 +675,42 @@ def _parse_install(
                     f"{tok}: unquoted '<'/'>' is a shell redirection in {segment!r}; "
                     "read as the intended specifier (quote it in the notebook)"
                 )
+        if warning and _DIRECT.match(tok):
+            url = _without_credentials(tok, warnings)
+            kept.append(url)
+            warning = f"{url}: direct reference kept in requirements.txt (not pinned by version)"
         if warning:
             warnings.append(warning)
 
 
-def _install_option(name: str, value: str, warnings: list[str]) -> None:
-    if name in ("-r", "--requirement"):
+_DIRECT = re.compile(r"^(git|hg|svn|bzr)\+[a-z]+://|^https?://\S+\.(whl|tar\.gz|zip)(#\S*)?$", re.I)
+_INDEX_OPTS = {
+    "-i": "--index-url",
+    "--index-url": "--index-url",
+    "--extra-index-url": "--extra-index-url",
+    "-f": "--find-links",
+    "--find-links": "--find-links",
+    "--trusted-host": "--trusted-host",
+}
+
+
+def _without_credentials(url: str, warnings: list[str]) -> str:
+    """``url`` with any ``user:password@`` removed (never written to requirements.txt)."""
+    cleaned = re.sub(r"(://)[^/@\s]+@", r"\1", url)
+    if cleaned != url:
+        warnings.append(
+            f"{cleaned}: credentials in the URL removed; give them to pip in the image "
+            "through its configuration or a build secret"
+        )
+    return cleaned
+
+
+def _install_option(name: str, value: str, out: tuple[list[str], list[str]]) -> None:
+    warnings, kept = out
+    if name in _INDEX_OPTS and value:
+        url = _without_credentials(value, warnings)
+        kept.append(f"{_INDEX_OPTS[name]} {url}")
+    elif name in ("-r", "--requirement"):
         warnings.append(f"-r {value}: requirements file not read; add its lines by hand")
     elif name in ("-e", "--editable"):
         warnings.append(f"-e {value}: editable install is not a requirement")
@@ -764,19 +825,30 @@ def infer(
     pip_commands: Iterable[str] = (),
     *,
     local_modules: Iterable[str] = (),
+    needed: Iterable[str] = (),
 ) -> Requirements:
     """Requirements for the notebook's imports and pip lines, sorted by name.
 
     Stdlib, ``__future__``, ``local_modules`` and notebook-only modules (IPython, google.colab)
-    are skipped. Installed distributions are pinned to their version (``==x.y.z``); a
+    are skipped, unless a notebook-only module is in ``needed`` (the generated code imports
+    it, so the image must install it). A module no installed distribution provides and no
+    well-known name covers is never written (an import name is not a distribution name):
+    it becomes a warning. Installed distributions are pinned to their version (``==x.y.z``); a
     specifier written on a pip line wins over the pin, and its ``installed`` is still recorded.
     Warnings (skipped modules, unparseable pip lines) are in ``result.warnings``. Never raises.
     """
     warnings: list[str] = []
+    kept: list[str] = []
     entries: dict[str, _Entry] = {}
     try:
-        _infer_pip(_as_list(pip_commands), entries, warnings)
-        _infer_imports(_as_list(imports), _local_names(local_modules), entries, warnings)
+        kept = _infer_pip(_as_list(pip_commands), entries, warnings)
+        _infer_imports(
+            _as_list(imports),
+            _local_names(local_modules),
+            entries,
+            warnings,
+            frozenset(_as_list(needed)),
+        )
     except Exception as exc:  # pragma: no cover - belt and braces
         warnings.append(f"dependency inference failed part-way: {exc!r}")
 
@@ -786,13 +858,15 @@ def infer(
         (e.freeze() for e in entries.values()),
         key=lambda r: (r.name.lower(), canonicalize_name(r.name)),
     )
-    return Requirements(reqs, warnings)
+    return Requirements(reqs, warnings, kept)
 
 
-def _infer_pip(commands: list, entries: dict[str, _Entry], warnings: list[str]) -> None:
+def _infer_pip(commands: list, entries: dict[str, _Entry], warnings: list[str]) -> list[str]:
+    kept: list[str] = []
     for command in commands:
-        found, command_warnings = parse_pip_command(command)
+        found, command_warnings, command_kept = _parse_pip(command)
         warnings.extend(command_warnings)
+        kept.extend(command_kept)
         for text in found:
             try:
                 req = _PEP508(text)
@@ -830,6 +904,7 @@ def _infer_pip(commands: list, entries: dict[str, _Entry], warnings: list[str]) 
                 extras=old_extras | set(req.extras),
                 marker=str(req.marker) if req.marker else "",
             )
+    return kept
 
 
 def _satisfies(specifier: SpecifierSet, version: str) -> bool:
@@ -840,7 +915,11 @@ def _satisfies(specifier: SpecifierSet, version: str) -> bool:
 
 
 def _infer_imports(
-    imports: list, local: set[str], entries: dict[str, _Entry], warnings: list[str]
+    imports: list,
+    local: set[str],
+    entries: dict[str, _Entry],
+    warnings: list[str],
+    needed: frozenset[str] = frozenset(),
 ) -> None:
     stdlib = set(sys.stdlib_module_names) | {"__future__", "__main__"}
     pip_keys = {k for k, e in entries.items() if e.source == "pip"}
@@ -865,7 +944,7 @@ def _infer_imports(
             warnings.append(f"{module}: removed from the standard library in Python 3.12/3.13")
             continue
         notebook_only = _longest_prefix(module, NOTEBOOK_ONLY)
-        if notebook_only:
+        if notebook_only and module not in needed:
             warnings.append(f"{module}: skipped; {NOTEBOOK_ONLY[notebook_only]}")
             continue
         try:
@@ -878,8 +957,15 @@ def _infer_imports(
             entries[claimed].modules.add(module)
             continue
         if dist is None:
-            dist = "-".join(module.split(".")) if top in NAMESPACES and "." in module else top
-            note = "; ".join(filter(None, ["not installed here; name assumed", note]))
+            # An import name is not a distribution name (smexperiments, a local module that
+            # was not found): writing it would let pip fetch whatever the public index holds
+            # under that name (dependency confusion). Say so instead.
+            warnings.append(
+                f"{module}: no installed distribution provides it and it is not a known name; "
+                "not written as a requirement (install it where the notebook runs and "
+                "convert again, or add a `!pip install NAME` line)"
+            )
+            continue
         key = canonicalize_name(dist)
         entry = entries.get(key)
         if entry is None:
