@@ -133,35 +133,43 @@ def find_local_modules(notebook_dir: Path | str | None, modules: Iterable[str]) 
     return found
 
 
+
 def local_dependencies(
-    notebook_dir: Path | None, modules: Iterable[str], written: Iterable[str], findings: list
+    notebook_dir: Path | str | None, modules: Iterable[str], written: Iterable[str], findings: list
 ) -> LocalModules:
     """:func:`find_local_modules`, minus files the notebook writes itself, with findings."""
+    from .findings import note
+
+    written = set(written)
     own = {Path(t).stem for t in written if str(t).endswith(".py")}
     found = find_local_modules(notebook_dir, [m for m in modules if m not in own])
-    for rel in [r for r in found.files if r in set(written)]:
+    for rel in [r for r in found.files if r in written]:
         del found.files[rel]  # %%writefile wins: it is what the notebook ran last
     for name in sorted(found.names):
-        findings.append(
-            {
-                "code": "local-module",
-                "kind": "requirements",
-                "severity": "info",
-                "message": f"import {name}: a local module next to the notebook; copied into "
-                "the package, not written as a requirement",
-            }
+        message = (
+            f"import {name}: a local module next to the notebook; copied into the package, "
+            "not written as a requirement"
         )
+        findings.append(note("convert", "local-module", "info", message, module=name))
     for message in found.errors:
-        findings.append(
-            {"code": "local-module", "kind": "requirements", "severity": "error",
-             "message": message}
-        )
+        findings.append(note("convert", "local-module-not-copied", "error", message))
     return found
 
 
-def requirement_findings(warnings: Iterable[str]) -> list[dict]:
+def requirement_findings(warnings: Iterable[str]) -> list:
     """Every requirement warning as a finding (none is thrown away)."""
-    return [
-        {"code": "requirements", "kind": "requirements", "severity": "warning", "message": w}
-        for w in warnings
-    ]
+    from .findings import note
+
+    return [note("convert", "requirement", "warning", w) for w in warnings]
+
+
+def image_environment(context: dict, local: LocalModules) -> dict:
+    """The manifest's record of where the image's Python and requirements came from."""
+    import sys
+
+    return {
+        "python": context.get("python_version"),
+        "python_from": context.get("python_from"),
+        "requirements_from": sys.executable,
+        "local_modules": sorted(local.files),
+    }

@@ -77,7 +77,7 @@ def test_pip_options_and_direct_references_kept_credentials_never(tmp_path):
     assert not any(line.startswith("smexperiments") for line in lines)
     # pipeline.py imports IPython, so the image must install it: a pinned requirement
     assert any(line.startswith("ipython==") for line in lines)
-    messages = [f["message"] for f in result.findings if f["kind"] == "requirements"]
+    messages = [f["message"] for f in result.findings if f["name"] == "requirement"]
     assert any(m.startswith("smexperiments:") for m in messages)
     assert any("credentials in the URL removed" in m for m in messages)
     assert not any("s3cret" in m for m in messages)
