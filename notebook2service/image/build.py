@@ -79,10 +79,16 @@ def host_pip_mounts() -> list[str]:
     paths: list[str] = [p for p in PIP_CONFIG_FILES if Path(p).exists()]
     for value in _pip_config_values():
         path = value[len("file://"):] if value.startswith("file://") else value
+        if path.rstrip("/").endswith("/simple"):  # a local index links to files beside it
+            path = str(Path(path).parent)
         if path.startswith("/") and Path(path).exists():
             paths.append(path)
     args: list[str] = []
+    kept: list[Path] = []
     for path in dict.fromkeys(paths):
+        if any(Path(path).is_relative_to(k) for k in kept):
+            continue  # inside a folder mounted already
+        kept.append(Path(path))
         target = path
         if path == PIP_CONFIG_FILES[2]:
             target = "/root/.config/pip/pip.conf"  # RUN steps run as root
@@ -148,7 +154,8 @@ def build_image(out: str | Path, *, tag: str | None = None, engine: str | None =
         raise BuildError(f"{Path(path).name} build: {exc}") from None
     seconds = time.monotonic() - start
     if proc.returncode:
-        lines = (proc.stdout or "").strip().splitlines()
-        last = next((ln for ln in reversed(lines) if ln.strip()), "see the build log")
+        lines = [ln for ln in (proc.stdout or "").splitlines() if ln.strip()]
+        errors = [ln for ln in lines if ln.startswith(("ERROR:", "error:"))]
+        last = (errors or lines or ["see the build log"])[-1]
         raise BuildError(f"{Path(path).name} build failed ({proc.returncode}): {last[:300]}")
     return BuildResult(tag, path, seconds, _image_size(path, tag))

@@ -148,6 +148,14 @@ _rule("NB205", "star-import", "production", "warning", "a star import hides wher
 _rule(
     "NB206", "stored-error", "production", "warning", "the notebook was saved with an error output"
 )
+_rule(
+    "NB207",
+    "billable-without-cleanup",
+    "production",
+    "warning",
+    "a cell creates a SageMaker resource that bills until deleted (an endpoint) and no cell "
+    "deletes it",
+)
 # security
 _rule(
     "NB301",

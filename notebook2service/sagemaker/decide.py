@@ -14,6 +14,7 @@ from typing import Any
 from ..dataflow import Flow
 from ..findings import Finding, note
 from ..lift.plan import Plan, Step
+from .orchestration import orchestration_plan, sdk_objects
 
 FIT_METHODS = ("fit", "partial_fit", "fit_predict")
 PREDICT_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "score")
@@ -307,8 +308,12 @@ def decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMak
     sm.notes += notes
     if name is None:
         sm.train_steps = list(plan.steps)
+        orchestration_plan(flow, sm, plan)
         return sm
     sm.model, sm.model_cell = name, cell
+    if name in sdk_objects(flow):  # an SDK Estimator: orchestration, not a local model
+        orchestration_plan(flow, sm, plan)
+        return sm
     if call is not None:
         args = getattr(call, "args", ())
         sm.fit_x = (
@@ -375,6 +380,7 @@ def decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMak
                 features=sm.fit_x,
             )
         )
+    orchestration_plan(flow, sm, plan)
     return sm
 
 
