@@ -25,6 +25,7 @@ from .lift import build, magics
 from .lift.plan import Parameter, Plan, definition_counts, make_plan
 from .linter.checker import check_notebook
 from .local_modules import image_environment, local_dependencies, requirement_findings
+from .model_code import split_definitions
 from .notebook import Notebook, NotebookError, load
 from .provenance import code_sha256
 from .render import render, write_tree
@@ -371,6 +372,11 @@ def assemble(
     local = local_dependencies(notebook_dir, _top_modules(src), lifted.files, src.findings)
     reqs = _requirements(src, lifted, served, local.names)
     files = _package_files(src, params, lifted, pipeline, reqs, context, format_output)
+    if context["model_code"]:
+        path = f"{src.package}/model_code.py"
+        files[path] = format_code(context["model_code"], path) if format_output else context[
+            "model_code"
+        ]
     copied = sorted({t for t in lifted.files if not Path(t).is_absolute()} | set(local.files))
     files.update(container_files(served.sm, planned.plan, context, copied, notebook_dir))
     files.update(local.files)
@@ -434,11 +440,16 @@ def _pipeline(
     lifted: Lifted, planned: Planned, served: Served, context: dict[str, Any], format_output: bool
 ) -> str:
     """pipeline.py: hoisted imports, module-level definitions, one function per step, run()."""
+    imports = _import_lines(lifted)
+    split = split_definitions(imports, _definitions(lifted, served))
+    context["model_code"] = split.module  # <pkg>/model_code.py: what serving imports
+    feature = served.sm.feature_function
+    context["feature_module"] = "model_code" if feature in split.moved else "pipeline"
     pipeline = render(
         "package/pipeline.py.j2",
-        imports=_import_lines(lifted),
+        imports=imports + ([split.import_line] if split.import_line else []),
         helpers=sorted(lifted.helpers),
-        definitions=_definitions(lifted, served),
+        definitions=split.kept,
         steps=_steps(lifted, planned),
         run=build.render(build.run_function(planned.plan)).strip(),
         **context,

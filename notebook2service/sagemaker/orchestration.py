@@ -45,6 +45,7 @@ SDK_CREATES = {
     "run": "processing job",
     "train": "training job",  # SDK 3 ModelTrainer.train()
     "build": "model",  # SDK 3 ModelBuilder.build()
+    "submit": "training job",  # azureml Experiment.submit(), aiplatform CustomJob.submit()
 }
 DELETES = {
     "delete_endpoint": "endpoint",
@@ -58,7 +59,10 @@ DELETES = {
 }
 #: resources that bill until deleted (jobs end by themselves: StoppingCondition)
 LASTING = frozenset({"endpoint", "notebook instance"})
-_SDK_ROOTS = ("sagemaker", "smexperiments", "sagemaker_core")
+#: control-plane SDKs: SageMaker first, and the other clouds' ML services (same shape: an
+#: estimator/job whose fit/run/submit executes remotely, a deploy that creates an endpoint)
+_SDK_ROOTS = ("sagemaker", "smexperiments", "sagemaker_core", "azureml", "azure.ai.ml",
+              "google.cloud.aiplatform", "vertexai")
 _SDK_RETURNS = frozenset({"deploy", "transformer", "attach", "build", "best_estimator"})
 
 
@@ -88,7 +92,7 @@ def flow_imports(flow: Flow) -> dict[str, str]:
 
 
 def _is_sdk(qualified: str) -> bool:
-    return qualified.split(".")[0] in _SDK_ROOTS
+    return any(qualified == r or qualified.startswith(r + ".") for r in _SDK_ROOTS)
 
 
 def _is_sagemaker_client(node: ast.expr, flow: Flow) -> bool:
