@@ -171,24 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--base", metavar="DIR", help="the relocated /opt/ml (default: PACKAGE_DIR/.sagemaker)"
     )
 
-    bd = sub.add_parser(
-        "build",
-        help="build the image of a converted package with docker or podman",
-        description="Build OUT's Dockerfile with docker (when its engine runs) or podman "
-        "(--isolation chroot). Prints the tag, build time and image size.",
-    )
-    bd.add_argument("package_dir", help="the folder `nb2svc convert` wrote")
-    bd.add_argument("--tag", help="image tag (default: localhost/<package>:latest)")
-    bd.add_argument("--engine", choices=["docker", "podman"], help="default: whichever works")
-    bd.add_argument("--base", help="base image (the Dockerfile's BASE; default python:X.Y-slim)")
-    bd.add_argument(
-        "--local-base",
-        action="store_true",
-        help="no registry here: build the base from Debian packages (podman, debootstrap)",
-    )
-    bd.add_argument(
-        "--host-pip", action="store_true", help="mount this machine's pip configuration"
-    )
+    _add_build_parser(sub)
 
     sub.add_parser("rules", help="list the rules with their codes, kinds and severities")
 
@@ -374,6 +357,28 @@ def _rules() -> int:
         fix = " [*]" if r.fixable else ""
         print(f"{r.code}  {r.name:<{width}}  {r.kind:<12}  {r.severity:<7}  {r.summary}{fix}")
     return EXIT_OK
+
+
+def _add_build_parser(sub: argparse._SubParsersAction) -> None:
+    bd = sub.add_parser(
+        "build",
+        help="build the image of a converted package with docker or podman",
+        description="Build OUT's Dockerfile with docker (when its engine runs) or podman "
+        "(--isolation chroot). Prints the tag, build time and image size.",
+    )
+    bd.add_argument("package_dir", help="the folder `nb2svc convert` wrote")
+    bd.add_argument("--tag", help="image tag (default: localhost/<package>:latest)")
+    bd.add_argument("--engine", choices=["docker", "podman"], help="default: whichever works")
+    bd.add_argument("--base", help="base image (the Dockerfile's BASE; default python:X.Y-slim)")
+    bd.add_argument(
+        "--local-base",
+        action="store_true",
+        help="no registry here: build the base from Debian packages (podman, debootstrap)",
+    )
+    bd.add_argument(
+        "--host-pip", action="store_true", help="mount this machine's pip configuration"
+    )
+
 
 
 def _build(args: argparse.Namespace) -> int:

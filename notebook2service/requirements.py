@@ -533,9 +533,11 @@ def _basename(token: str) -> str:
     return name[:-4] if name.endswith(".exe") else name
 
 
-def _parse_segment(
-    segment: str, angle: frozenset[str], reqs: list[str], out: tuple[list[str], list[str]]
-) -> None:
+#: (warnings, lines kept verbatim for requirements.txt) collected while parsing a pip line
+_Out = tuple[list[str], list[str]]
+
+
+def _parse_segment(segment: str, angle: frozenset[str], reqs: list[str], out: _Out) -> None:
     warnings = out[0]
     tokens = _tokens(segment)
     if tokens:
@@ -616,11 +618,7 @@ def _pip_subcommand(args: list[str]) -> tuple[str | None, list[str]]:
 
 
 def _parse_install(
-    args: list[str],
-    segment: str,
-    angle: frozenset[str],
-    reqs: list[str],
-    out: tuple[list[str], list[str]],
+    args: list[str], segment: str, angle: frozenset[str], reqs: list[str], out: _Out
 ) -> None:
     warnings, kept = out
     positional: list[str] = []
@@ -675,12 +673,17 @@ def _parse_install(
                     f"{tok}: unquoted '<'/'>' is a shell redirection in {segment!r}; "
                     "read as the intended specifier (quote it in the notebook)"
                 )
-        if warning and _DIRECT.match(tok):
-            url = _without_credentials(tok, warnings)
-            kept.append(url)
-            warning = f"{url}: direct reference kept in requirements.txt (not pinned by version)"
         if warning:
-            warnings.append(warning)
+            warnings.append(_direct_reference(tok, kept, warnings) or warning)
+
+
+def _direct_reference(tok: str, kept: list[str], warnings: list[str]) -> str | None:
+    """Keep a VCS link / archive URL verbatim for requirements.txt; its warning, else None."""
+    if not _DIRECT.match(tok):
+        return None
+    url = _without_credentials(tok, warnings)
+    kept.append(url)
+    return f"{url}: direct reference kept in requirements.txt (not pinned by version)"
 
 
 _DIRECT = re.compile(r"^(git|hg|svn|bzr)\+[a-z]+://|^https?://\S+\.(whl|tar\.gz|zip)(#\S*)?$", re.I)
@@ -914,6 +917,13 @@ def _satisfies(specifier: SpecifierSet, version: str) -> bool:
         return True
 
 
+_UNKNOWN = (
+    "{module}: no installed distribution provides it and it is not a known name; not written "
+    "as a requirement (install it where the notebook runs and convert again, or add a "
+    "`!pip install NAME` line)"
+)
+
+
 def _infer_imports(
     imports: list,
     local: set[str],
@@ -960,11 +970,7 @@ def _infer_imports(
             # An import name is not a distribution name (smexperiments, a local module that
             # was not found): writing it would let pip fetch whatever the public index holds
             # under that name (dependency confusion). Say so instead.
-            warnings.append(
-                f"{module}: no installed distribution provides it and it is not a known name; "
-                "not written as a requirement (install it where the notebook runs and "
-                "convert again, or add a `!pip install NAME` line)"
-            )
+            warnings.append(_UNKNOWN.format(module=module))
             continue
         key = canonicalize_name(dist)
         entry = entries.get(key)

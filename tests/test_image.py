@@ -111,7 +111,11 @@ def _expected(model_dir: Path, rows: list[list[float]]) -> list[float]:
     import skops.io
 
     path = model_dir / "model.skops"
-    model = skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))
+    sys.path.insert(0, str(model_dir.parents[1] / "pkg"))
+    try:
+        model = skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))
+    finally:
+        sys.path.pop(0)
     return [float(v) for v in model.predict(np.asarray(rows, dtype=float))]
 
 
@@ -136,6 +140,7 @@ def build_train_serve(out: Path, base: str, tmp: Path, channels: dict[str, list[
         rows = [[float(i + j) for j in range(n)] for i in range(3)]
         got = [float(v) for v in _invoke(port, "\n".join(",".join(map(str, r)) for r in rows))
                .splitlines()]
+        shutil.copytree(out, tmp / "pkg", dirs_exist_ok=True)  # model_code for the host's load
         assert got == pytest.approx(_expected(ml / "model", rows))
     finally:
         if server is not None:
@@ -157,6 +162,13 @@ def test_sample_image_builds_trains_and_serves(base, tmp_path):
     report = build_train_serve(out, base, tmp_path,
                                {"train": [SAMPLES / "data" / "house_prices.csv"]})
     assert report["image_bytes"]
+
+
+def test_notebook_transformer_pipeline_image_trains_and_serves(base, tmp_path):
+    # the model references a class the notebook defines: it loads from model_code.py
+    out = tmp_path / "ct"
+    convert(SAMPLES / "custom_transformer.ipynb", out)
+    build_train_serve(out, base, tmp_path, {"train": [SAMPLES / "data" / "house_prices.csv"]})
 
 
 LOCAL_NOTEBOOK = [

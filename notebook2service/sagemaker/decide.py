@@ -14,7 +14,7 @@ from typing import Any
 from ..dataflow import Flow
 from ..findings import Finding, note
 from ..lift.plan import Plan, Step
-from .orchestration import orchestration_plan, sdk_objects
+from .orchestration import orchestration_plan
 
 FIT_METHODS = ("fit", "partial_fit", "fit_predict")
 PREDICT_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "score")
@@ -301,6 +301,13 @@ def training_slice(plan: Plan, model_step: Step, model: str) -> list[Step]:
 
 
 def decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMakerPlan:
+    """The SageMaker plan; SageMaker control-plane calls kept out of train.py and serving."""
+    sm = _decide(flow, plan, model_override)
+    orchestration_plan(flow, sm, plan)
+    return sm
+
+
+def _decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMakerPlan:
     sm = SageMakerPlan(hyperparameters=[p.name for p in plan.parameters])
     sm.channels, notes = find_channels(flow)
     sm.notes += notes
@@ -308,12 +315,8 @@ def decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMak
     sm.notes += notes
     if name is None:
         sm.train_steps = list(plan.steps)
-        orchestration_plan(flow, sm, plan)
         return sm
     sm.model, sm.model_cell = name, cell
-    if name in sdk_objects(flow):  # an SDK Estimator: orchestration, not a local model
-        orchestration_plan(flow, sm, plan)
-        return sm
     if call is not None:
         args = getattr(call, "args", ())
         sm.fit_x = (
@@ -380,7 +383,6 @@ def decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMak
                 features=sm.fit_x,
             )
         )
-    orchestration_plan(flow, sm, plan)
     return sm
 
 
