@@ -4,6 +4,7 @@ flagged (NB207). Also checked on the corpus's SageMaker notebooks when it is pre
 
 import ast
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -94,6 +95,7 @@ CLOUD = ("sagemaker", "azureml", "azure.ai.ml", "aiplatform", "vertexai")
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_corpus_orchestration_notebooks_never_train_through_the_control_plane(tmp_path):
     """Cloud-ML notebooks of the corpus: no training step train.py runs holds a control-plane
     call (SageMaker, and the Azure ML / Vertex AI SDKs the corpus actually has)."""
@@ -107,6 +109,8 @@ def test_corpus_orchestration_notebooks_never_train_through_the_control_plane(tm
                  if any(w in p.read_text(errors="replace") for w in CLOUD)]
     if not notebooks:
         pytest.skip("no cloud-ML notebooks in the corpus")
+    if os.environ.get("NB2SVC_CORPUS_ALL") != "1":
+        notebooks = notebooks[::4]  # every 4th: CI time; NB2SVC_CORPUS_ALL=1 checks them all
     converted, with_calls, offenders = 0, 0, []
     for i, nb in enumerate(notebooks):
         try:

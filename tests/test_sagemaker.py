@@ -250,7 +250,7 @@ def test_t1_t10_dockerfile_static(house):
     lines = [
         ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")
     ]
-    assert re.match(r"FROM python:\d+\.\d+-slim$", lines[0])
+    assert re.match(r"ARG BASE=python:\d+\.\d+-slim$", lines[0]) and lines[1] == "FROM ${BASE}"
     entry = [ln for ln in lines if ln.startswith("ENTRYPOINT")]
     assert len(entry) == 1 and json.loads(entry[0][len("ENTRYPOINT") :].strip())  # exec form
     assert "tini" not in text
@@ -336,7 +336,10 @@ def test_one_feature_path_for_training_and_serving(tmp_path):
     sm = result.manifest["sagemaker"]
     assert sm["feature_function"] == "prepare_features" and sm["target"] == "label"
     pipeline = (out / "rowwise" / "pipeline.py").read_text()
-    assert "def prepare_features(df):" in pipeline and "df = prepare_features(df)" in pipeline
+    # the feature function needs only imports: it lives in model_code.py, which serving imports
+    model_code = (out / "rowwise" / "model_code.py").read_text()
+    assert "def prepare_features(df):" in model_code and "df = prepare_features(df)" in pipeline
+    assert "from .model_code import prepare_features" in pipeline
     base = tmp_path / "ml"
     lay_out(base, {"train": [tmp_path / "data.csv"]})
     assert train(out, base).returncode == 0
