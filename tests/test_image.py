@@ -22,7 +22,7 @@ from notebook2service.convert import convert
 from notebook2service.image.base_image import ensure_base_image
 from notebook2service.image.build import build_image
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(1800)]
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_notebooks"
 REQUIRED = os.environ.get("NB2SVC_IMAGE_TESTS") == "1"
