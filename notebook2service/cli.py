@@ -6,6 +6,7 @@ import argparse
 import gc
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from . import __version__
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         _verify_parser,
         _train_parser,
         _serve_parser,
+        _build_parser,
         _rules_parsers,
         _check_converted_parser,
     ):
@@ -405,6 +407,47 @@ def _rule(code: str) -> int:
     return EXIT_OK
 
 
+def _build_parser(sub: Any) -> None:
+    bd = sub.add_parser(
+        "build",
+        help="build the image of a converted package with docker or podman",
+        description="Build OUT's Dockerfile with docker (when its engine runs) or podman "
+        "(--isolation chroot). Prints the tag, build time and image size.",
+    )
+    bd.add_argument("package_dir", help="the folder `nb2svc convert` wrote")
+    bd.add_argument("--tag", help="image tag (default: localhost/<package>:latest)")
+    bd.add_argument("--engine", choices=["docker", "podman"], help="default: whichever works")
+    bd.add_argument("--base", help="base image (the Dockerfile's BASE; default python:X.Y-slim)")
+    bd.add_argument(
+        "--local-base",
+        action="store_true",
+        help="no registry here: build the base from Debian packages (podman, debootstrap)",
+    )
+    bd.add_argument(
+        "--host-pip", action="store_true", help="mount this machine's pip configuration"
+    )
+
+
+def _build(args: argparse.Namespace) -> int:
+    from .image.build import BuildError, build_image
+
+    try:
+        result = build_image(
+            args.package_dir,
+            tag=args.tag,
+            engine=args.engine,
+            base=args.base,
+            local_base=args.local_base,
+            host_pip=args.host_pip,
+        )
+    except BuildError as exc:
+        print(f"nb2svc build: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    size = f"{result.size_bytes / 1e6:.0f} MB" if result.size_bytes else "size unknown"
+    print(f"{result.tag}  ({Path(result.engine).name}, {result.seconds:.0f} s, {size})")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # Parsing a cell allocates many small objects that reference counting frees; the cyclic
     # collector only re-walks them (~8% of a corpus run). The CLI is short-lived: it turns the
@@ -426,6 +469,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _rules()
         if args.command == "rule":
             return _rule(args.code)
+        if args.command == "build":
+            return _build(args)
         if args.command == "check-converted":
             from .staleness import main as check_converted
 

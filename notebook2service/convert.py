@@ -21,11 +21,14 @@ from typing import Any
 from . import __version__, dataflow
 from .findings import CellRef, Finding, note
 from .generated import check_code, format_code, line_map
+from .image import notebook_python
 from .lift import build, magics
 from .lift.plan import Parameter, Plan, definition_counts, make_plan
 from .lift.secrets_env import secrets_from_env
 from .linter.checker import check_notebook
+from .local_modules import image_environment, local_dependencies, requirement_findings
 from .manifest import FILENAME, Manifest
+from .model_code import split_definitions
 from .notebook import Notebook, NotebookError, load_python
 from .output import check_output_dir, write_tree
 from .provenance import code_sha256
@@ -173,6 +176,7 @@ class Package:
     files: dict[str, str]
     pipeline: str
     requirements: list[Any]
+    environment: dict[str, Any] = field(default_factory=dict)  # image Python, local modules
 
 
 @dataclass
@@ -408,15 +412,20 @@ def assemble(
     context = _context(src)
     pipeline = _pipeline(lifted, planned, served, context, format_output)
     _generated_code_findings(src, lifted, pipeline)
-    reqs = _requirements(src, lifted, served)
-    for warning in getattr(reqs, "warnings", ()):
-        src.findings.append(note("convert", "requirement-skipped", "warning", warning))
-    files = _package_files(src, params, lifted, pipeline, reqs, context, format_output)
     notebook_dir = (
         str(Path(src.nb.path).resolve().parent) if not src.nb.path.startswith("<") else ""
     )
-    copied = sorted(t for t in lifted.files if not Path(t).is_absolute())
+    local = local_dependencies(notebook_dir, _top_modules(src), lifted.files, src.findings)
+    reqs = _requirements(src, lifted, served, local.names)
+    files = _package_files(src, params, lifted, pipeline, reqs, context, format_output)
+    if context["model_code"]:
+        path = f"{src.package}/model_code.py"
+        files[path] = format_code(context["model_code"], path) if format_output else context[
+            "model_code"
+        ]
+    copied = sorted({t for t in lifted.files if not Path(t).is_absolute()} | set(local.files))
     files.update(container_files(served.sm, planned.plan, context, copied, notebook_dir))
+    files.update(local.files)
     for target, text in lifted.files.items():
         rel = Path(target)
         if rel.is_absolute() or ".." in rel.parts:
@@ -432,7 +441,8 @@ def assemble(
             )
             continue
         files[rel.as_posix()] = text
-    return Package(files, pipeline, reqs)
+    environment = image_environment(context, local)
+    return Package(files, pipeline, reqs, environment)
 
 
 def _clashes(rel: Path, files: dict[str, str]) -> bool:
@@ -478,12 +488,15 @@ def _context(src: Analysed) -> dict[str, Any]:
         (h for c in src.nb.cells if c.cell_type == "markdown" for h in [_title(c.source)] if h),
         src.package,
     )
+    python, python_from = notebook_python(src.nb.metadata)
     return {
         "title": title,
         "version": __version__,
         "notebook": src.notebook_name,
         "digest": src.digest,
         "package": src.package,
+        "python_version": python,
+        "python_from": python_from,
     }
 
 
@@ -491,11 +504,16 @@ def _pipeline(
     lifted: Lifted, planned: Planned, served: Served, context: dict[str, Any], format_output: bool
 ) -> str:
     """pipeline.py: hoisted imports, module-level definitions, one function per step, run()."""
+    imports = _import_lines(lifted)
+    split = split_definitions(imports, _definitions(lifted, served))
+    context["model_code"] = split.module  # <pkg>/model_code.py: what serving imports
+    feature = served.sm.feature_function
+    context["feature_module"] = "model_code" if feature in split.moved else "pipeline"
     pipeline = render(
         "package/pipeline.py.j2",
-        imports=_import_lines(lifted),
+        imports=imports + ([split.import_line] if split.import_line else []),
         helpers=sorted(lifted.helpers),
-        definitions=_definitions(lifted, served),
+        definitions=split.kept,
         steps=_steps(lifted, planned),
         run=build.code_of(build.run_function(planned.plan)).strip(),
         **context,
@@ -558,14 +576,16 @@ def _generated_code_findings(src: Analysed, lifted: Lifted, pipeline: str) -> No
         )
 
 
-def _requirements(src: Analysed, lifted: Lifted, served: Served) -> list[Any]:
+def _requirements(src: Analysed, lifted: Lifted, served: Served, found: set[str]) -> list[Any]:
     from .requirements import infer
 
     top = _top_modules(src)
-    local = {Path(t).stem for t in lifted.files if t.endswith(".py")}
+    local = {Path(t).stem for t in lifted.files if t.endswith(".py")} | found
     if served.sm.model:  # what the container needs to save, load and serve the model
         top |= set(SERVING_MODULES)
-    return infer(sorted(top), lifted.pip, local_modules=local)
+    reqs = infer(sorted(top), lifted.pip, local_modules=local, needed=top & {"IPython"})
+    src.findings.extend(requirement_findings(reqs.warnings))
+    return reqs
 
 
 def _top_modules(src: Analysed) -> set[str]:
@@ -584,6 +604,7 @@ def _package_files(
     format_output: bool,
 ) -> dict[str, str]:
     package, req_lines = src.package, [r.line() for r in reqs]
+    req_file = reqs.lines() if hasattr(reqs, "lines") else req_lines
     uses_pandas = "pandas" in _top_modules(src)
     main_py = render(
         "package/__main__.py.j2",
@@ -597,7 +618,7 @@ def _package_files(
         if format_output
         else main_py,
         f"{package}/pipeline.py": pipeline,
-        "requirements.txt": render("package/requirements.txt.j2", lines=req_lines, **context),
+        "requirements.txt": render("package/requirements.txt.j2", lines=req_file, **context),
         "pyproject.toml": render(
             "package/pyproject.toml.j2",
             distribution=package.replace("_", "-"),
@@ -653,6 +674,7 @@ def make_manifest(
         requirements=[_requirement(r) for r in package.requirements],
         line_map={"pipeline.py": line_map(package.pipeline)},
         sagemaker=served.sm.to_dict(),
+        environment=package.environment,
         findings=list(src.findings),
     )
 

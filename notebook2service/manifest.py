@@ -50,6 +50,7 @@ class Manifest:
     line_map: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     sagemaker: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    environment: dict[str, Any] = field(default_factory=dict)  # the Python the image runs
     written: list[str] = field(default_factory=list)  # the files --force may replace
     runtime: dict[str, Any] | None = None  # the serving runtime the package runs on
     manifest_version: int = VERSION

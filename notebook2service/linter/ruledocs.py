@@ -167,6 +167,16 @@ DOCS: dict[str, RuleDoc] = {
         "# %% (saved with a ZeroDivisionError traceback)\n1 / 0",
         "Fix the cell and re-run, or clear the output if the error is intended and explained.",
     ),
+    "NB207": RuleDoc(
+        "Reports a cell that creates a SageMaker resource billed until it is deleted (an "
+        "endpoint from `.deploy()` or `create_endpoint`) when no cell of the notebook deletes it.",
+        "An endpoint keeps its instances running, and billing, after the notebook is closed; "
+        "a converted notebook must not create one as a side effect.",
+        "# %%\npredictor = estimator.deploy(initial_instance_count=1, "
+        "instance_type='ml.m5.large')",
+        "End the notebook with a cleanup cell (`predictor.delete_endpoint()`), and deploy with "
+        "the generated `deploy.py` (`deploy.py delete` removes what it created).",
+    ),
     "NB301": RuleDoc(
         "Reports hard-coded secrets (AWS keys, tokens, passwords) in code, shell lines or "
         "outputs; they are shown redacted, never copied.",

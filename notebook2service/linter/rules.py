@@ -164,6 +164,14 @@ _rule(
     "NB206", "stored-error", "production", "warning", "the notebook was saved with an error output"
 )
 _rule(
+    "NB207",
+    "billable-without-cleanup",
+    "production",
+    "warning",
+    "a cell creates a SageMaker resource that bills until deleted (an endpoint) and no cell "
+    "deletes it",
+)
+_rule(
     "NB301",
     "hard-coded-secret",
     "security",

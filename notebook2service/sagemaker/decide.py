@@ -14,6 +14,7 @@ from typing import Any
 from ..dataflow import Flow
 from ..findings import Finding, note
 from ..lift.plan import Plan, Step
+from .orchestration import orchestration_plan
 
 FIT_METHODS = ("fit", "partial_fit", "fit_predict")
 PREDICT_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "score")
@@ -316,6 +317,13 @@ def _keyword(call: object, name: str) -> object:
 
 
 def decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMakerPlan:
+    """The SageMaker plan; SageMaker control-plane calls kept out of train.py and serving."""
+    sm = _decide(flow, plan, model_override)
+    orchestration_plan(flow, sm, plan)
+    return sm
+
+
+def _decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMakerPlan:
     sm = SageMakerPlan(hyperparameters=[p.name for p in plan.parameters])
     sm.channels, notes = find_channels(flow)
     sm.notes += notes
