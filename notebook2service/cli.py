@@ -227,6 +227,7 @@ def _convert(args: argparse.Namespace) -> int:
     import json
 
     from .convert import ConvertError, convert
+    from .redact import excerpt, redact
     from .render import OutputExistsError
 
     try:
@@ -234,7 +235,7 @@ def _convert(args: argparse.Namespace) -> int:
             args.notebook, args.output, name=args.name, force=args.force, model=args.model
         )
     except (ConvertError, OutputExistsError) as exc:
-        print(f"nb2svc: error: {args.notebook}: {exc}", file=sys.stderr)
+        print(redact(f"nb2svc: error: {args.notebook}: {exc}"), file=sys.stderr)
         return EXIT_ERROR
     m = result.manifest
     if args.format == "json":
@@ -253,7 +254,8 @@ def _convert(args: argparse.Namespace) -> int:
         for a in m["ipython"]:
             if a["action"] in ("comment", "data", "file", "requirement"):
                 print(
-                    f"  cell {a['cell']}:{a['line']}: {a['syntax'][:60]} -> {a['action']} {a['detail'][:60]}"
+                    f"  cell {a['cell']}:{a['line']}: {excerpt(a['syntax'], 61)} -> {a['action']} "
+                    f"{excerpt(a['detail'], 61)}"
                 )
         for f in m["findings"]:
             where = f" cell {f['cell']['index']}" if isinstance(f.get("cell"), dict) else ""

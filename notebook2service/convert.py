@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import keyword
 import os
 import re
 import sys
@@ -22,11 +23,14 @@ from .findings import CellRef, Finding, note
 from .generated import check_code, format_code, line_map
 from .lift import build, magics
 from .lift.plan import Parameter, Plan, definition_counts, make_plan
+from .lift.secrets_env import secrets_from_env
 from .linter.checker import check_notebook
 from .manifest import FILENAME, Manifest
 from .notebook import Notebook, NotebookError, load_python
+from .output import check_output_dir, write_tree
 from .provenance import code_sha256
-from .render import render, write_tree
+from .redact import MARKER, find_secrets, is_secret_name, redact_data, redact_files
+from .render import render
 from .sagemaker import channels, features
 from .sagemaker.container import EXECUTABLES, container_files
 from .sagemaker.decide import SageMakerPlan, decide
@@ -67,16 +71,42 @@ def convert(
     conversion (it follows top-down order); they are in the manifest's `findings`.
     """
     src = analyse(notebook, out_dir, name)
+    if write:
+        check_output_dir(src.out, src.nb.path, force)  # refuse before the work, not after
     params = parameters(src)
     lifted = lift(src, params)
     planned = plan(src, params, lifted)
     sm = sagemaker_plan(src, lifted, planned, model)
     package = assemble(src, params, lifted, planned, sm, format_output)
     manifest = make_manifest(src, params, lifted, planned, sm, package)
+    manifest.written = sorted({*package.files, FILENAME})  # what --force may replace
+    manifest = _safety_net(manifest, package)
     package.files[FILENAME] = manifest.dumps()
     if write:
-        write_tree(src.out, package.files, force=force, executable=EXECUTABLES)
+        write_tree(
+            src.out, package.files, force=force, executable=EXECUTABLES, notebook_path=src.nb.path
+        )
     return ConvertResult(src.out, src.package, manifest.to_dict(), package.files)
+
+
+def _safety_net(manifest: Manifest, package: Any) -> Manifest:
+    """The last redaction before anything leaves convert: files, manifest, and a note if it fired."""
+    package.files, changed = redact_files(package.files)
+    raw = manifest.to_dict()
+    clean = redact_data(raw)
+    if changed or clean != raw:
+        where = ", ".join(changed + ([FILENAME] if clean != raw else []))
+        clean["findings"].append(
+            note(
+                "convert",
+                "secret-redacted",
+                "warning",
+                f"a secret reached {where} and was replaced by {MARKER}; read it from the "
+                "environment (os.environ) instead",
+                files=changed,
+            ).to_dict()
+        )
+    return Manifest.from_dict(clean)
 
 
 # -- the passes' data ------------------------------------------------------------------
@@ -209,6 +239,12 @@ def parameters(src: Analysed) -> Parameters:
             value = ast.literal_eval(stmt.value)  # type: ignore[attr-defined, arg-type]
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             return _params_kept(src, cell, "parameter `{parameter}` is not a literal", target)
+        if is_secret_name(target) or find_secrets(f"{target} = {value!r}"):
+            why = (
+                "parameter `{parameter}` holds a secret: it is read from the environment, "
+                "never an option default or a hyperparameter"
+            )
+            return _params_kept(src, cell, why, target)
         params.append(Parameter(target, repr(value), value))
     return Parameters(params, cell.index)
 
@@ -249,11 +285,19 @@ def lift(src: Analysed, params: Parameters) -> Lifted:
         out.pip += code.pip
         out.helpers |= code.helpers
         out.imports |= code.imports
-        out.files.update(code.files)
+        for target, text in code.files.items():  # %%writefile -a adds to earlier cells' text
+            out.files[target] = out.files.get(target, "") * (target in code.appends) + text
         if code.source is None:
             out.cell_map[index] = "file" if code.files else "removed"
             continue
-        parts = out.cells[index] = build.split_cell(index, f.cell.label(), code.source)
+        source, env = secrets_from_env(code.source)
+        if env:
+            out.imports.add("os")
+            message = f"a secret in cell {index} is read from the environment: " + ", ".join(env)
+            src.findings.append(
+                note("convert", "secret-from-env", "warning", message, f.cell, variables=env)
+            )
+        parts = out.cells[index] = build.split_cell(index, f.cell.label(), source)
         if parts.main_checks:
             out.actions.append(
                 magics.Action(
@@ -365,6 +409,8 @@ def assemble(
     pipeline = _pipeline(lifted, planned, served, context, format_output)
     _generated_code_findings(src, lifted, pipeline)
     reqs = _requirements(src, lifted, served)
+    for warning in getattr(reqs, "warnings", ()):
+        src.findings.append(note("convert", "requirement-skipped", "warning", warning))
     files = _package_files(src, params, lifted, pipeline, reqs, context, format_output)
     notebook_dir = (
         str(Path(src.nb.path).resolve().parent) if not src.nb.path.startswith("<") else ""
@@ -379,8 +425,26 @@ def assemble(
                 note("convert", "writefile-outside", "warning", message, target=target)
             )
             continue
+        if _clashes(rel, files):
+            message = f"%%writefile {target}: the name of a folder or file nb2svc writes; not written"
+            src.findings.append(
+                note("convert", "writefile-outside", "warning", message, target=target)
+            )
+            continue
         files[rel.as_posix()] = text
     return Package(files, pipeline, reqs)
+
+
+def _clashes(rel: Path, files: dict[str, str]) -> bool:
+    """`rel` is the package folder itself, one of the generated files, or a folder of them."""
+    posix = rel.as_posix()
+    return (
+        not rel.parts
+        or posix in files
+        or posix == "nb2svc.json"
+        or any(f.startswith(posix + "/") for f in files)
+        or any(p.as_posix() in files for p in rel.parents)
+    )
 
 
 def _plan_findings(src: Analysed, params: Parameters, lifted: Lifted, planned: Planned) -> None:
@@ -625,7 +689,7 @@ def _requirement(r: Any) -> dict[str, Any]:
 
 def package_name(nb: Notebook, name: str | None) -> str:
     if name:
-        if not name.isidentifier() or name in sys.stdlib_module_names:
+        if not name.isidentifier() or name in sys.stdlib_module_names or keyword.iskeyword(name):
             raise ConvertError(f"--name {name!r} is not a usable Python package name")
         return name
     stem = Path(nb.path).stem if not nb.path.startswith("<") else "converted_notebook"
@@ -638,7 +702,9 @@ def package_name(nb: Notebook, name: str | None) -> str:
         shadows = False
     if candidate[0].isdigit():
         candidate = "nb_" + candidate
-    if shadows or candidate in sys.stdlib_module_names or candidate in ("test", "tests"):
+    from .staleness import _default_package  # one naming rule (stdlib, tests, keywords)
+
+    if shadows or candidate != _default_package(candidate):
         candidate += "_pipeline"
     return candidate
 

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .redact import redact, redact_data
+
 
 @dataclass(frozen=True)
 class CellRef:
@@ -37,8 +39,8 @@ class CellRef:
 
 
 def build_message(text: str) -> str:
-    """The one place a finding's message is made final (where redaction applies)."""
-    return str(text)
+    """The one place a finding's message is made final: every secret in it is redacted."""
+    return redact(str(text))
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class Finding:
     def __post_init__(self) -> None:
         object.__setattr__(self, "message", build_message(self.message))
         object.__setattr__(self, "related", tuple(self.related))
-        object.__setattr__(self, "args", dict(self.args))
+        object.__setattr__(self, "args", redact_data(dict(self.args)))
 
     def __hash__(self) -> int:
         return hash((self.code, self.message, self.path, self.cell, self.line, self.column))

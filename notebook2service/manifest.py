@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .findings import CellRef, Finding
+from .notebook import read_json
 
 VERSION = 1
 FILENAME = "nb2svc.json"
@@ -49,6 +50,7 @@ class Manifest:
     line_map: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     sagemaker: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)  # the files --force may replace
     runtime: dict[str, Any] | None = None  # the serving runtime the package runs on
     manifest_version: int = VERSION
 
@@ -81,7 +83,7 @@ class Manifest:
     @classmethod
     def read(cls, path: str | Path) -> Manifest:
         try:
-            return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+            return cls.from_dict(read_json(path))  # size and depth bounded before parsing
         except (OSError, ValueError) as exc:
             raise ManifestError(str(exc)) from None
 

@@ -100,10 +100,20 @@ class Notebook:
 
 def _join_source(value: Any) -> tuple[str, bool]:
     if isinstance(value, list):
-        return "".join(v for v in value if isinstance(v, str)), True
+        return _valid_unicode("".join(v for v in value if isinstance(v, str))), True
     if isinstance(value, str):
-        return value, False
+        return _valid_unicode(value), False
     return "", False
+
+
+def _valid_unicode(text: str) -> str:
+    """`text` with lone surrogates (JSON allows `"\\ud800"`) written as `\\ud800` escapes:
+    the same value inside a Python string literal, and encodable as UTF-8 everywhere after."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 _SOURCE_KEY = re.compile(r'"source"\s*:\s*[\["]')
@@ -254,7 +264,50 @@ def from_dict(data: Any, path: str = "<memory>", text: str | None = None) -> Not
     return nb
 
 
+#: bounds checked before json.loads: a notebook file larger than this is refused, and so is
+#: JSON nested deeper than any notebook (json's C parser recurses once per level)
+MAX_NOTEBOOK_BYTES = 512 * 1024 * 1024
+MAX_JSON_DEPTH = 200
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def json_depth(text: str) -> int:
+    """How deeply the arrays and objects of JSON `text` nest (strings do not count)."""
+    depth = deepest = 0
+    for ch in _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)):
+        depth = depth + 1 if ch in "[{" else depth - 1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def check_json_bounds(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """NotebookError when `text` is too large or too deeply nested to parse safely."""
+    if len(text) > MAX_NOTEBOOK_BYTES:
+        raise NotebookError(
+            f"too large to read ({len(text):,} bytes; limit {MAX_NOTEBOOK_BYTES:,})"
+        )
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    if json_depth(text) > max_depth:
+        raise NotebookError(f"invalid JSON: nested more than {max_depth} levels deep")
+
+
+def read_json(path: str | os.PathLike[str], max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Parse a JSON file (a manifest, say) within the size and depth bounds, or ValueError."""
+    p = Path(path)
+    if p.stat().st_size > MAX_NOTEBOOK_BYTES:
+        raise ValueError(f"too large to read (limit {MAX_NOTEBOOK_BYTES:,} bytes)")
+    text = p.read_text(encoding="utf-8")
+    try:
+        check_json_bounds(text, max_depth)
+        return json.loads(text)
+    except (NotebookError, RecursionError) as exc:
+        raise ValueError(str(exc) or "nested too deeply") from None
+
+
 def loads(text: str, path: str = "<memory>") -> Notebook:
+    check_json_bounds(text)
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
@@ -271,6 +324,8 @@ def loads(text: str, path: str = "<memory>") -> Notebook:
 def read(path: str | os.PathLike[str]) -> Notebook:
     p = Path(path)
     try:
+        if p.stat().st_size > MAX_NOTEBOOK_BYTES:
+            raise NotebookError(f"too large to read (limit {MAX_NOTEBOOK_BYTES:,} bytes)")
         raw = p.read_bytes()
     except IsADirectoryError:
         raise NotebookError("is a directory") from None

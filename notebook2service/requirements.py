@@ -30,6 +30,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from .redact import find_secrets, redact
+
 __all__ = [
     "Requirement",
     "Requirements",
@@ -659,6 +661,11 @@ def _install_option(name: str, value: str, warnings: list[str]) -> None:
         warnings.append(f"-r {value}: requirements file not read; add its lines by hand")
     elif name in ("-e", "--editable"):
         warnings.append(f"-e {value}: editable install is not a requirement")
+    elif name in ("-i", "--index-url", "--extra-index-url", "--index") and find_secrets(value):
+        warnings.append(
+            f"{name} {redact(value)}: the index URL holds a credential and is not kept; give it "
+            "to pip at build time through the PIP_INDEX_URL environment variable"
+        )
 
 
 def _requirement_string(token: str) -> tuple[str | None, str]:

@@ -16,6 +16,7 @@ outside git).
 from __future__ import annotations
 
 import json
+import keyword
 import os
 import re
 import shlex
@@ -113,7 +114,11 @@ def _default_package(stem: str) -> str:
     candidate = re.sub(r"\W+", "_", stem).strip("_").lower() or "notebook"
     if candidate[0].isdigit():
         candidate = "nb_" + candidate
-    if candidate in sys.stdlib_module_names or candidate in ("test", "tests"):
+    if (
+        candidate in sys.stdlib_module_names
+        or candidate in ("test", "tests")
+        or keyword.iskeyword(candidate)  # `class.ipynb`: `from class import` is a SyntaxError
+    ):
         candidate += "_pipeline"
     return candidate
 

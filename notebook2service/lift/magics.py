@@ -61,6 +61,7 @@ class CellCode:
     actions: list[Action] = field(default_factory=list)
     pip: list[str] = field(default_factory=list)  # pip command texts (for requirements)
     files: dict[str, str] = field(default_factory=dict)  # %%writefile outputs
+    appends: set[str] = field(default_factory=set)  # %%writefile -a: added to earlier cells'
     helpers: set[str] = field(default_factory=set)  # runtime helpers the code calls
     imports: set[str] = field(default_factory=set)  # stdlib modules the code now needs
 
@@ -260,6 +261,8 @@ def _cell_magic(cell_index: int, occ: Occurrence, code: CellCode, known: set[str
             target = names[0]
             text = body if body.endswith("\n") else body + "\n"
             code.files[target] = (code.files.get(target, "") if append else "") + text
+            if append:
+                code.appends.add(target)
             code.actions.append(Action(cell_index, occ.line, head, "file", target))
             return code
     if occ.name in ("bash", "sh", "script") and (

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..dataflow import BUILTINS, Flow, is_ipython_global
+from ..redact import redact
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
 _STOP = {
@@ -69,7 +70,7 @@ class Plan:
 
 def heading_of(source: str) -> str | None:
     m = _HEADING.search(source)
-    return m.group(1).strip() if m else None
+    return redact(m.group(1).strip()) if m else None  # a name made from it never holds a secret
 
 
 def snake(text: str, limit: int = 4) -> str:

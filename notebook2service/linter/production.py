@@ -6,6 +6,7 @@ import re
 
 from ..dataflow import CellFlow, Flow, is_ipython_global
 from ..ipython import SESSION_MAGICS
+from ..redact import MARKER, excerpt, find_secrets, is_secret_name
 from .rules import Context, check
 
 # -- NB201 ------------------------------------------------------------------------------
@@ -46,7 +47,7 @@ def ipython_syntax(ctx: Context) -> None:
                     why = "fetches data at run time; make it an explicit data step"
                 else:
                     why = "runs a shell command; use subprocess or a real script step"
-                what = "`!" + (occ.args[:40] + ("…" if len(occ.args) > 40 else "")) + "`"
+                what = "`!" + excerpt(occ.args, 41) + "`"
             else:
                 why = _MAGIC_WHY.get(occ.name, "is IPython syntax that plain Python cannot run")
                 what = f"`{occ.display}`"
@@ -126,7 +127,7 @@ def absolute_paths(ctx: Context) -> None:
                 continue
             kind = path_kind(s.value)
             if kind:
-                shown = s.value if len(s.value) <= 60 else s.value[:57] + "…"
+                shown = excerpt(s.value, 58)
                 ctx.report(
                     "NB203",
                     f.cell,
@@ -269,7 +270,7 @@ def stored_errors(ctx: Context) -> None:
             if isinstance(out, dict) and out.get("output_type") == "error":
                 ename = str(out.get("ename", "Error"))[:60]
                 evalue = " ".join(str(out.get("evalue", "")).split())
-                evalue = evalue if len(evalue) <= 80 else evalue[:77] + "…"
+                evalue = excerpt(evalue, 78)
                 ctx.report(
                     "NB206",
                     cell,
@@ -283,146 +284,47 @@ def stored_errors(ctx: Context) -> None:
 
 
 # -- NB301 ------------------------------------------------------------------------------
-_TOKEN_PATTERNS = [
-    (
-        re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b"),
-        "an AWS access key id",
-    ),
-    (
-        re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b|\bgithub_pat_[A-Za-z0-9_]{22,}"),
-        "a GitHub token",
-    ),
-    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), "a Slack token"),
-    (re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"), "a Google API key"),
-    (re.compile(r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_\-]{32,}"), "an API secret key"),
-    (re.compile(r"\bhf_[A-Za-z0-9]{30,}\b"), "a Hugging Face token"),
-    (re.compile(r"\b[rs]k_live_[A-Za-z0-9]{20,}"), "a Stripe key"),
-    (
-        re.compile(r"-----BEGIN (?:RSA |EC |OPENSSH |DSA |PGP |ENCRYPTED )?PRIVATE KEY-----"),
-        "a private key",
-    ),
-    (
-        re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),
-        "a JSON web token",
-    ),
-]
-_AWS_SECRET = re.compile(r"^[A-Za-z0-9/+]{40}$")
-_ENV_ASSIGN = re.compile(
-    r"\b([A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_KEY)[A-Z0-9_]*)\s*=\s*['\"]?([^\s'\"$({<]{6,})"
-)
-_SHELL_MAGICS = frozenset({"env", "set_env", "bash", "sh", "script", "system", "sx"})
-_PLACEHOLDER = re.compile(
-    r"(?i)^(?:<.*>|\{.*\}|\$\{?\w+\}?|x+|\*+|\.+|-+|_+|0+|none|null|nan|true|false|todo|tbd|"
-    r"changeme|redacted)$|^\[.*\]$|^my[-_ ]|your|here|placeholder|example|replace|dummy|xxxx|\{\{|"
-    r"secret|passw|token|api.?key|access.?key"
-)
+# the detectors live in `redact.py`, shared with the redaction of every message and file
+_FIXED = "; read it from the environment or a secret store"
 
 
-def _secret_context(name: str | None) -> bool:
-    if not name:
-        return False
-    n = re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower().replace("-", "_")
-    parts = n.split("_")
-    if any(p in ("password", "passwd", "passphrase", "pwd") for p in parts):
-        return True
-    if parts[-1] in ("secret", "token", "apikey", "credential", "credentials"):
-        return True
-    return n.endswith(
-        ("api_key", "access_key", "secret_key", "private_key", "auth_key", "secret_access_key")
-    )
+def _line_col(text: str, pos: int) -> tuple[int, int]:
+    return text.count("\n", 0, pos) + 1, pos - (text.rfind("\n", 0, pos) + 1)
 
 
-def redact(value: str) -> str:
-    return (value[:4] + "…" + f" ({len(value)} characters)") if len(value) > 8 else "…"
-
-
-#: literal pieces every match of the pattern contains: `in` on a large output is far
-#: faster than a regex scan, so a pattern runs only where one of its pieces occurs
-_TOKEN_MARKERS = [
-    ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA"),
-    ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
-    ("xox",),
-    ("AIza",),
-    ("sk-",),
-    ("hf_",),
-    ("k_live_",),
-    ("PRIVATE KEY-----",),
-    ("eyJ",),
-]
-
-
-_ANY_TOKEN = re.compile(
-    "|".join(f"(?P<t{i}>{p.pattern})" for i, (p, _) in enumerate(_TOKEN_PATTERNS))
-)
-
-
-def _scan_tokens(text: str, limit: int = 50) -> list[tuple[int, int, str, str]]:
-    """(line, col, what, redacted) for high-precision token patterns in free text."""
-    found = []
-    for (pattern, what), markers in zip(_TOKEN_PATTERNS, _TOKEN_MARKERS, strict=True):
-        if not any(m in text for m in markers):
+def _named_literals(f: CellFlow, done: set[int]):
+    """(line, col, what) for a string literal bound to a secret-like name (`cfg.pwd = "..."`)."""
+    for s in f.strings:
+        value = s.value.strip()
+        if s.line in done or not is_secret_name(s.context) or len(value) < 4 or " " in value:
             continue
-        pos, line = 0, 1
-        for m in pattern.finditer(text):
-            line += text.count("\n", pos, m.start())
-            pos = m.start()
-            col = m.start() - (text.rfind("\n", 0, m.start()) + 1)
-            found.append((line, col, what, redact(m.group(0))))
-            if len(found) >= limit:
-                return found
-    return found
+        if find_secrets(f"{s.context} = {value!r}"):
+            yield s.line, s.col, f"a hard-coded secret in `{s.context}`"
 
 
 @check("NB301")
 def secrets(ctx: Context) -> None:
-    fixed = "; read it from the environment or a secret store"
     for f in ctx.flow.cells:
         done: set[int] = set()
-        for s in f.strings:
-            value = s.value.strip()
-            what = None
-            m = _ANY_TOKEN.search(value)  # one pass over a short string
-            if m:
-                what = _TOKEN_PATTERNS[int(m.lastgroup[1:])][1]  # type: ignore[index]
-                shown = redact(m.group(0))
-            if what is None and _secret_context(s.context) and len(value) >= 4:
-                if not _PLACEHOLDER.search(value) and " " not in value:
-                    kind = (
-                        "an AWS secret key" if _AWS_SECRET.match(value) else "a hard-coded secret"
-                    )
-                    what, shown = f"{kind} in `{s.context}`", redact(value)
-            if what and s.line not in done:
-                done.add(s.line)
-                ctx.report("NB301", f.cell, s.line, s.col + 1, f"{what} ({shown}){fixed}")
-        # comments, magics, shell lines and cells that do not parse: token patterns only
-        for line, col, what, shown in _scan_tokens(f.cell.source):
+        source = f.cell.source
+        for hit in find_secrets(source)[:50]:
+            line, col = _line_col(source, hit.start)
             if line not in done:
                 done.add(line)
-                ctx.report("NB301", f.cell, line, col + 1, f"{what} ({shown}){fixed}")
-        for occ in f.translation.occurrences:
-            if occ.kind != "shell" and occ.name not in _SHELL_MAGICS:
-                continue
-            m = _ENV_ASSIGN.search(occ.args if occ.kind != "cell_magic" else (occ.body or ""))
-            if m and not _PLACEHOLDER.search(m.group(2)) and occ.line not in done:
-                done.add(occ.line)
-                ctx.report(
-                    "NB301",
-                    f.cell,
-                    occ.line,
-                    occ.column + 1,
-                    f"a secret in `{m.group(1)}` ({redact(m.group(2))}){fixed}",
-                )
+                ctx.report("NB301", f.cell, line, col + 1, f"{hit.kind} ({MARKER}){_FIXED}")
+        for line, col, what in _named_literals(f, done):
+            done.add(line)
+            ctx.report("NB301", f.cell, line, col + 1, f"{what} ({MARKER}){_FIXED}")
     for cell in ctx.notebook.code_cells:
         for out in cell.outputs:
             text = _output_text(out)
-            if text and (hits := _scan_tokens(text)):
-                _, _, what, shown = hits[0]
+            if text and (hits := find_secrets(text)):
                 ctx.report(
                     "NB301",
                     cell,
                     1,
                     1,
-                    f"an output of {cell.label()} shows {what} ({shown}); clear the output and "
+                    f"an output of {cell.label()} shows {hits[0].kind}; clear the output and "
                     "rotate the secret",
                 )
                 break

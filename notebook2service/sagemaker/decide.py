@@ -307,6 +307,14 @@ def training_slice(plan: Plan, model_step: Step, model: str) -> list[Step]:
     return [s for s in steps if s.name in needed]
 
 
+def _keyword(call: object, name: str) -> object:
+    """The value of keyword argument `name` of a call (ast.Call: a list of ast.keyword)."""
+    keywords = getattr(call, "keywords", None) or ()
+    if isinstance(keywords, dict):
+        return keywords.get(name)
+    return next((k.value for k in keywords if getattr(k, "arg", None) == name), None)
+
+
 def decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMakerPlan:
     sm = SageMakerPlan(hyperparameters=[p.name for p in plan.parameters])
     sm.channels, notes = find_channels(flow)
@@ -345,9 +353,8 @@ def decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMak
 def _fit_arguments(call: Any) -> tuple[str | None, str | None]:
     """The names passed as X and y to the model's fit call."""
     args = getattr(call, "args", ())
-    keywords = getattr(call, "keywords", {})
-    x = _arg_name(args[0]) if len(args) > 0 else _arg_name(keywords.get("X"))
-    y = _arg_name(args[1]) if len(args) > 1 else _arg_name(keywords.get("y"))
+    x = _arg_name(args[0]) if len(args) > 0 else _arg_name(_keyword(call, "X"))
+    y = _arg_name(args[1]) if len(args) > 1 else _arg_name(_keyword(call, "y"))
     return x, y
 
 
