@@ -1,5 +1,6 @@
 """Checks and formatting of the generated Python: ruff's import sort and formatter, ruff's
-pyflakes rules, and the pipeline.py line → notebook cell map."""
+pyflakes rules, and the pipeline.py line → notebook cell map (from the formatted code's
+libcst syntax tree and its PositionProvider metadata)."""
 
 from __future__ import annotations
 
@@ -74,41 +75,49 @@ def check_code(text: str, filename: str) -> list[dict[str, Any]]:
 
 
 def line_map(code: str) -> list[dict[str, Any]]:
-    """pipeline.py line ranges → the cell each came from, read from the `# cell N` markers.
+    """pipeline.py line ranges → the cell each came from, read from the syntax tree.
 
-    A marker covers the lines after it that are indented deeper than the marker (or, at the
-    top level, the definition that follows it), up to the next marker; a step's generated
-    `return` is not part of any cell."""
+    The `# cell N` comments are libcst `EmptyLine` nodes in the `leading_lines` of the first
+    statement of each cell's code; libcst's PositionProvider gives each statement's lines. A
+    cell covers its statements up to the next marked one (at the top level: the marked
+    definition only; in a step: not the step's generated `return`)."""
+    import libcst as cst
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    try:
+        wrapper = MetadataWrapper(cst.parse_module(code))
+    except cst.ParserSyntaxError:
+        return []
+    positions = wrapper.resolve(PositionProvider)
     ranges: list[dict[str, Any]] = []
-    lines = code.split("\n")
-    i = 0
-    while i < len(lines):
-        m = _MARKER.match(lines[i])
-        if not m:
-            i += 1
-            continue
-        indent = len(lines[i]) - len(lines[i].lstrip())
-        start = j = i + 1
-        last = i
-        while j < len(lines):
-            text = lines[j]
-            stripped = text.strip()
-            if _MARKER.match(text):
-                break
-            depth = len(text) - len(text.lstrip())
-            if stripped:
-                top_level_head = indent == 0 and j == start
-                if (
-                    depth > indent
-                    or top_level_head
-                    or (indent == 0 and stripped.startswith("@") and j == last + 1)
-                ):
-                    last = j
-                elif depth == indent and indent > 0 and not stripped.startswith("return "):
-                    last = j
-                else:
-                    break
-            j += 1
-        ranges.append({"cell": int(m.group(2)), "start": start + 1, "end": last + 1})
-        i = j
-    return [r for r in ranges if r["end"] >= r["start"]]
+    blocks = [wrapper.module.body] + [
+        s.body.body for s in wrapper.module.body if isinstance(s, cst.FunctionDef)
+    ]
+    for top, body in enumerate(blocks):
+        cell: int | None = None
+        for stmt in body:
+            marked = next((c for c in map(_comment_cell, stmt.leading_lines) if c), None)
+            if marked is not None:
+                cell = marked
+            elif top == 0 or _is_return(stmt):
+                cell = None
+            if cell is None:
+                continue
+            pos = positions[stmt]
+            if marked is None and ranges:
+                ranges[-1]["end"] = pos.end.line
+            else:
+                ranges.append({"cell": cell, "start": pos.start.line, "end": pos.end.line})
+    return sorted(ranges, key=lambda r: r["start"])
+
+
+def _comment_cell(line: Any) -> int | None:
+    return marker_cell(line.comment.value) if line.comment is not None else None
+
+
+def _is_return(stmt: Any) -> bool:
+    import libcst as cst
+
+    return isinstance(stmt, cst.SimpleStatementLine) and any(
+        isinstance(s, cst.Return) for s in stmt.body
+    )

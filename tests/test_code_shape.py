@@ -34,3 +34,12 @@ def test_long_functions_are_found(tmp_path: Path) -> None:
 def test_no_library_function_is_over_60_lines() -> None:
     root = Path(notebook2service.__file__).parent
     assert long_functions(root) == []
+
+
+def test_readme_layout_names_every_module() -> None:
+    root = Path(notebook2service.__file__).parent
+    readme = (root.parent / "README.md").read_text(encoding="utf-8")
+    layout = readme[readme.index("## Repository layout") :]
+    layout = layout[: layout.index("```", layout.index("```") + 3)]
+    modules = {p.name for p in root.rglob("*.py") if not p.name.startswith("__")}
+    assert sorted(m for m in modules if m not in layout) == []

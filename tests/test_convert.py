@@ -80,7 +80,8 @@ def test_layout_manifest_and_readable_functions(tmp_path):
     lines = pipeline.split("\n")
     for r in manifest["line_map"]["pipeline.py"]:
         assert 1 <= r["start"] <= r["end"] + 1 <= len(lines) + 1
-        assert lines[r["start"] - 2].strip().startswith(f"# cell {r['cell']}")
+        above = [ln for ln in lines[: r["start"] - 1] if ln.strip()]  # the marker heads it
+        assert above[-1].strip().startswith(f"# cell {r['cell']}")
     req = (out / "requirements.txt").read_text()
     import importlib.metadata as md_
 
