@@ -35,7 +35,7 @@ class _Detector:
     )
 
 
-_NAME = r"[A-Za-z0-9_]*(?:password|passwd|passphrase|pwd|secret|token|api_?key|apikey|access_?key|auth_?key|private_?key|credentials?)[A-Za-z0-9_]*"
+_KEYWORD = r"(?:password|passwd|passphrase|pwd|secret|token|api_?key|apikey|access_?key|auth_?key|private_?key|credentials?)"
 _VALUE_END = r"""[^\s'"`,;)}\]>]"""
 
 _DETECTORS = (
@@ -80,7 +80,7 @@ _DETECTORS = (
     ),
     _Detector(
         "a credential in a URL",
-        re.compile(r"\b[a-z][a-z0-9+.\-]{1,20}://[^\s:/@'\"<>]{1,256}:(?P<s>[^\s/@'\"<>]{1,256})@"),
+        re.compile(r"://[^\s:/@'\"<>]{1,256}:(?P<s>[^\s/@'\"<>]{1,256})@"),
         ("://",),
         "s",
         True,
@@ -116,7 +116,7 @@ _DETECTORS = (
     _Detector(
         "a secret assignment",
         re.compile(
-            rf"(?i)(?P<n>\b{_NAME})(?:[\"']\]?|\])?\s*(?::=|=|:)\s*(?:[rbuf]{{0,2}}(?P<q>[\"']))?"
+            rf"(?i)(?P<n>{_KEYWORD}[A-Za-z0-9_]{{0,24}})(?:[\"']\]?|\])?\s*(?::=|=|:)\s*(?:[rbuf]{{0,2}}(?P<q>[\"']))?"
             rf"(?P<s>{_VALUE_END}{{4,}})"
         ),
         ("pass", "pwd", "secret", "token", "key", "credential"),
@@ -155,7 +155,15 @@ def is_secret_name(name: str | None) -> bool:
 
 def _assignment_ok(m: re.Match[str]) -> bool:
     """A `name = value` match is a secret when the name is secret-like and the value a literal."""
-    if not is_secret_name(m.group("n")):
+    start = m.start("n")
+    text = m.string
+    while (
+        start > 0
+        and m.start("n") - start < 24
+        and (text[start - 1].isalnum() or text[start - 1] == "_")
+    ):
+        start -= 1
+    if not is_secret_name(text[start : m.end("n")]):
         return False
     value = m.group("s")
     if m.group("q") is None and not value[0].isalnum():
