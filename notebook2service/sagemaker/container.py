@@ -10,7 +10,7 @@ from ..render import render, templates_dir
 from .decide import SageMakerPlan
 
 #: files that make the serving stack (rendered only when there is a model to serve)
-SERVING_TEMPLATES = ("serve.py.j2", "inference.py.j2", "model_io.py.j2")
+SERVING_TEMPLATES = ("serve.py.j2", "inference.py.j2")
 EXECUTABLES = frozenset({"bin/train", "bin/serve", "bin/entrypoint"})
 
 
@@ -53,8 +53,6 @@ def container_files(
         "deploy.py": render("container/deploy.py.j2", **ctx),
         "tests/test_package.py": render("container/test_package.py.j2", **ctx),
     }
-    if sm.model and (templates_dir() / "container" / "model_io.py.j2").is_file():
-        out[f"{package}/model_io.py"] = render("container/model_io.py.j2", **ctx)
     if ctx["serving"]:
         out[f"{package}/serve.py"] = render("container/serve.py.j2", **ctx)
         out[f"{package}/inference.py"] = render("container/inference.py.j2", **ctx)
