@@ -1,8 +1,8 @@
 """`convert()`: a notebook → an importable package that replays it top-down.
 
-load → analyse (dataflow, hidden-state findings) → lift (IPython syntax by kind, libcst
-hoisting and step functions) → render (Jinja templates) → format (ruff) → write (atomic).
-Nothing here executes notebook code.
+`convert()` runs a list of passes, each a short function from typed input to typed output:
+analyse → parameters → lift → plan → SageMaker plan → assemble → manifest. Nothing here
+executes notebook code.
 """
 
 from __future__ import annotations
@@ -12,22 +12,25 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import __version__, dataflow
+from .findings import CellRef, Finding, note
+from .generated import check_code, format_code, line_map
 from .lift import build, magics
-from .lift.plan import Parameter, Plan, make_plan
+from .lift.plan import Parameter, Plan, definition_counts, make_plan
 from .linter.checker import check_notebook
 from .notebook import Notebook, NotebookError, load
 from .provenance import code_sha256
 from .render import render, write_tree
 from .sagemaker import channels, features
 from .sagemaker.container import EXECUTABLES, container_files
-from .sagemaker.decide import decide
+from .sagemaker.decide import SageMakerPlan, decide
+
+__all__ = ["ConvertError", "ConvertResult", "check_code", "convert", "format_code", "line_map"]
 
 
 class ConvertError(Exception):
@@ -46,7 +49,578 @@ class ConvertResult:
         return self.manifest["findings"]
 
 
-_MARKER = re.compile(r"^\s*# (cell (\d+)(?: \(In\[\d+\]\))?)\s*$")
+def convert(
+    notebook: Any,
+    out_dir: str | Path | None = None,
+    *,
+    name: str | None = None,
+    force: bool = False,
+    write: bool = True,
+    format_output: bool = True,
+    model: str | None = None,
+) -> ConvertResult:
+    """Convert a notebook (path or in-memory) into a package in `out_dir`.
+
+    Raises ConvertError for notebooks that cannot be converted and render.OutputExistsError
+    when `out_dir` exists and `force` is false. Hidden-state findings do not stop the
+    conversion (it follows top-down order); they are in the manifest's `findings`.
+    """
+    src = analyse(notebook, out_dir, name)
+    params = parameters(src)
+    lifted = lift(src, params)
+    planned = plan(src, params, lifted)
+    sm = sagemaker_plan(src, lifted, planned, model)
+    package = assemble(src, params, lifted, planned, sm, format_output)
+    manifest = make_manifest(src, params, lifted, planned, sm, package)
+    package.files["nb2svc.json"] = json.dumps(manifest, indent=2, default=str) + "\n"
+    if write:
+        write_tree(src.out, package.files, force=force, executable=EXECUTABLES)
+    return ConvertResult(src.out, src.package, manifest, package.files)
+
+
+# -- the passes' data ------------------------------------------------------------------
+
+
+@dataclass
+class Analysed:
+    """analyse: the notebook, its names and its dataflow, and the findings so far."""
+
+    nb: Notebook
+    package: str
+    out: Path
+    digest: str
+    flow: dataflow.Flow
+    findings: list[Finding]
+
+    @property
+    def notebook_name(self) -> str:
+        return Path(self.nb.path).name if not self.nb.path.startswith("<") else self.nb.path
+
+
+@dataclass
+class Parameters:
+    """parameters: the papermill parameters and the cell that holds them."""
+
+    params: list[Parameter]
+    cell: int | None
+
+    @property
+    def names(self) -> set[str]:
+        return {p.name for p in self.params}
+
+
+@dataclass
+class Lifted:
+    """lift: each cell's production source split into imports, definitions and body."""
+
+    cells: dict[int, build.CellParts] = field(default_factory=dict)
+    actions: list[magics.Action] = field(default_factory=list)
+    pip: list[str] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)  # %%writefile targets
+    helpers: set[str] = field(default_factory=set)  # _runtime helpers the package uses
+    imports: set[str] = field(default_factory=set)  # modules the lifted code needs imported
+    cell_map: dict[int, str] = field(default_factory=dict)  # cell → where it went
+
+    @property
+    def ordered(self) -> list[build.CellParts]:
+        return [self.cells[i] for i in sorted(self.cells)]
+
+
+@dataclass
+class Planned:
+    """plan: the steps, and what is hoisted to module level."""
+
+    plan: Plan
+    module_names: set[str]
+    module_functions: set[str]
+
+
+@dataclass
+class Package:
+    """assemble: the generated files (relative path → text) and the requirements."""
+
+    files: dict[str, str]
+    pipeline: str
+    requirements: list[Any]
+
+
+@dataclass
+class Served:
+    """SageMaker plan: the decisions, and the feature function shared by train and serve."""
+
+    sm: SageMakerPlan
+    extraction: Any  # features.Extraction | None
+
+
+# -- the passes ------------------------------------------------------------------------
+
+#: lint codes that change the package's meaning or reproducibility (verify attributes causes)
+_AFFECTS = ("NB204", "NB205", "NB301")
+
+
+def analyse(notebook: Any, out_dir: str | Path | None, name: str | None) -> Analysed:
+    """Load the notebook, name the package, run the dataflow and the hidden-state checks."""
+    try:
+        nb = load(notebook)
+    except NotebookError as exc:
+        raise ConvertError(str(exc)) from None
+    if not nb.is_python:
+        raise ConvertError(f"the kernel is {nb.kernel_name}, not Python")
+    package = package_name(nb, name)
+    out = Path(out_dir) if out_dir is not None else Path("build") / package
+    raw = (
+        nb.text.encode("utf-8")
+        if nb.text is not None
+        else json.dumps(nb.raw, sort_keys=True).encode()
+    )
+    flow = dataflow.analyze(nb)
+    selected = lambda c: c.startswith(("NB0", "NB1")) or c in _AFFECTS  # noqa: E731
+    findings = [_without_path(d) for d in check_notebook(nb, selected, flow)]
+    return Analysed(nb, package, out, hashlib.sha256(raw).hexdigest(), flow, findings)
+
+
+def _without_path(d: Finding) -> Finding:
+    from dataclasses import replace
+
+    return replace(d, path="")
+
+
+def parameters(src: Analysed) -> Parameters:
+    """The `parameters`-tagged cell's literal assignments (papermill's convention)."""
+    cell = next((c for c in src.nb.code_cells if "parameters" in c.tags), None)
+    if cell is None:
+        return Parameters([], None)
+    try:
+        tree = ast.parse(cell.source)
+    except SyntaxError:
+        return _params_kept(src, cell, "the parameters cell (cell {cell}) cannot be parsed")
+    params: list[Parameter] = []
+    for stmt in tree.body:
+        target = _assigned_name(stmt)
+        if target is None:
+            if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+                continue
+            return _params_kept(
+                src, cell, "the parameters cell (cell {cell}) holds more than assignments"
+            )
+        try:
+            value = ast.literal_eval(stmt.value)  # type: ignore[attr-defined, arg-type]
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            return _params_kept(src, cell, "parameter `{parameter}` is not a literal", target)
+        params.append(Parameter(target, repr(value), value))
+    return Parameters(params, cell.index)
+
+
+def _assigned_name(stmt: ast.stmt) -> str | None:
+    if (
+        isinstance(stmt, ast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], ast.Name)
+    ):
+        return stmt.targets[0].id
+    if (
+        isinstance(stmt, ast.AnnAssign)
+        and isinstance(stmt.target, ast.Name)
+        and stmt.value is not None
+    ):
+        return stmt.target.id
+    return None
+
+
+def _params_kept(src: Analysed, cell: Any, why: str, parameter: str | None = None) -> Parameters:
+    message = (
+        why.format(cell=cell.index, parameter=parameter) + "; the parameters cell is kept as a step"
+    )
+    args = {"parameter": parameter} if parameter else {}
+    src.findings.append(note("convert", "parameters-kept", "warning", message, cell, **args))
+    return Parameters([], None)
+
+
+def lift(src: Analysed, params: Parameters) -> Lifted:
+    """Each cell's production source (IPython syntax by kind), split for hoisting."""
+    flow, out = src.flow, Lifted()
+    known = {n for f in flow.cells for n in flow.defs_of(f)} | params.names
+    for f in flow.cells:
+        index = f.cell.index
+        code = magics.production_source(index, f.translation, known)
+        out.actions += code.actions
+        out.pip += code.pip
+        out.helpers |= code.helpers
+        out.imports |= code.imports
+        out.files.update(code.files)
+        if code.source is None:
+            out.cell_map[index] = "file" if code.files else "removed"
+            continue
+        parts = out.cells[index] = build.split_cell(index, f.cell.label(), code.source)
+        if parts.main_checks:
+            out.actions.append(
+                magics.Action(
+                    index,
+                    0,
+                    '__name__ == "__main__"',
+                    "unwrapped",
+                    "true in a notebook: made `True` in the package",
+                )
+            )
+        if parts.error:
+            message = f"cell {index} cannot be parsed ({parts.error}); it is kept as a comment"
+            src.findings.append(
+                note("convert", "cell-unparsable", "error", message, f.cell, error=parts.error)
+            )
+    _display_helper(flow, out)
+    return out
+
+
+def _display_helper(flow: dataflow.Flow, out: Lifted) -> None:
+    """IPython's display() becomes a logging no-op when no cell defines `display`."""
+    defined_anywhere = {n for f in flow.cells for n in f.defs}
+    reads_display = any(
+        u.name == "display" for f in flow.cells for u in flow.expanded[f.cell.index]
+    ) or any("display" in fn.free for fns in flow.functions.values() for fn in fns)
+    if reads_display and "display" not in defined_anywhere:
+        out.helpers.add("display")
+        out.actions.append(
+            magics.Action(
+                0, 0, "display()", "removed", "IPython's display() → a logging no-op in _runtime"
+            )
+        )
+
+
+def plan(src: Analysed, params: Parameters, lifted: Lifted) -> Planned:
+    """Which definitions are hoisted to module level, and the step functions."""
+    flow = src.flow
+    assigned = definition_counts(flow, functions=False)
+    module_names, module_functions = build.choose_hoisting(lifted.ordered, assigned)
+    module_names |= lifted.imports | lifted.helpers
+    # comment-only cells stay too (notes, and IPython syntax kept as a comment)
+    body_cells = {
+        i: bool(c.body or c.header or c.footer) or c.error is not None
+        for i, c in lifted.cells.items()
+    }
+    steps = make_plan(flow, body_cells, module_names, module_functions, params.params, params.cell)
+    return Planned(steps, module_names, module_functions)
+
+
+def sagemaker_plan(src: Analysed, lifted: Lifted, planned: Planned, model: str | None) -> Served:
+    """The model, its training steps, the shared feature function and the data channels."""
+    sm = decide(src.flow, planned.plan, model)
+    extraction = None
+    if sm.model and not sm.model_is_pipeline and sm.fit_x:
+        steps_cells = [i for s in sm.train_steps for i in s.cells]
+        extraction = features.extract(steps_cells, lifted.cells, sm.fit_x, planned.module_names)
+    if extraction is not None:  # one feature path: replace the "cannot be one function" note
+        sm.feature_function, sm.target = features.FUNCTION, extraction.target
+        sm.notes = [n for n in sm.notes if n.name != "features-not-pipeline"]
+        cells = ", ".join(map(str, extraction.cells))
+        message = (
+            f"the row-wise feature preparation of `{extraction.frame}` (cells {cells}) is "
+            f"`{features.FUNCTION}()`, used by training and by serving"
+        )
+        sm.notes.append(
+            note(
+                "sagemaker",
+                "feature-function",
+                "info",
+                message,
+                frame=extraction.frame,
+                cells=list(extraction.cells),
+            )
+        )
+    src.findings.extend(sm.notes)
+    _rewrite_channels(sm, lifted)
+    return Served(sm, extraction)
+
+
+def _rewrite_channels(sm: SageMakerPlan, lifted: Lifted) -> None:
+    """Data-file reads become SageMaker channels (the local path is the default)."""
+    channel_map = sm.channel_keys()
+    if not channel_map:
+        return
+    rewritten = 0
+    for c in lifted.ordered:
+        for attr in ("body", "definitions"):
+            nodes = []
+            for stmt in getattr(c, attr):
+                new, n = channels.rewrite(stmt, channel_map)
+                nodes.append(new)
+                rewritten += n
+            setattr(c, attr, nodes)
+    if rewritten:
+        lifted.helpers.add("read_channel")
+
+
+def assemble(
+    src: Analysed,
+    params: Parameters,
+    lifted: Lifted,
+    planned: Planned,
+    served: Served,
+    format_output: bool,
+) -> Package:
+    """Render and check every generated file: the package, its requirements, the container."""
+    _plan_findings(src, params, lifted, planned)
+    context = _context(src)
+    pipeline = _pipeline(lifted, planned, served, context, format_output)
+    _generated_code_findings(src, lifted, pipeline)
+    reqs = _requirements(src, lifted, served)
+    files = _package_files(src, params, lifted, pipeline, reqs, context, format_output)
+    notebook_dir = (
+        str(Path(src.nb.path).resolve().parent) if not src.nb.path.startswith("<") else ""
+    )
+    copied = sorted(t for t in lifted.files if not Path(t).is_absolute())
+    files.update(container_files(served.sm, planned.plan, context, copied, notebook_dir))
+    for target, text in lifted.files.items():
+        rel = Path(target)
+        if rel.is_absolute() or ".." in rel.parts:
+            message = f"%%writefile {target}: path outside the package; not written"
+            src.findings.append(
+                note("convert", "writefile-outside", "warning", message, target=target)
+            )
+            continue
+        files[rel.as_posix()] = text
+    return Package(files, pipeline, reqs)
+
+
+def _plan_findings(src: Analysed, params: Parameters, lifted: Lifted, planned: Planned) -> None:
+    for name_, where in planned.plan.undefined.items():
+        message = (
+            f"`{name_}` is read in cell {where[0]} but no earlier cell defines it; "
+            "the package fails there, as Restart & Run All would"
+        )
+        cell = getattr(src.flow.by_index.get(where[0]), "cell", where[0])
+        src.findings.append(
+            note("convert", "undefined-in-package", "error", message, cell, name=name_)
+        )
+    for fname in sorted(planned.module_functions):
+        for fn in src.flow.functions.get(fname, []):
+            for b in sorted(fn.free & params.names):
+                message = f"`{fname}` reads the parameter `{b}` as a global; pass it as an argument"
+                src.findings.append(
+                    note(
+                        "convert",
+                        "parameter-global",
+                        "warning",
+                        message,
+                        function=fname,
+                        parameter=b,
+                    )
+                )
+
+
+def _context(src: Analysed) -> dict[str, Any]:
+    title = next(
+        (h for c in src.nb.cells if c.cell_type == "markdown" for h in [_title(c.source)] if h),
+        src.package,
+    )
+    return {
+        "title": title,
+        "version": __version__,
+        "notebook": src.notebook_name,
+        "digest": src.digest,
+        "package": src.package,
+    }
+
+
+def _pipeline(
+    lifted: Lifted, planned: Planned, served: Served, context: dict[str, Any], format_output: bool
+) -> str:
+    """pipeline.py: hoisted imports, module-level definitions, one function per step, run()."""
+    pipeline = render(
+        "package/pipeline.py.j2",
+        imports=_import_lines(lifted),
+        helpers=sorted(lifted.helpers),
+        definitions=_definitions(lifted, served),
+        steps=_steps(lifted, planned),
+        run=build.render(build.run_function(planned.plan)).strip(),
+        **context,
+    )
+    return format_code(pipeline, f"{context['package']}/pipeline.py") if format_output else pipeline
+
+
+def _import_lines(lifted: Lifted) -> list[str]:
+    """Imports hoisted, de-duplicated, __future__ first."""
+    seen: dict[str, int] = {}
+    for c in lifted.ordered:
+        for stmt in c.imports:
+            seen.setdefault(build.render(stmt).strip(), c.index)
+    lines = sorted(seen, key=lambda t: (not t.startswith("from __future__"), seen[t]))
+    lines += [f"import {m}" for m in sorted(lifted.imports) if f"import {m}" not in seen]
+    return lines
+
+
+def _definitions(lifted: Lifted, served: Served) -> list[str]:
+    out: list[str] = []
+    if served.extraction is not None:
+        label = ", ".join(f"cell {i}" for i in served.extraction.cells)
+        out.append(f"# {label}: feature preparation\n" + served.extraction.code.strip())
+    for c in lifted.ordered:
+        for d in c.definitions:
+            out.append(f"# {c.label}\n" + build.render(d).strip())
+            lifted.cell_map.setdefault(c.index, "module")
+        if c.imports and not c.body and not c.definitions:
+            lifted.cell_map.setdefault(c.index, "imports")
+    return out
+
+
+def _steps(lifted: Lifted, planned: Planned) -> list[str]:
+    out: list[str] = []
+    for step in planned.plan.steps:
+        labels = [lifted.cells[i].label for i in step.cells]
+        doc = f"{step.heading or 'Notebook'} — {', '.join(labels)}."
+        out.append(build.render(build.step_function(step, lifted.cells, doc)).strip())
+        for i in step.cells:
+            lifted.cell_map[i] = step.name
+    return out
+
+
+def _generated_code_findings(src: Analysed, lifted: Lifted, pipeline: str) -> None:
+    """pyflakes over pipeline.py; each finding names its cell through the line map."""
+    ranges = line_map(pipeline)
+    for r in check_code(pipeline, f"{src.package}/pipeline.py"):
+        cell = next((x["cell"] for x in ranges if x["start"] <= r["line"] <= x["end"]), None)
+        src.findings.append(
+            Finding(
+                r["code"],
+                f"pipeline.py line {r['line']}: {r['message']}",
+                cell=CellRef.of(getattr(src.flow.by_index.get(cell), "cell", None)),
+                severity="error",
+                kind="generated-code",
+                args={"message": r["message"]},
+                file="pipeline.py",
+                file_line=r["line"] or None,
+            )
+        )
+
+
+def _requirements(src: Analysed, lifted: Lifted, served: Served) -> list[Any]:
+    from .requirements import infer
+
+    top = _top_modules(src)
+    local = {Path(t).stem for t in lifted.files if t.endswith(".py")}
+    if served.sm.model:  # what the container needs to save, load and serve the model
+        top |= {"skops", "numpy", *serving_modules()}
+    return infer(sorted(top), lifted.pip, local_modules=local)
+
+
+def _top_modules(src: Analysed) -> set[str]:
+    return {
+        q.split(".")[0] for f in src.flow.cells for q in f.imports.values() if not q.startswith(".")
+    }
+
+
+def _package_files(
+    src: Analysed,
+    params: Parameters,
+    lifted: Lifted,
+    pipeline: str,
+    reqs: list[Any],
+    context: dict[str, Any],
+    format_output: bool,
+) -> dict[str, str]:
+    package, req_lines = src.package, [r.line() for r in reqs]
+    uses_pandas = "pandas" in _top_modules(src)
+    main_py = render(
+        "package/__main__.py.j2",
+        options=[_option(p) for p in params.params],
+        uses_pandas=uses_pandas,
+        **context,
+    )
+    files = {
+        f"{package}/__init__.py": render("package/__init__.py.j2", **context),
+        f"{package}/__main__.py": format_code(main_py, f"{package}/__main__.py")
+        if format_output
+        else main_py,
+        f"{package}/pipeline.py": pipeline,
+        "requirements.txt": render("package/requirements.txt.j2", lines=req_lines, **context),
+        "pyproject.toml": render(
+            "package/pyproject.toml.j2",
+            distribution=package.replace("_", "-"),
+            requirements=req_lines,
+            python_min=f"{sys.version_info.major}.{sys.version_info.minor}",
+            **context,
+        ),
+    }
+    if lifted.helpers:
+        files[f"{package}/_runtime.py"] = render("package/_runtime.py.j2", **context)
+    return files
+
+
+def make_manifest(
+    src: Analysed,
+    params: Parameters,
+    lifted: Lifted,
+    planned: Planned,
+    served: Served,
+    package: Package,
+) -> dict[str, Any]:
+    """nb2svc.json: what was generated from what, and every finding."""
+    nb, plan_ = src.nb, planned.plan
+    if params.cell is not None:
+        lifted.cell_map[params.cell] = "parameters"
+    for c in lifted.ordered:
+        lifted.cell_map.setdefault(
+            c.index, "module" if c.definitions else "imports" if c.imports else "empty"
+        )
+    return {
+        "nb2svc": __version__,
+        "package": src.package,
+        "notebook": src.notebook_name,
+        "notebook_sha256": src.digest,
+        "code_sha256": code_sha256(nb),
+        "notebook_path": (
+            Path(os.path.relpath(Path(nb.path).resolve(), src.out.resolve())).as_posix()
+            if not nb.path.startswith("<")
+            else None
+        ),
+        "entrypoint": f"python -m {src.package}",
+        "cells": [
+            {
+                "index": c.index,
+                "id": c.id,
+                "execution_count": c.execution_count,
+                "target": lifted.cell_map.get(c.index, "empty"),
+            }
+            for c in nb.code_cells
+        ],
+        "steps": [
+            {
+                "function": s.name,
+                "cells": s.cells,
+                "heading": s.heading,
+                "parameters": s.params,
+                "returns": s.returns,
+                "globals": s.global_names,
+            }
+            for s in plan_.steps
+        ],
+        "parameters": [
+            {"name": p.name, "default": p.value, "option": "--" + p.name.replace("_", "-")}
+            for p in params.params
+        ],
+        "module_level": sorted(planned.module_functions),
+        "shared_globals": sorted(plan_.shared_globals),
+        "ipython": [a.to_dict() for a in lifted.actions],
+        "data_acquisition": [a.to_dict() for a in lifted.actions if a.kind == "data"],
+        "files": sorted(lifted.files),
+        "requirements": [_requirement(r) for r in package.requirements],
+        "line_map": {"pipeline.py": line_map(package.pipeline)},
+        "sagemaker": served.sm.to_dict(),
+        "findings": [f.to_dict() for f in src.findings],
+    }
+
+
+def _requirement(r: Any) -> dict[str, Any]:
+    return {
+        "name": r.name,
+        "specifier": r.specifier,
+        "modules": list(r.modules),
+        "source": r.source,
+        "installed": r.installed,
+        "note": r.note,
+    }
+
+
+# -- small helpers ---------------------------------------------------------------------
 
 
 def package_name(nb: Notebook, name: str | None) -> str:
@@ -69,61 +643,6 @@ def package_name(nb: Notebook, name: str | None) -> str:
     return candidate
 
 
-def _parameters(nb: Notebook, flow: dataflow.Flow) -> tuple[list[Parameter], int | None, list[str]]:
-    cell = next((c for c in nb.code_cells if "parameters" in c.tags), None)
-    if cell is None:
-        return [], None, []
-    notes: list[str] = []
-    try:
-        tree = ast.parse(cell.source)
-    except SyntaxError:
-        return (
-            [],
-            None,
-            [f"the parameters cell (cell {cell.index}) cannot be parsed; it is kept as a step"],
-        )
-    params: list[Parameter] = []
-    for stmt in tree.body:
-        if (
-            isinstance(stmt, ast.Assign)
-            and len(stmt.targets) == 1
-            and isinstance(stmt.targets[0], ast.Name)
-        ):
-            try:
-                value = ast.literal_eval(stmt.value)
-            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-                notes.append(
-                    f"parameter `{stmt.targets[0].id}` is not a literal; the parameters cell is kept as a step"
-                )
-                return [], None, notes
-            params.append(Parameter(stmt.targets[0].id, repr(value), value))
-        elif (
-            isinstance(stmt, ast.AnnAssign)
-            and isinstance(stmt.target, ast.Name)
-            and stmt.value is not None
-        ):
-            try:
-                value = ast.literal_eval(stmt.value)
-            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-                return (
-                    [],
-                    None,
-                    [
-                        f"parameter `{stmt.target.id}` is not a literal; the parameters cell is kept as a step"
-                    ],
-                )
-            params.append(Parameter(stmt.target.id, repr(value), value))
-        elif not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)):
-            return (
-                [],
-                None,
-                [
-                    f"the parameters cell (cell {cell.index}) holds more than assignments; it is kept as a step"
-                ],
-            )
-    return params, cell.index, notes
-
-
 def _option(p: Parameter) -> dict[str, str]:
     v = p.value
     typ = {bool: "_bool", int: "int", float: "float", str: "str"}.get(type(v), "json.loads")
@@ -133,459 +652,6 @@ def _option(p: Parameter) -> dict[str, str]:
         "type": typ,
         "help": repr(f"default: {p.default_source}"),
     }
-
-
-def _ruff(args: list[str], text: str, filename: str) -> tuple[int, str, str]:
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "ruff", *args, "--stdin-filename", filename, "-"],
-            input=text,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return 127, "", str(exc)
-    return proc.returncode, proc.stdout, proc.stderr
-
-
-def format_code(text: str, filename: str) -> str:
-    """isort-style import order, then ruff's formatter."""
-    rc, out, _ = _ruff(
-        ["check", "--isolated", "--select", "I001", "--fix", "--exit-zero", "--quiet"],
-        text,
-        filename,
-    )
-    text = out if rc == 0 and out else text
-    rc, out, _ = _ruff(["format", "--isolated", "--line-length", "100"], text, filename)
-    return out if rc == 0 and out else text
-
-
-def check_code(text: str, filename: str) -> list[dict[str, Any]]:
-    """pyflakes rules (F) over generated code: undefined names, unused imports..."""
-    rc, out, err = _ruff(
-        [
-            "check",
-            "--isolated",
-            "--select",
-            "F",
-            "--ignore",
-            "F401,F811,F841,F403,F405",
-            "--output-format",
-            "json",
-            "--exit-zero",
-        ],
-        text,
-        filename,
-    )
-    try:
-        return [
-            {"code": d["code"], "message": d["message"], "line": d["location"]["row"]}
-            for d in json.loads(out or "[]")
-        ]
-    except (ValueError, KeyError, TypeError):
-        return [
-            {"code": "ruff", "message": (err or out or "ruff did not run").strip()[:200], "line": 0}
-        ]
-
-
-def line_map(code: str) -> list[dict[str, Any]]:
-    """pipeline.py line ranges → the cell each came from, read from the `# cell N` markers.
-
-    A marker covers the lines after it that are indented deeper than the marker (or, at the
-    top level, the definition that follows it), up to the next marker; a step's generated
-    `return` is not part of any cell."""
-    ranges: list[dict[str, Any]] = []
-    lines = code.split("\n")
-    i = 0
-    while i < len(lines):
-        m = _MARKER.match(lines[i])
-        if not m:
-            i += 1
-            continue
-        indent = len(lines[i]) - len(lines[i].lstrip())
-        start = j = i + 1
-        last = i
-        while j < len(lines):
-            text = lines[j]
-            stripped = text.strip()
-            if _MARKER.match(text):
-                break
-            depth = len(text) - len(text.lstrip())
-            if stripped:
-                top_level_head = indent == 0 and j == start
-                if (
-                    depth > indent
-                    or top_level_head
-                    or (indent == 0 and stripped.startswith("@") and j == last + 1)
-                ):
-                    last = j
-                elif depth == indent and indent > 0 and not stripped.startswith("return "):
-                    last = j
-                else:
-                    break
-            j += 1
-        ranges.append({"cell": int(m.group(2)), "start": start + 1, "end": last + 1})
-        i = j
-    return [r for r in ranges if r["end"] >= r["start"]]
-
-
-def convert(
-    notebook: Any,
-    out_dir: str | Path | None = None,
-    *,
-    name: str | None = None,
-    force: bool = False,
-    write: bool = True,
-    format_output: bool = True,
-    model: str | None = None,
-) -> ConvertResult:
-    """Convert a notebook (path or in-memory) into a package in `out_dir`.
-
-    Raises ConvertError for notebooks that cannot be converted and render.OutputExistsError
-    when `out_dir` exists and `force` is false. Hidden-state findings do not stop the
-    conversion (it follows top-down order); they are in the manifest's `findings`.
-    """
-    try:
-        nb = load(notebook)
-    except NotebookError as exc:
-        raise ConvertError(str(exc)) from None
-    if not nb.is_python:
-        raise ConvertError(f"the kernel is {nb.kernel_name}, not Python")
-    package = package_name(nb, name)
-    out = Path(out_dir) if out_dir is not None else Path("build") / package
-    raw_bytes = (
-        nb.text.encode("utf-8")
-        if nb.text is not None
-        else json.dumps(nb.raw, sort_keys=True).encode()
-    )
-    digest = hashlib.sha256(raw_bytes).hexdigest()
-
-    flow = dataflow.analyze(nb)
-    findings: list[dict[str, Any]] = []
-    # what changes the package's meaning or reproducibility (verify attributes causes to these)
-    affects = ("NB204", "NB205", "NB301")
-    for d in check_notebook(nb, lambda c: c.startswith(("NB0", "NB1")) or c in affects, flow):
-        item = d.to_dict()
-        item.pop("path", None)
-        findings.append(item)
-
-    params, params_cell, notes = _parameters(nb, flow)
-    for note in notes:
-        findings.append(
-            {"code": "convert", "kind": "conversion", "severity": "warning", "message": note}
-        )
-
-    known = {n for f in flow.cells for n in flow.defs_of(f)} | {p.name for p in params}
-    cells: dict[int, build.CellParts] = {}
-    actions: list[magics.Action] = []
-    pip: list[str] = []
-    files: dict[str, str] = {}
-    helpers: set[str] = set()
-    extra_imports: set[str] = set()
-    cell_map: dict[int, str] = {}
-    for f in flow.cells:
-        cell = f.cell
-        code = magics.production_source(cell.index, f.translation, known)
-        actions += code.actions
-        pip += code.pip
-        helpers |= code.helpers
-        extra_imports |= code.imports
-        for target, text in code.files.items():
-            files[target] = text
-        if code.source is None:
-            cell_map[cell.index] = "file" if code.files else "removed"
-            continue
-        cells[cell.index] = build.split_cell(cell.index, cell.label(), code.source)
-        if cells[cell.index].main_checks:
-            actions.append(
-                magics.Action(
-                    cell.index,
-                    0,
-                    '__name__ == "__main__"',
-                    "unwrapped",
-                    "true in a notebook: made `True` in the package",
-                )
-            )
-        if cells[cell.index].error:
-            findings.append(
-                {
-                    "code": "convert",
-                    "kind": "conversion",
-                    "severity": "error",
-                    "cell": cell.ref(),
-                    "message": f"cell {cell.index} cannot be parsed ({cells[cell.index].error}); it is kept as a comment",
-                }
-            )
-
-    defined_anywhere = {n for f in flow.cells for n in f.defs}
-    reads_display = any(
-        u.name == "display" for f in flow.cells for u in flow.expanded[f.cell.index]
-    ) or any("display" in fn.free for fns in flow.functions.values() for fn in fns)
-    if reads_display and "display" not in defined_anywhere:
-        helpers.add("display")
-        actions.append(
-            magics.Action(
-                0, 0, "display()", "removed", "IPython's display() → a logging no-op in _runtime"
-            )
-        )
-    assigned: dict[str, int] = {}
-    for f in flow.cells:
-        for n in f.defs:
-            if n not in f.functions:
-                assigned[n] = assigned.get(n, 0) + 1
-    ordered = [cells[i] for i in sorted(cells)]
-    module_names, module_functions = build.choose_hoisting(ordered, assigned)
-    module_names |= extra_imports | helpers
-    # comment-only cells stay too (notes, and IPython syntax kept as a comment)
-    body_cells = {
-        i: bool(c.body or c.header or c.footer) or c.error is not None for i, c in cells.items()
-    }
-    plan: Plan = make_plan(flow, body_cells, module_names, module_functions, params, params_cell)
-    sm = decide(flow, plan, model)
-    extraction = None
-    if sm.model and not sm.model_is_pipeline and sm.fit_x:
-        steps_cells = [i for s in sm.train_steps for i in s.cells]
-        extraction = features.extract(steps_cells, cells, sm.fit_x, module_names)
-    if extraction is not None:  # one feature path: replace the "cannot be one function" note
-        sm.feature_function, sm.target = features.FUNCTION, extraction.target
-        sm.notes = [n for n in sm.notes if "not a Pipeline" not in n["message"]]
-        sm.notes.append(
-            {
-                "code": "sagemaker",
-                "kind": "sagemaker",
-                "severity": "info",
-                "message": f"the row-wise feature preparation of `{extraction.frame}` (cells "
-                f"{', '.join(map(str, extraction.cells))}) is `{features.FUNCTION}()`, used by training "
-                "and by serving",
-            }
-        )
-    findings.extend(sm.notes)
-    channel_map = sm.channel_keys()
-    if channel_map:  # data-file reads become SageMaker channels (the local path is the default)
-        rewritten = 0
-        for c in ordered:
-            for attr in ("body", "definitions"):
-                nodes = []
-                for stmt in getattr(c, attr):
-                    new, n = channels.rewrite(stmt, channel_map)
-                    nodes.append(new)
-                    rewritten += n
-                setattr(c, attr, nodes)
-        if rewritten:
-            helpers.add("read_channel")
-
-    for name_, where in plan.undefined.items():
-        findings.append(
-            {
-                "code": "convert",
-                "kind": "conversion",
-                "severity": "error",
-                "message": f"`{name_}` is read in cell {where[0]} but no earlier cell defines it; "
-                "the package fails there, as Restart & Run All would",
-            }
-        )
-    for fname in sorted(module_functions):
-        for fn in flow.functions.get(fname, []):
-            bad = fn.free & {p.name for p in params}
-            for b in sorted(bad):
-                findings.append(
-                    {
-                        "code": "convert",
-                        "kind": "conversion",
-                        "severity": "warning",
-                        "message": f"`{fname}` reads the parameter `{b}` as a global; pass it as an argument",
-                    }
-                )
-
-    # imports: hoisted, de-duplicated, __future__ first
-    seen_imports: dict[str, int] = {}
-    for c in ordered:
-        for stmt in c.imports:
-            text = build.render(stmt).strip()
-            seen_imports.setdefault(text, c.index)
-    import_lines = sorted(
-        seen_imports, key=lambda t: (not t.startswith("from __future__"), seen_imports[t])
-    )
-    for mod in sorted(extra_imports):
-        line = f"import {mod}"
-        if line not in seen_imports:
-            import_lines.append(line)
-
-    definitions: list[str] = []
-    if extraction is not None:
-        label = ", ".join(f"cell {i}" for i in extraction.cells)
-        definitions.append(f"# {label}: feature preparation\n" + extraction.code.strip())
-    for c in ordered:
-        for d in c.definitions:
-            definitions.append(f"# {c.label}\n" + build.render(d).strip())
-            cell_map.setdefault(c.index, "module")
-        if c.imports and not c.body and not c.definitions:
-            cell_map.setdefault(c.index, "imports")
-    steps_code: list[str] = []
-    for step in plan.steps:
-        labels = [cells[i].label for i in step.cells]
-        doc = f"{step.heading or 'Notebook'} — {', '.join(labels)}."
-        steps_code.append(build.render(build.step_function(step, cells, doc)).strip())
-        for i in step.cells:
-            cell_map[i] = step.name
-    if params_cell is not None:
-        cell_map[params_cell] = "parameters"
-    for c in ordered:
-        cell_map.setdefault(
-            c.index, "module" if c.definitions else "imports" if c.imports else "empty"
-        )
-
-    title = next(
-        (h for c in nb.cells if c.cell_type == "markdown" for h in [_title(c.source)] if h), package
-    )
-    notebook_name = Path(nb.path).name if not nb.path.startswith("<") else nb.path
-    context = {
-        "title": title,
-        "version": __version__,
-        "notebook": notebook_name,
-        "digest": digest,
-        "package": package,
-    }
-    pipeline = render(
-        "package/pipeline.py.j2",
-        imports=import_lines,
-        helpers=sorted(helpers),
-        definitions=definitions,
-        steps=steps_code,
-        run=build.render(build.run_function(plan)).strip(),
-        **context,
-    )
-    if format_output:
-        pipeline = format_code(pipeline, f"{package}/pipeline.py")
-    ruff_findings = check_code(pipeline, f"{package}/pipeline.py")
-    for r in ruff_findings:
-        findings.append(
-            {
-                "code": r["code"],
-                "kind": "generated-code",
-                "severity": "error",
-                "message": f"pipeline.py line {r['line']}: {r['message']}",
-            }
-        )
-
-    from .requirements import infer
-
-    top_modules = set()
-    for f in flow.cells:
-        for qual in f.imports.values():
-            if not qual.startswith("."):
-                top_modules.add(qual.split(".")[0])
-    local = {Path(t).stem for t in files if t.endswith(".py")}
-    if sm.model:  # what the container needs to save, load and serve the model
-        top_modules |= {"skops", "numpy", *serving_modules()}
-    reqs = infer(sorted(top_modules), pip, local_modules=local)
-    req_lines = [r.line() for r in reqs]
-
-    uses_pandas = "pandas" in top_modules
-    main_py = render(
-        "package/__main__.py.j2",
-        options=[_option(p) for p in params],
-        uses_pandas=uses_pandas,
-        **context,
-    )
-    if format_output:
-        main_py = format_code(main_py, f"{package}/__main__.py")
-    out_files: dict[str, str] = {
-        f"{package}/__init__.py": render("package/__init__.py.j2", **context),
-        f"{package}/__main__.py": main_py,
-        f"{package}/pipeline.py": pipeline,
-        "requirements.txt": render("package/requirements.txt.j2", lines=req_lines, **context),
-        "pyproject.toml": render(
-            "package/pyproject.toml.j2",
-            distribution=package.replace("_", "-"),
-            requirements=req_lines,
-            python_min=f"{sys.version_info.major}.{sys.version_info.minor}",
-            **context,
-        ),
-    }
-    if helpers:
-        out_files[f"{package}/_runtime.py"] = render("package/_runtime.py.j2", **context)
-    notebook_dir = str(Path(nb.path).resolve().parent) if not nb.path.startswith("<") else ""
-    out_files.update(
-        container_files(
-            sm, plan, context, sorted(t for t in files if not Path(t).is_absolute()), notebook_dir
-        )
-    )
-    for target, text in files.items():
-        rel = Path(target)
-        if rel.is_absolute() or ".." in rel.parts:
-            findings.append(
-                {
-                    "code": "convert",
-                    "kind": "conversion",
-                    "severity": "warning",
-                    "message": f"%%writefile {target}: path outside the package; not written",
-                }
-            )
-            continue
-        out_files[rel.as_posix()] = text
-
-    manifest = {
-        "nb2svc": __version__,
-        "package": package,
-        "notebook": notebook_name,
-        "notebook_sha256": digest,
-        "code_sha256": code_sha256(nb),
-        "notebook_path": (
-            Path(os.path.relpath(Path(nb.path).resolve(), out.resolve())).as_posix()
-            if not nb.path.startswith("<")
-            else None
-        ),
-        "entrypoint": f"python -m {package}",
-        "cells": [
-            {
-                "index": c.index,
-                "id": c.id,
-                "execution_count": c.execution_count,
-                "target": cell_map.get(c.index, "empty"),
-            }
-            for c in nb.code_cells
-        ],
-        "steps": [
-            {
-                "function": s.name,
-                "cells": s.cells,
-                "heading": s.heading,
-                "parameters": s.params,
-                "returns": s.returns,
-                "globals": s.global_names,
-            }
-            for s in plan.steps
-        ],
-        "parameters": [
-            {"name": p.name, "default": p.value, "option": "--" + p.name.replace("_", "-")}
-            for p in params
-        ],
-        "module_level": sorted(module_functions),
-        "shared_globals": sorted(plan.shared_globals),
-        "ipython": [a.to_dict() for a in actions],
-        "data_acquisition": [a.to_dict() for a in actions if a.kind == "data"],
-        "files": sorted(files),
-        "requirements": [
-            {
-                "name": r.name,
-                "specifier": r.specifier,
-                "modules": list(r.modules),
-                "source": r.source,
-                "installed": r.installed,
-                "note": r.note,
-            }
-            for r in reqs
-        ],
-        "line_map": {"pipeline.py": line_map(pipeline)},
-        "sagemaker": sm.to_dict(),
-        "findings": findings,
-    }
-    out_files["nb2svc.json"] = json.dumps(manifest, indent=2, default=str) + "\n"
-    if write:
-        write_tree(out, out_files, force=force, executable=EXECUTABLES)
-    return ConvertResult(out, package, manifest, out_files)
 
 
 def serving_modules() -> list[str]:

@@ -72,6 +72,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .findings import CellRef
+from .generated import marker_cell
+
 __all__ = [
     "CAUSES",
     "StepResult",
@@ -444,9 +447,6 @@ def _cell_of_traceback(
     return _cell_of_line(manifest, code, line)
 
 
-_CELL_COMMENT = re.compile(r"^\s*# cell (\d+)(?: \(In\[\d+\]\))?\s*$")
-
-
 def _cell_of_line(manifest: dict, code: list[str], line: int) -> int | None:
     """pipeline.py line → cell: the manifest's line map, else the `# cell N` comment that
     heads the statement (module-level definitions are not in the line map)."""
@@ -456,43 +456,36 @@ def _cell_of_line(manifest: dict, code: list[str], line: int) -> int | None:
     i = min(line, len(code)) - 1
     while i >= 0:
         text = code[i]
-        m = _CELL_COMMENT.match(text)
-        if m:
-            return int(m.group(1))
+        cell = marker_cell(text)
+        if cell is not None:
+            return cell
         if text[:1] not in ("", " ", "\t", "#", ")", "]", "}", "@"):
             # a top-level statement: its cell is the comment just above it (and its decorators)
             j = i - 1
             while j >= 0 and code[j].startswith("@"):
                 j -= 1
-            m = _CELL_COMMENT.match(code[j]) if j >= 0 else None
-            return int(m.group(1)) if m else None
+            return marker_cell(code[j]) if j >= 0 else None
         i -= 1
     return None
 
 
 # -- causes ----------------------------------------------------------------------------
 
-_CELL_IN_MESSAGE = re.compile(r"\bcell (\d+)\b")
-_PIPELINE_LINE = re.compile(r"^pipeline\.py line (\d+)")
-
 
 def _findings_by_cell(manifest: dict, code: list[str]) -> dict[int, list[dict[str, Any]]]:
-    # convert already checked hidden state and unseeded randomness: its manifest has them
-    found: list[dict[str, Any]] = list(manifest.get("findings") or [])
+    """Convert's findings (hidden state, unseeded randomness, conversion limits) by cell: the
+    finding's `cell`, else its generated-file line through the line map."""
     by_cell: dict[int, list[dict[str, Any]]] = {}
-    for f in found:
-        cell = f.get("cell")
-        index = cell.get("index") if isinstance(cell, dict) else None
-        if index is None:
-            message = str(f.get("message") or "")
-            m = _PIPELINE_LINE.match(message)
-            if m:
-                index = _cell_of_line(manifest, code, int(m.group(1)))
-            if index is None:
-                m = _CELL_IN_MESSAGE.search(message)
-                index = int(m.group(1)) if m else None
+    for f in manifest.get("findings") or []:
+        if not isinstance(f, dict):
+            continue
+        cell = CellRef.from_dict(f.get("cell"))
+        index = cell.index if cell is not None else None
+        line = f.get("file_line")
+        if index is None and f.get("file") == "pipeline.py" and isinstance(line, int):
+            index = _cell_of_line(manifest, code, line)
         if index is not None:
-            by_cell.setdefault(int(index), []).append(f)
+            by_cell.setdefault(index, []).append(f)
     return by_cell
 
 
@@ -507,9 +500,7 @@ def _cause(
             f"{label} uses random numbers that are never seeded ({codes['NB204']['message']}), "
             "so every run prints different values",
         )
-    convert_findings = [
-        f for f in findings if f.get("code") == "convert" or f.get("kind") == "generated-code"
-    ]
+    convert_findings = [f for f in findings if _is_conversion(f)]
     if convert_findings:
         return "conversion limit", f"{label}: {convert_findings[0].get('message')}"
     for a in manifest.get("ipython") or []:
@@ -620,11 +611,62 @@ def verify(
 def _verify(
     nb: Any, path: Path, work: Path, timeout: float, kernel_name: str, keep: bool
 ) -> VerifyReport:
-    from .convert import ConvertError, convert
+    """The passes: run the notebook → convert → run the package → normalise → compare →
+    explain the first difference (or the failure)."""
+    v = _Run(nb, path, work, timeout, keep, _new_report(path, work, keep))
+    executed = _notebook_pass(v, kernel_name)
+    if executed is None:
+        return v.report
+    _convert_pass(v)
+    _package_pass(v)
+    expected = _expected_output(v, executed)
+    module_cells = _compare(v, expected)
+    if v.run.returncode != 0:
+        return _package_failed(v)
+    for seg in [v.report.module_level, *v.report.steps]:
+        if not seg.equal:
+            return _segment_differs(v, seg, expected)
+    if not v.report.total_equal:
+        return _output_moved(v, expected, module_cells)
+    v.report.equal = True
+    v.report.explanation = "the package printed exactly what the notebook printed"
+    return v.report
 
-    counts = {c.index: c.execution_count for c in nb.code_cells}
-    timings = {"notebook_s": 0.0, "convert_s": 0.0, "package_s": 0.0}
-    report = VerifyReport(
+
+@dataclass
+class _Run:
+    """What the verify passes share."""
+
+    nb: Any
+    path: Path
+    work: Path
+    timeout: float
+    keep: bool
+    report: VerifyReport
+    result: Any = None  # convert.ConvertResult
+    run: Any = None  # the package run
+    by_cell: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    code: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[int, int | None]:
+        return {c.index: c.execution_count for c in self.nb.code_cells}
+
+    @property
+    def out(self) -> Path:
+        return self.work / "package"
+
+    @property
+    def steps(self) -> list[dict[str, Any]]:
+        return self.result.manifest.get("steps") or []
+
+    def at(self, cell: int | None) -> None:
+        self.report.first_cell = cell
+        self.report.execution_count = self.counts.get(cell) if cell else None
+
+
+def _new_report(path: Path, work: Path, keep: bool) -> VerifyReport:
+    return VerifyReport(
         equal=False,
         notebook=str(path),
         package=None,
@@ -633,169 +675,181 @@ def _verify(
         actual="",
         cause=None,
         explanation="",
-        timings=timings,
+        timings={"notebook_s": 0.0, "convert_s": 0.0, "package_s": 0.0},
         workdir=str(work) if keep else None,
     )
 
-    # a. the notebook, in a fresh kernel
-    start = time.perf_counter()
-    executed, error = _run_notebook(
-        path, work / f"{path.stem}.executed.ipynb", kernel_name, timeout
-    )
-    timings["notebook_s"] = round(time.perf_counter() - start, 3)
-    if error is not None:
-        cell = _failed_cell(nb, executed, running=error["kind"] == "timeout")
-        report.first_cell = cell
-        report.execution_count = counts.get(cell) if cell else None
-        report.cause = "notebook error"
-        where = _label(cell, counts) if cell else "a cell"
-        if error["kind"] == "timeout":
-            what = f"did not finish within {timeout:g} s"
-        elif error["kind"] == "dead":
-            what = "killed the kernel"
-        else:
-            evalue = str(error.get("evalue") or "").strip().splitlines()
-            what = f"raised {error['ename']}" + (f": {evalue[0][:200]}" if evalue else "")
-        report.explanation = (
-            f"{where} {what} when the notebook ran top-down in a fresh kernel; "
-            "fix the notebook first (there is nothing to compare)"
-        )
-        return report
-    if not keep:
-        (work / f"{path.stem}.executed.ipynb").unlink(missing_ok=True)
 
-    # b. convert
+def _notebook_pass(v: _Run, kernel_name: str) -> Any:
+    """a. the notebook, in a fresh kernel; None (and the report says why) when it fails."""
     start = time.perf_counter()
-    out = work / "package"
+    target = v.work / f"{v.path.stem}.executed.ipynb"
+    executed, error = _run_notebook(v.path, target, kernel_name, v.timeout)
+    v.report.timings["notebook_s"] = round(time.perf_counter() - start, 3)
+    if error is None:
+        if not v.keep:
+            target.unlink(missing_ok=True)
+        return executed
+    cell = _failed_cell(v.nb, executed, running=error["kind"] == "timeout")
+    v.at(cell)
+    v.report.cause = "notebook error"
+    where = _label(cell, v.counts) if cell else "a cell"
+    if error["kind"] == "timeout":
+        what = f"did not finish within {v.timeout:g} s"
+    elif error["kind"] == "dead":
+        what = "killed the kernel"
+    else:
+        evalue = str(error.get("evalue") or "").strip().splitlines()
+        what = f"raised {error['ename']}" + (f": {evalue[0][:200]}" if evalue else "")
+    v.report.explanation = (
+        f"{where} {what} when the notebook ran top-down in a fresh kernel; "
+        "fix the notebook first (there is nothing to compare)"
+    )
+    return None
+
+
+def _convert_pass(v: _Run) -> None:
+    """b. convert; its manifest's findings, by cell, explain differences later."""
+    from .convert import ConvertError, convert
+
+    start = time.perf_counter()
     try:
-        result = convert(str(path), out, force=True)
+        v.result = convert(str(v.path), v.out, force=True)
     except ConvertError as exc:
         raise VerifyError(f"cannot convert: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - a converter bug: one line, not a traceback
         raise VerifyError(
             f"convert failed ({type(exc).__name__}: {exc}); this is a bug in nb2svc convert"
         ) from exc
-    timings["convert_s"] = round(time.perf_counter() - start, 3)
-    manifest = result.manifest
-    report.package = result.package
-    steps = manifest.get("steps") or []
+    v.report.timings["convert_s"] = round(time.perf_counter() - start, 3)
+    v.report.package = v.result.package
+    v.code = v.result.files.get(f"{v.result.package}/pipeline.py", "").splitlines()
+    v.by_cell = _findings_by_cell(v.result.manifest, v.code)
 
-    # c. the package, in a fresh process
-    run = _run_package(out, result.package, [s["function"] for s in steps], path.parent, timeout)
-    timings["package_s"] = round(run.seconds, 3)
-    if keep:
-        (work / "package.stdout.txt").write_text(run.stdout, encoding="utf-8")
-        (work / "package.stderr.txt").write_text(run.stderr, encoding="utf-8")
 
-    # d. normalize the notebook side
-    matched = _match_cells(nb, executed)
+def _package_pass(v: _Run) -> None:
+    """c. the package, in a fresh process."""
+    functions = [s["function"] for s in v.steps]
+    v.run = _run_package(v.out, v.result.package, functions, v.path.parent, v.timeout)
+    v.report.timings["package_s"] = round(v.run.seconds, 3)
+    if v.keep:
+        (v.work / "package.stdout.txt").write_text(v.run.stdout, encoding="utf-8")
+        (v.work / "package.stderr.txt").write_text(v.run.stderr, encoding="utf-8")
+
+
+def _expected_output(v: _Run, executed: Any) -> dict[int, str]:
+    """d. the notebook's stdout per cell, without the chatter of the magics convert removed."""
+    matched = _match_cells(v.nb, executed)
     actions_by_cell: dict[int, list[dict[str, Any]]] = {}
-    for a in manifest.get("ipython") or []:
+    for a in v.result.manifest.get("ipython") or []:
         actions_by_cell.setdefault(a.get("cell"), []).append(a)
-    expected_by_cell: dict[int, str] = {}
-    for c in nb.code_cells:
+    expected: dict[int, str] = {}
+    for c in v.nb.code_cells:
         raw = _stdout_of(matched[c.index]) if c.index in matched else ""
         kinds = _chatter_kinds(actions_by_cell.get(c.index, []))
         text, removed = normalize(raw, [k for k, _ in kinds])
-        expected_by_cell[c.index] = text
+        expected[c.index] = text
         if removed:
-            report.normalized.append(
+            v.report.normalized.append(
                 {"cell": c.index, "magics": [shown for _, shown in kinds], "removed": removed}
             )
+    return expected
 
-    # e. compare
-    in_steps = {i for s in steps for i in s.get("cells", [])}
-    module_cells = [c.index for c in nb.code_cells if c.index not in in_steps]
+
+def _compare(v: _Run, expected_by_cell: dict[int, str]) -> list[int]:
+    """e. compare per step (and module level) and in total; returns the module-level cells."""
+    in_steps = {i for s in v.steps for i in s.get("cells", [])}
+    module_cells = [c.index for c in v.nb.code_cells if c.index not in in_steps]
 
     def segment(function: str, cells: list[int], ran: bool) -> StepResult:
         expected = "".join(expected_by_cell.get(i, "") for i in cells)
-        actual = _newlines(run.segments.get(function, ""))
+        actual = _newlines(v.run.segments.get(function, ""))
         return StepResult(function, cells, expected == actual, expected, actual, ran)
 
-    report.module_level = segment(MODULE_LEVEL, module_cells, True)
-    report.steps = [
-        segment(s["function"], list(s.get("cells", [])), s["function"] in run.order) for s in steps
+    v.report.module_level = segment(MODULE_LEVEL, module_cells, True)
+    v.report.steps = [
+        segment(s["function"], list(s.get("cells", [])), s["function"] in v.run.order)
+        for s in v.steps
     ]
-    total_expected = "".join(expected_by_cell[c.index] for c in nb.code_cells)
-    report.total_equal = total_expected == _newlines(run.stdout)
-    report.lines = len(total_expected.splitlines())
+    total_expected = "".join(expected_by_cell[c.index] for c in v.nb.code_cells)
+    v.report.total_equal = total_expected == _newlines(v.run.stdout)
+    v.report.lines = len(total_expected.splitlines())
+    return module_cells
 
-    code = result.files.get(f"{result.package}/pipeline.py", "").splitlines()
-    by_cell = _findings_by_cell(manifest, code)
-    if run.returncode != 0:
-        running = run.order[-1] if run.order else None
-        cell = _cell_of_traceback(run.stderr, out, result.package, manifest, code)
-        step = next((s for s in steps if s["function"] == running), None)
-        if cell is None and step and step.get("cells"):
-            cell = step["cells"][0]
-        report.first_cell = cell
-        report.first_step = running
-        report.execution_count = counts.get(cell) if cell else None
-        report.cause = "package error"
-        report.stderr_tail = _tail(run.stderr)
-        failing = next((ln for ln in reversed(run.stderr.strip().splitlines()) if ln.strip()), "")
-        where = (
-            f"in step `{running}()`"
-            if running
-            else "while it was imported (module-level code: hoisted imports, functions, classes)"
-        )
-        at = f" at {_label(cell, counts)}" if cell else ""
-        if run.returncode is None:
-            report.explanation = f"the package did not finish within {timeout:g} s ({where}{at})"
-        else:
-            report.explanation = (
-                f"the package exited with status {run.returncode} {where}{at}: "
-                f"{failing.strip()[:300] or 'no error message'} (the notebook ran fine top-down)"
-            )
-        warned = [
-            f
-            for f in (by_cell.get(cell, []) if cell else [])
-            if f.get("code") == "convert" or f.get("kind") == "generated-code"
-        ]
-        if warned:
-            report.explanation += f"; convert had warned: {warned[0].get('message')}"
-        seg = next((s for s in report.steps if s.function == running), report.module_level)
-        report.expected, report.actual = seg.expected, seg.actual
-        return report
 
-    for seg in [report.module_level, *report.steps]:
-        if seg.equal:
-            continue
-        parts = [(i, expected_by_cell.get(i, "")) for i in seg.cells]
-        cell, _ = _first_difference(parts, seg.actual)
-        report.first_step = seg.function if seg.function != MODULE_LEVEL else None
-        report.first_cell = cell
-        report.execution_count = counts.get(cell) if cell else None
-        report.expected, report.actual = seg.expected, seg.actual
-        label = _label(cell, counts)
-        if not seg.ran:
-            report.cause = "unknown"
-            report.explanation = f"the package never called `{seg.function}()` ({label})"
-        elif cell is None:
-            report.cause, report.explanation = (
-                "unknown",
-                "the package printed output at module level that no notebook cell printed",
-            )
-        else:
-            report.cause, report.explanation = _cause(cell, manifest, by_cell, label)
-        return report
-
-    if not report.total_equal:
-        # every segment matches, but output printed at import time moved to the front
-        cell = next((i for i in module_cells if expected_by_cell.get(i)), None)
-        report.first_cell = cell
-        report.execution_count = counts.get(cell) if cell else None
-        report.cause = "conversion limit"
+def _package_failed(v: _Run) -> VerifyReport:
+    """The package exited with an error or timed out: where, and what convert had warned."""
+    run, report = v.run, v.report
+    running = run.order[-1] if run.order else None
+    cell = _cell_of_traceback(run.stderr, v.out, v.result.package, v.result.manifest, v.code)
+    step = next((s for s in v.steps if s["function"] == running), None)
+    if cell is None and step and step.get("cells"):
+        cell = step["cells"][0]
+    v.at(cell)
+    report.first_step, report.cause = running, "package error"
+    report.stderr_tail = _tail(run.stderr)
+    failing = next((ln for ln in reversed(run.stderr.strip().splitlines()) if ln.strip()), "")
+    where = (
+        f"in step `{running}()`"
+        if running
+        else "while it was imported (module-level code: hoisted imports, functions, classes)"
+    )
+    at = f" at {_label(cell, v.counts)}" if cell else ""
+    if run.returncode is None:
+        report.explanation = f"the package did not finish within {v.timeout:g} s ({where}{at})"
+    else:
         report.explanation = (
-            f"{_label(cell, counts)} prints while the package is imported (its code runs at "
-            "module level), so its output comes before the steps' output"
+            f"the package exited with status {run.returncode} {where}{at}: "
+            f"{failing.strip()[:300] or 'no error message'} (the notebook ran fine top-down)"
         )
-        report.expected, report.actual = total_expected, _newlines(run.stdout)
-        return report
-
-    report.equal = True
-    report.explanation = "the package printed exactly what the notebook printed"
+    warned = [f for f in (v.by_cell.get(cell, []) if cell else []) if _is_conversion(f)]
+    if warned:
+        report.explanation += f"; convert had warned: {warned[0].get('message')}"
+    seg = next((s for s in report.steps if s.function == running), report.module_level)
+    report.expected, report.actual = seg.expected, seg.actual
     return report
+
+
+def _is_conversion(f: dict[str, Any]) -> bool:
+    return f.get("code") == "convert" or f.get("kind") == "generated-code"
+
+
+def _segment_differs(v: _Run, seg: StepResult, expected_by_cell: dict[int, str]) -> VerifyReport:
+    """The first step (or module level) whose output differs: its first differing cell."""
+    report = v.report
+    parts = [(i, expected_by_cell.get(i, "")) for i in seg.cells]
+    cell, _ = _first_difference(parts, seg.actual)
+    report.first_step = seg.function if seg.function != MODULE_LEVEL else None
+    v.at(cell)
+    report.expected, report.actual = seg.expected, seg.actual
+    label = _label(cell, v.counts)
+    if not seg.ran:
+        report.cause = "unknown"
+        report.explanation = f"the package never called `{seg.function}()` ({label})"
+    elif cell is None:
+        report.cause, report.explanation = (
+            "unknown",
+            "the package printed output at module level that no notebook cell printed",
+        )
+    else:
+        report.cause, report.explanation = _cause(cell, v.result.manifest, v.by_cell, label)
+    return report
+
+
+def _output_moved(
+    v: _Run, expected_by_cell: dict[int, str], module_cells: list[int]
+) -> VerifyReport:
+    """Every segment matches, but output printed at import time moved to the front."""
+    cell = next((i for i in module_cells if expected_by_cell.get(i)), None)
+    v.at(cell)
+    v.report.cause = "conversion limit"
+    v.report.explanation = (
+        f"{_label(cell, v.counts)} prints while the package is imported (its code runs at "
+        "module level), so its output comes before the steps' output"
+    )
+    total = "".join(expected_by_cell[c.index] for c in v.nb.code_cells)
+    v.report.expected, v.report.actual = total, _newlines(v.run.stdout)
+    return v.report
 
 
 # -- text report -----------------------------------------------------------------------

@@ -53,7 +53,7 @@ lint, lint_notebook, lint_file, FileResult = (
     _runner.lint_file,
     _runner.FileResult,
 )
-RULES, SEVERITIES = _rules.RULES, _rules.SEVERITIES
+RULES, SEVERITIES = _rules.RULES, ("error", "warning", "info")
 REPORTERS = _reporters.REPORTERS
 
 

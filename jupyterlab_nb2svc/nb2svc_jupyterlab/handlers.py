@@ -43,7 +43,6 @@ def _package_summary(manifest: dict[str, Any]) -> dict[str, Any]:
     """What the Convert dialog shows: model, parameters, channels, steps, warnings."""
     sm = manifest.get("sagemaker") if isinstance(manifest.get("sagemaker"), dict) else {}
     findings = [f for f in manifest.get("findings") or [] if isinstance(f, dict)]
-    notes = [n for n in sm.get("notes") or [] if isinstance(n, dict)]
     return {
         "package": manifest.get("package"),
         "entrypoint": manifest.get("entrypoint"),
@@ -62,8 +61,8 @@ def _package_summary(manifest: dict[str, Any]) -> dict[str, Any]:
             for r in manifest.get("requirements") or []
             if isinstance(r, dict) and isinstance(r.get("name"), str)
         ],
-        "findings": findings + notes,
-        "warnings": [f for f in findings + notes if f.get("severity") in ("warning", "error")],
+        "findings": findings,  # SageMaker decisions are findings too (code "sagemaker")
+        "warnings": [f for f in findings if f.get("severity") in ("warning", "error")],
     }
 
 

@@ -65,7 +65,6 @@ class Plan:
     module_names: set[str]  # names bound at module level (hoisted imports, defs, classes)
     shared_globals: set[str]
     undefined: dict[str, list[int]]  # names read but defined by no earlier step -> cells
-    final_names: list[str]  # what run() returns
 
 
 def heading_of(source: str) -> str | None:
@@ -155,13 +154,44 @@ def make_plan(
     parameters: list[Parameter],
     parameters_cell: int | None,
 ) -> Plan:
-    """`body_cells`: cell index -> whether the cell keeps statements for a step (after hoisting)."""
-    nb = flow.notebook
-    # 1. group code cells with a body into steps, by markdown heading
+    """`body_cells`: cell index -> whether the cell keeps statements for a step (after hoisting).
+
+    Passes: group cells by heading → the globals module-level functions share → each step's
+    reads and writes → parameters and returns, walking top-down."""
+    groups = _group_by_heading(flow, body_cells, parameters_cell)
+    param_names = {p.name for p in parameters}
+    shared = _shared_globals(flow, module_names, module_functions) - param_names
+    # step names must not shadow anything the notebook names (run() binds variables)
+    taken = (
+        set(module_names)
+        | {"run", "main"}
+        | {n for f in flow.cells for n in (*f.defs, *f.all_reads)}
+    )
+    steps: list[Step] = []
+    for heading, cells in groups:
+        steps.append(_step(flow, heading, cells, (module_names, shared), taken, len(steps) + 1))
+    undefined = _link_steps(steps, param_names, shared)
+    return Plan(steps, parameters, module_names, shared, undefined)
+
+
+def definition_counts(flow: Flow, *, functions: bool = True) -> dict[str, int]:
+    """How many cells bind each name (`functions=False`: not counting def/class)."""
+    counts: dict[str, int] = {}
+    for f in flow.cells:
+        for n in f.defs:
+            if functions or n not in f.functions:
+                counts[n] = counts.get(n, 0) + 1
+    return counts
+
+
+def _group_by_heading(
+    flow: Flow, body_cells: dict[int, bool], parameters_cell: int | None
+) -> list[tuple[str | None, list[int]]]:
+    """Code cells with a body, grouped into steps by markdown heading."""
     groups: list[tuple[str | None, list[int]]] = []
     heading: str | None = None
     heading_used = False
-    for cell in nb.cells:
+    for cell in flow.notebook.cells:
         if cell.cell_type == "markdown":
             h = heading_of(cell.source)
             if h:
@@ -174,92 +204,78 @@ def make_plan(
         else:
             groups.append((heading, [cell.index]))
             heading_used = True
+    return groups
 
-    # 2. module-level names and the globals module-level functions read
+
+def _shared_globals(flow: Flow, module_names: set[str], module_functions: set[str]) -> set[str]:
+    """Names that stay module globals: what module-level functions read or assign, and what
+    closures kept in steps read when a later cell rebinds it (the notebook's function sees
+    the new value)."""
     shared: set[str] = set()
     for fname in module_functions:
         for fn in flow.functions.get(fname, []):
             shared |= fn.free | fn.assigns_globals
-    # a lambda or nested def kept in a step closes over that step's locals; if a later cell
-    # rebinds the name, the notebook's function sees the new value: keep such names global
-    defined_in: dict[str, int] = {}
-    for f in flow.cells:
-        for n in f.defs:
-            defined_in[n] = defined_in.get(n, 0) + 1
+    defined_in = definition_counts(flow)
     for fns in flow.functions.values():
         for fn in fns:
             if fn.name not in module_functions:
                 shared |= {n for n in fn.free if defined_in.get(n, 0) > 1}
-    shared -= module_names | BUILTINS
-    param_names = {p.name for p in parameters}
-    shared -= param_names  # parameters are passed to run(); helpers reading them are reported
+    return shared - module_names - BUILTINS
 
-    # 3. per step reads and writes
-    # step names must not shadow anything the notebook names (run() binds variables)
-    taken = (
-        set(module_names)
-        | {"run", "main"}
-        | {n for f in flow.cells for n in (*f.defs, *f.all_reads)}
-    )
-    steps: list[Step] = []
-    for heading, cells in groups:
-        reads: list[str] = []
-        writes: list[str] = []
-        mutated: list[str] = []
-        bound: set[str] = set()
-        for idx in cells:
-            f = flow.by_index.get(idx)
-            if f is None:
+
+def _step(
+    flow: Flow,
+    heading: str | None,
+    cells: list[int],
+    outside: tuple[set[str], set[str]],
+    taken: set[str],
+    number: int,
+) -> Step:
+    """One step's external reads (in order) and the names it defines or mutates."""
+    reads: list[str] = []
+    writes: list[str] = []
+    mutated: list[str] = []
+    bound: set[str] = set()
+    module_names, shared = outside
+    for idx in cells:
+        f = flow.by_index.get(idx)
+        if f is None:
+            continue
+        for use in flow.expanded[idx]:
+            n = use.name
+            if n in bound or n in module_names or n in shared:
                 continue
-            for use in flow.expanded[idx]:
-                n = use.name
-                if (
-                    n in bound
-                    or n in module_names
-                    or n in BUILTINS
-                    or is_ipython_global(n)
-                    or n in shared
-                ):
-                    continue
-                if n not in reads:
-                    reads.append(n)
-            defs = flow.defs_of(f) - module_names
-            for n in list(f.defs) + sorted(defs - set(f.defs)):
-                if n in defs and n not in writes:
-                    writes.append(n)
-            for m in f.mutations:
-                if m.name not in module_names and m.name not in writes and m.name not in BUILTINS:
-                    writes.append(m.name)
-                    mutated.append(m.name)
-            bound |= defs
-        name = snake(heading) if heading else ""
-        if not name or name in ("imports", "setup", "import_libraries", "import_packages"):
-            first = flow.by_index.get(cells[0])
-            name = name_from_code(first.translation.tree if first else None, writes) or name
-        steps.append(
-            Step(
-                _unique(name or f"step_{len(steps) + 1}", taken),
-                cells,
-                heading,
-                reads=reads,
-                writes=writes,
-                mutated=mutated,
-            )
-        )
+            if n in BUILTINS or is_ipython_global(n):
+                continue
+            if n not in reads:
+                reads.append(n)
+        defs = flow.defs_of(f) - module_names
+        for n in list(f.defs) + sorted(defs - set(f.defs)):
+            if n in defs and n not in writes:
+                writes.append(n)
+        for m in f.mutations:
+            if m.name not in module_names and m.name not in writes and m.name not in BUILTINS:
+                writes.append(m.name)
+                mutated.append(m.name)
+        bound |= defs
+    name = snake(heading) if heading else ""
+    if not name or name in ("imports", "setup", "import_libraries", "import_packages"):
+        first = flow.by_index.get(cells[0])
+        name = name_from_code(first.translation.tree if first else None, writes) or name
+    unique = _unique(name or f"step_{number}", taken)
+    return Step(unique, cells, heading, reads=reads, writes=writes, mutated=mutated)
 
-    # 4. parameters and returns, walking top-down
-    available: dict[str, int] = {
-        p: -1 for p in param_names
-    }  # name -> index of the step that last wrote it
+
+def _link_steps(steps: list[Step], param_names: set[str], shared: set[str]) -> dict[str, list[int]]:
+    """Parameters and returns, walking top-down; returns the names no earlier step defines."""
+    available: dict[str, int] = {p: -1 for p in param_names}  # name -> step that last wrote it
     undefined: dict[str, list[int]] = {}
     for i, step in enumerate(steps):
         for n in step.reads:
             if n in available:
                 step.params.append(n)
-                if available[n] >= 0:
-                    producer = steps[available[n]]
-                    if n not in producer.returns:
-                        producer.returns.append(n)
+                if available[n] >= 0 and n not in steps[available[n]].returns:
+                    steps[available[n]].returns.append(n)
             else:
                 undefined.setdefault(n, []).extend(step.cells)
         for n in step.writes:
@@ -268,16 +284,12 @@ def make_plan(
                     step.global_names.append(n)
                 continue
             available[n] = i
-    # a step that mutates a parameter returns it, so the data flow is explicit
-    # (only when a later step reads it; returns were added above in that case)
-    final = [n for n in available if not n.startswith("_")]
-    if steps:
+    if steps:  # the last step returns what it wrote (run() hands it back)
         last = steps[-1]
         for n in last.writes:
             if n not in last.returns and n not in shared and not n.startswith("_"):
                 last.returns.append(n)
-    # keep returns in the order the step wrote them
-    for step in steps:
+    for step in steps:  # keep returns in the order the step wrote them
         order = {n: k for k, n in enumerate(step.writes)}
         step.returns.sort(key=lambda n: order.get(n, 10**6))
-    return Plan(steps, parameters, module_names, shared, undefined, final)
+    return undefined

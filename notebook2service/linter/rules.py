@@ -6,11 +6,11 @@ Checking (the rule families) and reporting (``reporters``) are kept apart: a che
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-SEVERITIES = ("error", "warning", "info")
+from ..findings import CellRef, Finding
 
 
 @dataclass(frozen=True)
@@ -158,78 +158,7 @@ _rule(
 )
 
 
-@dataclass(frozen=True)
-class CellRef:
-    index: int
-    id: str | None
-    execution_count: int | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "id": self.id, "execution_count": self.execution_count}
-
-
-@dataclass
-class Diagnostic:
-    code: str
-    message: str
-    path: str
-    cell: CellRef | None
-    line: int  # 1-based within the cell
-    column: int  # 1-based within the cell
-    severity: str = ""
-    kind: str = ""
-    file_line: int | None = None  # line in the .ipynb file (for annotations)
-    related: tuple[int, ...] = ()  # other cells involved
-    fixable: bool = False
-    end_line: int | None = None
-
-    def __post_init__(self) -> None:
-        rule = RULES[self.code]
-        self.severity = self.severity or rule.severity
-        self.kind = self.kind or rule.kind
-        self.fixable = self.fixable or rule.fixable
-
-    @property
-    def name(self) -> str:
-        return RULES[self.code].name
-
-    def sort_key(self) -> tuple:
-        return (self.path, self.cell.index if self.cell else 0, self.line, self.column, self.code)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "name": self.name,
-            "kind": self.kind,
-            "severity": self.severity,
-            "message": self.message,
-            "path": self.path,
-            "cell": self.cell.to_dict() if self.cell else None,
-            "line": self.line,
-            "column": self.column,
-            "end_line": self.end_line,
-            "file_line": self.file_line,
-            "related_cells": list(self.related),
-            "fixable": self.fixable,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Diagnostic:
-        cell = CellRef(**d["cell"]) if d.get("cell") else None
-        return cls(
-            code=d["code"],
-            message=d["message"],
-            path=d["path"],
-            cell=cell,
-            line=d["line"],
-            column=d["column"],
-            severity=d["severity"],
-            kind=d["kind"],
-            file_line=d.get("file_line"),
-            related=tuple(d.get("related_cells", ())),
-            fixable=d.get("fixable", False),
-            end_line=d.get("end_line"),
-        )
+Diagnostic = Finding  # a lint finding: a `Finding` whose code is in RULES
 
 
 @dataclass
@@ -255,25 +184,27 @@ class Context:
     ) -> None:
         if not self.enabled(code):
             return
-        ref = CellRef(cell.index, cell.id, cell.execution_count) if cell is not None else None
+        rule = RULES[code]
         line = max(1, line)
         self.diagnostics.append(
-            Diagnostic(
+            Finding(
                 code,
                 message,
                 self.notebook.path,
-                ref,
+                CellRef.of(cell),
                 line,
                 max(1, column),
-                severity=severity,
+                severity=severity or rule.severity,
+                kind=rule.kind,
+                name=rule.name,
                 file_line=cell.file_line_of(line) if cell is not None else None,
                 related=related,
+                fixable=rule.fixable,
                 end_line=end_line,
             )
         )
 
 
-Check = Callable[[Context], Iterator[None] | None]
 CHECKS: list[tuple[tuple[str, ...], Callable[[Context], None]]] = []
 
 

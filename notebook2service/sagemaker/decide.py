@@ -9,8 +9,10 @@ import ast
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import Any
 
 from ..dataflow import Flow
+from ..findings import Finding, note
 from ..lift.plan import Plan, Step
 
 FIT_METHODS = ("fit", "partial_fit", "fit_predict")
@@ -46,7 +48,7 @@ class SageMakerPlan:
     channels: list[Channel] = field(default_factory=list)
     hyperparameters: list[str] = field(default_factory=list)
     train_steps: list[Step] = field(default_factory=list)
-    notes: list[dict] = field(default_factory=list)
+    notes: list[Finding] = field(default_factory=list)
     feature_function: str | None = None  # pipeline function shared by training and serving
     target: str | None = None  # target column, not part of a serving request
 
@@ -80,11 +82,9 @@ class SageMakerPlan:
         }
 
 
-def _note(severity: str, message: str, cell: int | None = None) -> dict:
-    out = {"code": "sagemaker", "kind": "sagemaker", "severity": severity, "message": message}
-    if cell is not None:
-        out["cell"] = {"index": cell}
-    return out
+def _note(severity: str, message: str, cell: int | None = None, **args: Any) -> Finding:
+    name = args.pop("name", "")
+    return note("sagemaker", name, severity, message, cell, **args)
 
 
 def _object_name(dotted: str) -> tuple[str, str] | None:
@@ -94,7 +94,7 @@ def _object_name(dotted: str) -> tuple[str, str] | None:
 
 def find_model(
     flow: Flow, override: str | None = None
-) -> tuple[str | None, int | None, ast.Call | None, list[dict]]:
+) -> tuple[str | None, int | None, ast.Call | None, list[Finding]]:
     """The fitted estimator the notebook predicts or scores with (the last one fitted)."""
     fitted: list[tuple[int, int, str, object]] = []  # (cell, line, name, call)
     predicted: set[str] = set()
@@ -121,14 +121,19 @@ def find_model(
                 and not isinstance(node.value.func.value, ast.Name)
             ):
                 fitted.append((f.cell.index, node.lineno, node.targets[0].id, node.value))
-    notes: list[dict] = []
+    notes: list[Finding] = []
     tagged = [
         c.index for c in flow.notebook.code_cells if "model" in c.tags or "nb2svc-model" in c.tags
     ]
     if override:
         chosen = [x for x in fitted if x[2] == override]
         if not chosen:
-            notes.append(_note("error", f"--model {override}: no cell fits `{override}`"))
+            notes.append(_note(
+                    "error",
+                    f"--model {override}: no cell fits `{override}`",
+                    name="model-not-fitted",
+                    model=override,
+                ))
             return None, None, None, notes
     elif tagged:
         chosen = [x for x in fitted if x[0] in tagged]
@@ -140,6 +145,7 @@ def find_model(
                 "warning",
                 "no fitted estimator found: the training entrypoint is written, "
                 "without a serving stack",
+                name="no-estimator",
             )
         )
         return None, None, None, notes
@@ -152,6 +158,9 @@ def find_model(
                 f"the model is `{name}` (fitted last in cell {cell}); also fitted and "
                 f"used to predict: {', '.join(others)} (choose with --model)",
                 cell,
+                name="several-models",
+                model=name,
+                others=others,
             )
         )
     return name, cell, call, notes  # type: ignore[return-value]
@@ -202,9 +211,9 @@ def _string_constants(flow: Flow) -> dict[str, str]:
     return {k: v[0] for k, v in found.items() if len(v) == 1 and counts.get(k) == 1}
 
 
-def find_channels(flow: Flow) -> tuple[list[Channel], list[dict]]:
+def find_channels(flow: Flow) -> tuple[list[Channel], list[Finding]]:
     reads: list[Channel] = []
-    notes: list[dict] = []
+    notes: list[Finding] = []
     constants = _string_constants(flow)
     for f in flow.cells:
         for call in f.calls:
@@ -223,6 +232,8 @@ def find_channels(flow: Flow) -> tuple[list[Channel], list[dict]]:
                         f"`{call.func}(…)` reads a path computed at run time; it is "
                         "not a channel (pass the file as a parameter)",
                         f.cell.index,
+                        name="computed-path",
+                        reader=call.func,
                     )
                 )
                 continue
@@ -234,6 +245,9 @@ def find_channels(flow: Flow) -> tuple[list[Channel], list[dict]]:
                         f"`{call.func}({path!r})` reads a URL or absolute path; it "
                         "is not a channel",
                         f.cell.index,
+                        name="absolute-path",
+                        reader=call.func,
+                        path=path,
                     )
                 )
                 continue
@@ -314,6 +328,8 @@ def decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMak
                 "error",
                 f"the model `{name}` is fitted in cell {cell}, which is not part of any step",
                 cell,
+                name="model-outside-steps",
+                model=name,
             )
         )
         sm.train_steps = list(plan.steps)
@@ -331,6 +347,8 @@ def decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMak
                 f"feature preparation inside `{name}` (a Pipeline) runs in both "
                 "training and serving",
                 cell,
+                name="pipeline-features",
+                model=name,
             )
         )
     else:
@@ -352,6 +370,9 @@ def decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMak
                 f"`{sm.fit_x or 'X'}` exactly as the model saw them. Move the preparation into an "
                 "sklearn Pipeline (SimpleImputer, OneHotEncoder, FunctionTransformer) to serve raw rows.",
                 cell,
+                name="features-not-pipeline",
+                model=name,
+                features=sm.fit_x,
             )
         )
     return sm

@@ -1,0 +1,126 @@
+"""`Finding`: the one shape of everything nb2svc reports about a notebook.
+
+Lint diagnostics, conversion notes, SageMaker decisions and the generated-code check all
+build a `Finding`; the manifest stores `Finding.to_dict()` and readers (verify, the CLI,
+the JupyterLab handler) read the structured fields — `cell`, `args`, `file`/`file_line` —
+never the message prose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CellRef:
+    index: int
+    id: str | None = None
+    execution_count: int | None = None
+
+    @classmethod
+    def of(cls, cell: Any) -> CellRef | None:
+        """A reference to a notebook cell (anything with index/id/execution_count), or None."""
+        if cell is None:
+            return None
+        return cls(cell.index, getattr(cell, "id", None), getattr(cell, "execution_count", None))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "id": self.id, "execution_count": self.execution_count}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> CellRef | None:
+        if not isinstance(d, Mapping) or not isinstance(d.get("index"), int):
+            return None
+        return cls(d["index"], d.get("id"), d.get("execution_count"))
+
+
+def build_message(text: str) -> str:
+    """The one place a finding's message is made final (where redaction applies)."""
+    return str(text)
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    message: str
+    path: str = ""
+    cell: CellRef | None = None
+    line: int | None = None  # 1-based within the cell
+    column: int | None = None  # 1-based within the cell
+    severity: str = "warning"
+    kind: str = ""
+    name: str = ""
+    args: Mapping[str, Any] = field(default_factory=dict)  # the message's named arguments
+    file: str | None = None  # generated file the line is in; None: the notebook file
+    file_line: int | None = None  # line in `file` (or in the .ipynb file)
+    related: tuple[int, ...] = ()  # other cells involved
+    fixable: bool = False
+    end_line: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", build_message(self.message))
+        object.__setattr__(self, "related", tuple(self.related))
+        object.__setattr__(self, "args", dict(self.args))
+
+    def __hash__(self) -> int:
+        return hash((self.code, self.message, self.path, self.cell, self.line, self.column))
+
+    @property
+    def cell_index(self) -> int | None:
+        return self.cell.index if self.cell is not None else None
+
+    def sort_key(self) -> tuple:
+        return (self.path, self.cell_index or 0, self.line or 0, self.column or 0, self.code)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "kind": self.kind,
+            "severity": self.severity,
+            "message": self.message,
+            "args": dict(self.args),
+            "path": self.path,
+            "cell": self.cell.to_dict() if self.cell else None,
+            "line": self.line,
+            "column": self.column,
+            "end_line": self.end_line,
+            "file": self.file,
+            "file_line": self.file_line,
+            "related_cells": list(self.related),
+            "fixable": self.fixable,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Finding:
+        return cls(
+            code=str(d["code"]),
+            message=str(d.get("message", "")),
+            path=d.get("path") or "",
+            cell=CellRef.from_dict(d.get("cell")),
+            line=d.get("line"),
+            column=d.get("column"),
+            severity=d.get("severity") or "warning",
+            kind=d.get("kind") or "",
+            name=d.get("name") or "",
+            args=d.get("args") or {},
+            file=d.get("file"),
+            file_line=d.get("file_line"),
+            related=tuple(d.get("related_cells", ())),
+            fixable=bool(d.get("fixable", False)),
+            end_line=d.get("end_line"),
+        )
+
+
+def note(
+    code: str, name: str, severity: str, message: str, cell: Any = None, /, **args: Any
+) -> Finding:
+    """A conversion or SageMaker note (`code` is "convert" or "sagemaker")."""
+    kind = "conversion" if code == "convert" else code
+    if isinstance(cell, int):
+        ref: CellRef | None = CellRef(cell)
+    else:
+        ref = cell if isinstance(cell, CellRef) or cell is None else CellRef.of(cell)
+    return Finding(code, message, cell=ref, severity=severity, kind=kind, name=name, args=args)
