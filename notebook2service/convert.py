@@ -605,6 +605,7 @@ def make_manifest(
         "requirements": [_requirement(r) for r in package.requirements],
         "line_map": {"pipeline.py": line_map(package.pipeline)},
         "sagemaker": served.sm.to_dict(),
+        "runtime": runtime_version() if served.sm.model else None,
         "findings": [f.to_dict() for f in src.findings],
     }
 
@@ -652,6 +653,12 @@ def _option(p: Parameter) -> dict[str, str]:
         "type": typ,
         "help": repr(f"default: {p.default_source}"),
     }
+
+
+def runtime_version() -> str | None:
+    from .sagemaker.serving_deps import runtime_version as installed
+
+    return installed()
 
 
 def serving_modules() -> list[str]:

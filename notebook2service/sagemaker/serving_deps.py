@@ -1,14 +1,25 @@
 """Runtime requirements of the generated serving stack (templates/container/).
 
-serve.py uses only the standard library (its own pre-fork HTTP server); inference.py needs
-numpy; model_io.py needs skops for scikit-learn models. The model's own libraries
+The generic serving and training code is the installed runtime `nb2svc_runtime` (distribution
+nb2svc-runtime, pinned exactly; it brings uvicorn, httptools, uvloop and numpy); skops is needed
+for scikit-learn models. The model's own libraries
 (scikit-learn, xgboost, lightgbm, ...) are not listed here: they come from the notebook.
 """
 
 from __future__ import annotations
 
-# Always needed by the generated model_io.py / inference.py / serve.py.
-SERVING_REQUIREMENTS: tuple[str, ...] = ("numpy", "skops")
+# Always needed by the generated inference.py / serve.py / train.py (import names).
+SERVING_REQUIREMENTS: tuple[str, ...] = ("nb2svc_runtime", "numpy", "skops")
+
+
+def runtime_version() -> str | None:
+    """The version of the installed nb2svc-runtime (recorded in the manifest as `runtime`)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("nb2svc-runtime")
+    except PackageNotFoundError:
+        return None
 
 # Needed only on the DataFrame path of inference.py: when a feature function is set, or when
 # the model takes non-numeric columns or selects columns by name (ColumnTransformer).

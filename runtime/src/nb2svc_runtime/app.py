@@ -5,10 +5,13 @@ HTTP parsing and framing belong to the server (uvicorn + httptools); this module
 * `GET /ping` answers on the event loop (never behind model work): 200 once `model_fn` has
   loaded the model, 503 before or when loading failed;
 * `POST /invocations` (and boto3's own path `POST /endpoints/<name>/invocations`) runs
-  input_fn -> predict_fn -> output_fn in a one-thread executor, so a worker serves one model
-  call at a time while its loop keeps reading requests and answering /ping;
-* `SAGEMAKER_MODEL_SERVER_TIMEOUT` is enforced here: a call over it answers 504; a call stuck
-  past twice the timeout makes the worker exit so the server starts a fresh one.
+  input_fn -> predict_fn -> output_fn on the worker's main thread (`ModelRunner`; the event
+  loop runs in a second thread), one model call at a time, while the loop keeps reading
+  requests and answering /ping;
+* `SAGEMAKER_MODEL_SERVER_TIMEOUT` is enforced here: a SIGALRM interrupts a call over it
+  (504); a call that cannot be interrupted (native code, blocked signals) is ended by the
+  watchdog NB2SVC_HARD_TIMEOUT_GRACE seconds later, which exits the worker so the server
+  starts a fresh one.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import queue
+import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs
@@ -38,27 +42,86 @@ class BodyTooLarge(Exception):
     """The request body is over the payload limit."""
 
 
+class RequestTimeout(BaseException):
+    """Raised in the model thread by SIGALRM when a call is over the request timeout."""
+
+
+Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]", bool]
+
+
+class ModelRunner:
+    """Runs model calls one at a time on the main thread, each under a SIGALRM timeout."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self.busy_since = 0.0
+
+    def submit(self, fn: Callable[[], Any], *, limited: bool = True) -> asyncio.Future[Any]:
+        """Queue `fn` for the model thread; `limited`: under the request timeout."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self.jobs.put((fn, loop, future, limited))
+        return future
+
+    def stop(self) -> None:
+        self.jobs.put(None)
+
+    def run(self) -> None:
+        signal.signal(signal.SIGALRM, _raise_timeout)
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            fn, loop, future, limited = job
+            if future.done():  # the client was answered 504 while this call waited
+                continue
+            try:
+                result: Any = self._call(fn) if limited else fn()
+            except RequestTimeout:
+                result = RequestTimeout()
+            loop.call_soon_threadsafe(_resolve, future, result)
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        self.busy_since = time.monotonic()
+        signal.setitimer(signal.ITIMER_REAL, self.timeout)
+        try:
+            return fn()
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            self.busy_since = 0.0
+
+
+def _raise_timeout(_signum: int, _frame: object) -> None:
+    raise RequestTimeout
+
+
+def _resolve(future: asyncio.Future[Any], result: Any) -> None:
+    if not future.done():
+        future.set_result(result)
+
+
 def log(message: str) -> None:
     print(f"serve[{os.getpid()}]: {message}", file=sys.stderr, flush=True)
 
 
 def _json_error(status: int, message: str) -> tuple[int, bytes, bytes]:
-    return status, json.dumps({"error": message}).encode(), b"application/json"
+    return status, json.dumps({"message": message}).encode(), b"application/json"
 
 
 class ServingApp:
     """ASGI app serving one model (loaded at lifespan startup) with `handlers`."""
 
-    def __init__(self, handlers: ModuleType, model_dir: str, timeout: float,
-                 max_body: int) -> None:
+    def __init__(self, handlers: ModuleType, model_dir: str, runner: ModelRunner,
+                 max_body: int, grace: float = 10.0) -> None:
         self.handlers = handlers
         self.model_dir = model_dir
-        self.timeout = timeout
+        self.runner = runner
+        self.timeout = runner.timeout
+        self.grace = grace
         self.max_body = max_body
-        self.executor = ThreadPoolExecutor(1, thread_name_prefix="model")
         self.model: Any = None
         self.load_error: str | None = None
-        self.busy_since = 0.0
 
     # -- ASGI entry -------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -75,12 +138,10 @@ class ServingApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                loop = asyncio.get_running_loop()
-                await loop.run_in_executor(self.executor, self._load)
-                asyncio.create_task(self._watchdog())
+                self._watch = asyncio.create_task(self._watchdog())
+                await self.runner.submit(self._load, limited=False)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                self.executor.shutdown(wait=False, cancel_futures=True)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -88,15 +149,15 @@ class ServingApp:
         try:
             self.model = self.handlers.model_fn(self.model_dir)
         except Exception as exc:  # /ping reports it; the worker stays up to say so
-            self.load_error = f"{type(exc).__name__}: {exc}"
+            self.load_error = f"model failed to load: {type(exc).__name__}: {exc}"
             log(f"model_fn failed: {self.load_error}")
 
     async def _watchdog(self) -> None:
-        """Exit the worker when one model call is stuck past twice the timeout."""
+        """Exit the worker when a model call is stuck past the timeout plus the grace."""
         while True:
-            await asyncio.sleep(max(0.5, self.timeout / 4))
-            since = self.busy_since
-            if since and time.monotonic() - since > 2 * self.timeout:
+            await asyncio.sleep(0.25)
+            since = self.runner.busy_since
+            if since and time.monotonic() - since > self.timeout + self.grace:
                 log(f"a model call has run {time.monotonic() - since:.0f}s; replacing worker")
                 os._exit(70)
 
@@ -109,7 +170,9 @@ class ServingApp:
             if method not in ("GET", "HEAD"):
                 return (*_json_error(405, "use GET /ping"), [(b"allow", b"GET")])
             if self.model is None:
-                return (*_json_error(503, self.load_error or "model is loading"), [])
+                if self.load_error:
+                    return (*_json_error(500, self.load_error), [])
+                return (*_json_error(503, "the model is loading"), [])
             return 200, b"", b"application/json", []
         if path == "/execution-parameters" and method == "GET":
             params = {"MaxConcurrentTransforms": 1, "BatchStrategy": "MULTI_RECORD",
@@ -124,7 +187,7 @@ class ServingApp:
     async def _invoke(self, scope: Scope, receive: Receive
                       ) -> tuple[int, bytes, bytes, list[tuple[bytes, bytes]]]:
         if self.model is None:
-            return (*_json_error(503, self.load_error or "model is loading"), [])
+            return (*_json_error(503, self.load_error or "the model is loading"), [])
         try:
             body = await self._read_body(receive)
         except BodyTooLarge:
@@ -134,13 +197,15 @@ class ServingApp:
         ctype = headers.get(b"content-type", b"").decode("latin-1")
         accept = headers.get(b"accept", b"").decode("latin-1")
         proba = _wants_probabilities(scope, headers)
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self.executor, self._handle, body, ctype, accept, proba)
+        future = self.runner.submit(lambda: self._handle(body, ctype, accept, proba))
         try:
-            status, out, out_type = await asyncio.wait_for(asyncio.shield(future), self.timeout)
+            result = await asyncio.wait_for(asyncio.shield(future), self.timeout)
         except asyncio.TimeoutError:
+            result = RequestTimeout()
+        if isinstance(result, RequestTimeout):
             return (*_json_error(504, f"the model took over {self.timeout:g}s "
                                  "(SAGEMAKER_MODEL_SERVER_TIMEOUT)"), [])
+        status, out, out_type = result
         return status, out, out_type, []
 
     async def _read_body(self, receive: Receive) -> bytes:
@@ -162,7 +227,6 @@ class ServingApp:
                 ) -> tuple[int, bytes, bytes]:
         """input_fn -> predict_fn -> output_fn; InferenceError -> its status, else 500."""
         h = self.handlers
-        self.busy_since = time.monotonic()
         try:
             data = h.input_fn(body, ctype)
             if proba and not isinstance(data, h.Probabilities):
@@ -177,8 +241,6 @@ class ServingApp:
         except Exception as exc:
             log(f"prediction failed: {type(exc).__name__}: {exc}")
             return _json_error(500, f"prediction failed: {type(exc).__name__}: {exc}")
-        finally:
-            self.busy_since = 0.0
 
 
 def _is_boto3_path(path: str) -> bool:

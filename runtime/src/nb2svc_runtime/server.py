@@ -23,13 +23,19 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
-from nb2svc_runtime.app import MIB, ServingApp, log
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from nb2svc_runtime.app import MIB, ModelRunner, ServingApp, log
 
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_PDEATHSIG = 1
+MAX_HEAD = 64 * 1024  # request line + headers
+MAX_HEADERS = 100
 
 
 def _env(*names: str) -> str | None:
@@ -50,6 +56,7 @@ class Config:
     max_body: int
     keepalive: float
     graceful: float
+    grace: float
     handlers: str
 
     @property
@@ -79,6 +86,7 @@ def parse_args(argv: list[str], handlers: str = "nb2svc_runtime.handlers") -> Co
         max_body=int(min(max(payload_mb, 6), 100) * MIB),
         keepalive=float(_env("NB2SVC_KEEPALIVE") or 60),
         graceful=float(_env("NB2SVC_GRACEFUL_TIMEOUT") or 20),
+        grace=float(_env("NB2SVC_HARD_TIMEOUT_GRACE") or 10),
         handlers=args.handlers,
     )
 
@@ -100,20 +108,56 @@ def _prctl(option: int, value: int) -> None:
         pass
 
 
-def run_worker(cfg: Config, sock: socket.socket) -> None:
-    """One worker: uvicorn with httptools + uvloop on the shared socket, the ServingApp."""
-    import uvicorn
+class LimitedHttpTools(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a bound on the request line and headers (431-class
+    requests are refused with uvicorn's own 400 and the connection closed)."""
 
+    def on_message_begin(self) -> None:
+        self._head_bytes = 0
+        super().on_message_begin()
+
+    def on_url(self, url: bytes) -> None:
+        self._head_bytes += len(url)
+        if self._head_bytes > MAX_HEAD:
+            raise ValueError("request line too long")
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_bytes += len(name) + len(value) + 4
+        if self._head_bytes > MAX_HEAD or len(self.headers) >= MAX_HEADERS:
+            raise ValueError("request headers too large")
+        super().on_header(name, value)
+
+
+def run_worker(cfg: Config, sock: socket.socket) -> None:
+    """One worker: uvicorn (httptools, uvloop) in a thread on the shared socket, the model
+    calls on the main thread (where SIGALRM can interrupt them)."""
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     handlers = importlib.import_module(cfg.handlers)
-    app = ServingApp(handlers, cfg.model_dir, cfg.timeout, cfg.max_body)
+    runner = ModelRunner(cfg.timeout)
+    app = ServingApp(handlers, cfg.model_dir, runner, cfg.max_body, cfg.grace)
     config = uvicorn.Config(
-        app, loop="uvloop", http="httptools", lifespan="on", interface="asgi3",
+        app, loop="uvloop", http=LimitedHttpTools, lifespan="on", interface="asgi3",
         access_log=False, log_level="warning", timeout_keep_alive=int(cfg.keepalive),
         timeout_graceful_shutdown=int(cfg.graceful), server_header=False, date_header=False,
-        h11_max_incomplete_event_size=64 * 1024,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    server = uvicorn.Server(config)
+
+    def serve() -> None:
+        try:
+            server.run(sockets=[sock])
+        finally:
+            runner.stop()
+
+    def drain(_signum: int, _frame: object) -> None:
+        server.should_exit = True
+
+    signal.signal(signal.SIGTERM, drain)
+    signal.signal(signal.SIGINT, drain)
+    thread = threading.Thread(target=serve, name="uvicorn", daemon=True)
+    thread.start()
+    runner.run()
+    thread.join(cfg.graceful + 5)
 
 
 class Supervisor:
