@@ -368,7 +368,11 @@ def assemble(
         str(Path(src.nb.path).resolve().parent) if not src.nb.path.startswith("<") else ""
     )
     copied = sorted(t for t in lifted.files if not Path(t).is_absolute())
-    files.update(container_files(served.sm, planned.plan, context, copied, notebook_dir))
+    files.update(
+        container_files(
+            served.sm, planned.plan, {**context, "pipeline_source": pipeline}, copied, notebook_dir
+        )
+    )
     for target, text in lifted.files.items():
         rel = Path(target)
         if rel.is_absolute() or ".." in rel.parts:

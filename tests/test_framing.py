@@ -23,10 +23,9 @@ pytest.importorskip("httptools")
 pytest.importorskip("skops")
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
+from nb2svc_runtime import model_io  # noqa: E402
 from sklearn.datasets import load_iris  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
-
-from nb2svc_runtime import model_io  # noqa: E402
 
 ROW = b"5.1,3.5,1.4,0.2"
 REFUSED = {400, 408, 413, 414, 431, 501}

@@ -8,6 +8,7 @@ from typing import Any
 from ..lift.plan import Plan
 from ..render import render, templates_dir
 from .decide import SageMakerPlan
+from .threshold import decision_threshold
 
 #: files that make the serving stack (rendered only when there is a model to serve)
 SERVING_TEMPLATES = ("serve.py.j2", "inference.py.j2")
@@ -43,6 +44,7 @@ def container_files(
         serving=bool(sm.model) and has_serving_templates(),
         feature_function=sm.feature_function,
         target=sm.target,
+        threshold=decision_threshold(context.get("pipeline_source", "")) if sm.model else None,
     )
     out = {
         f"{package}/train.py": render("container/train.py.j2", **ctx),

@@ -57,10 +57,10 @@ def format_of(path: Path) -> str | None:
     fmt = FORMATS.get(path.suffix.lower())
     with open(path, "rb") as fh:
         head = fh.read(4)
+    if head[:1] == b"\x80":  # a pickle protocol header, whatever the name says
+        return "joblib"
     if fmt == "skops" and head != b"PK\x03\x04":
         return None
-    if fmt != "joblib" and head[:1] == b"\x80":  # a pickle protocol header under another name
-        return "joblib"
     return fmt
 
 
