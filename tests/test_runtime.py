@@ -4,6 +4,7 @@ model file policy, and convert's static threshold detection."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from notebook2service.sagemaker.threshold import decision_threshold
 
 pytest.importorskip("skops")
+import nb2svc_runtime  # noqa: E402
 from nb2svc_runtime import handlers, model_io  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
@@ -86,3 +88,22 @@ def test_format_comes_from_the_file_not_the_signature(served, tmp_path):
     model_io.write_signature(model_dir, sig)
     with pytest.raises(model_io.ModelLoadError, match="pickle"):
         model_io.load_model(model_dir)
+
+
+def test_check_converted_reports_an_older_runtime(tmp_path, monkeypatch):
+    from notebook2service import staleness
+    from notebook2service.convert import convert
+
+    nb = Path(__file__).resolve().parent.parent / "sample_notebooks" / "churn_classification.ipynb"
+    monkeypatch.chdir(tmp_path)
+    result = convert(str(nb), str(tmp_path / "pkg"))
+    manifest = json.loads((tmp_path / "pkg" / "nb2svc.json").read_text())
+    assert manifest["runtime"] == nb2svc_runtime.__version__
+    req = (tmp_path / "pkg" / "requirements.txt").read_text()
+    assert f"nb2svc-runtime=={nb2svc_runtime.__version__}" in req
+    status = staleness.Status("pkg/nb2svc.json", "fresh", command="nb2svc convert ...")
+    assert staleness._check_runtime(status, manifest, "pkg").state == "fresh"
+    manifest["runtime"] = "0.0.1"
+    status = staleness._check_runtime(status, manifest, "pkg")
+    assert status.state == "stale" and "nb2svc-runtime 0.0.1" in status.message
+    assert "nb2svc convert ..." in status.message and result.package
