@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import keyword
 import os
 import re
 import sys
@@ -23,11 +24,13 @@ from .generated import check_code, format_code, line_map
 from .lift import build, magics
 from .lift.plan import Parameter, Plan, definition_counts, make_plan
 from .linter.checker import check_notebook
-from .notebook import Notebook, NotebookError, load
+from .manifest import FILENAME, Manifest
+from .notebook import Notebook, NotebookError, load_python
+from .output import check_output_dir, write_tree
 from .provenance import code_sha256
-from .render import render, write_tree
+from .render import render
 from .sagemaker import channels, features
-from .sagemaker.container import EXECUTABLES, container_files
+from .sagemaker.container import EXECUTABLES, container_files, runtime_entry
 from .sagemaker.decide import SageMakerPlan, decide
 
 __all__ = ["ConvertError", "ConvertResult", "check_code", "convert", "format_code", "line_map"]
@@ -66,16 +69,21 @@ def convert(
     conversion (it follows top-down order); they are in the manifest's `findings`.
     """
     src = analyse(notebook, out_dir, name)
+    if write:
+        check_output_dir(src.out, src.nb.path, force)  # refuse before the work, not after
     params = parameters(src)
     lifted = lift(src, params)
     planned = plan(src, params, lifted)
     sm = sagemaker_plan(src, lifted, planned, model)
     package = assemble(src, params, lifted, planned, sm, format_output)
     manifest = make_manifest(src, params, lifted, planned, sm, package)
-    package.files["nb2svc.json"] = json.dumps(manifest, indent=2, default=str) + "\n"
+    manifest.written = sorted({*package.files, FILENAME})  # what --force may replace
+    package.files[FILENAME] = manifest.dumps()
     if write:
-        write_tree(src.out, package.files, force=force, executable=EXECUTABLES)
-    return ConvertResult(src.out, src.package, manifest, package.files)
+        write_tree(
+            src.out, package.files, force=force, executable=EXECUTABLES, notebook_path=src.nb.path
+        )
+    return ConvertResult(src.out, src.package, manifest.to_dict(), package.files)
 
 
 # -- the passes' data ------------------------------------------------------------------
@@ -154,6 +162,9 @@ class Served:
 
 # -- the passes ------------------------------------------------------------------------
 
+#: what the generated container imports to save, load and serve a model
+SERVING_MODULES = ("nb2svc_runtime", "numpy", "skops")
+
 #: lint codes that change the package's meaning or reproducibility (verify attributes causes)
 _AFFECTS = ("NB204", "NB205", "NB301")
 
@@ -161,11 +172,9 @@ _AFFECTS = ("NB204", "NB205", "NB301")
 def analyse(notebook: Any, out_dir: str | Path | None, name: str | None) -> Analysed:
     """Load the notebook, name the package, run the dataflow and the hidden-state checks."""
     try:
-        nb = load(notebook)
+        nb = load_python(notebook)
     except NotebookError as exc:
         raise ConvertError(str(exc)) from None
-    if not nb.is_python:
-        raise ConvertError(f"the kernel is {nb.kernel_name}, not Python")
     package = package_name(nb, name)
     out = Path(out_dir) if out_dir is not None else Path("build") / package
     raw = (
@@ -247,7 +256,8 @@ def lift(src: Analysed, params: Parameters) -> Lifted:
         out.pip += code.pip
         out.helpers |= code.helpers
         out.imports |= code.imports
-        out.files.update(code.files)
+        for target, text in code.files.items():  # %%writefile -a adds to earlier cells' text
+            out.files[target] = out.files.get(target, "") * (target in code.appends) + text
         if code.source is None:
             out.cell_map[index] = "file" if code.files else "removed"
             continue
@@ -381,8 +391,26 @@ def assemble(
                 note("convert", "writefile-outside", "warning", message, target=target)
             )
             continue
+        if _clashes(rel, files):
+            message = f"%%writefile {target}: the name of a folder or file nb2svc writes; not written"
+            src.findings.append(
+                note("convert", "writefile-outside", "warning", message, target=target)
+            )
+            continue
         files[rel.as_posix()] = text
     return Package(files, pipeline, reqs)
+
+
+def _clashes(rel: Path, files: dict[str, str]) -> bool:
+    """`rel` is the package folder itself, one of the generated files, or a folder of them."""
+    posix = rel.as_posix()
+    return (
+        not rel.parts
+        or posix in files
+        or posix == "nb2svc.json"
+        or any(f.startswith(posix + "/") for f in files)
+        or any(p.as_posix() in files for p in rel.parents)
+    )
 
 
 def _plan_findings(src: Analysed, params: Parameters, lifted: Lifted, planned: Planned) -> None:
@@ -435,7 +463,7 @@ def _pipeline(
         helpers=sorted(lifted.helpers),
         definitions=_definitions(lifted, served),
         steps=_steps(lifted, planned),
-        run=build.render(build.run_function(planned.plan)).strip(),
+        run=build.code_of(build.run_function(planned.plan)).strip(),
         **context,
     )
     return format_code(pipeline, f"{context['package']}/pipeline.py") if format_output else pipeline
@@ -446,7 +474,7 @@ def _import_lines(lifted: Lifted) -> list[str]:
     seen: dict[str, int] = {}
     for c in lifted.ordered:
         for stmt in c.imports:
-            seen.setdefault(build.render(stmt).strip(), c.index)
+            seen.setdefault(build.code_of(stmt).strip(), c.index)
     lines = sorted(seen, key=lambda t: (not t.startswith("from __future__"), seen[t]))
     lines += [f"import {m}" for m in sorted(lifted.imports) if f"import {m}" not in seen]
     return lines
@@ -459,7 +487,7 @@ def _definitions(lifted: Lifted, served: Served) -> list[str]:
         out.append(f"# {label}: feature preparation\n" + served.extraction.code.strip())
     for c in lifted.ordered:
         for d in c.definitions:
-            out.append(f"# {c.label}\n" + build.render(d).strip())
+            out.append(f"# {c.label}\n" + build.code_of(d).strip())
             lifted.cell_map.setdefault(c.index, "module")
         if c.imports and not c.body and not c.definitions:
             lifted.cell_map.setdefault(c.index, "imports")
@@ -471,7 +499,7 @@ def _steps(lifted: Lifted, planned: Planned) -> list[str]:
     for step in planned.plan.steps:
         labels = [lifted.cells[i].label for i in step.cells]
         doc = f"{step.heading or 'Notebook'} — {', '.join(labels)}."
-        out.append(build.render(build.step_function(step, lifted.cells, doc)).strip())
+        out.append(build.code_of(build.step_function(step, lifted.cells, doc)).strip())
         for i in step.cells:
             lifted.cell_map[i] = step.name
     return out
@@ -502,7 +530,7 @@ def _requirements(src: Analysed, lifted: Lifted, served: Served) -> list[Any]:
     top = _top_modules(src)
     local = {Path(t).stem for t in lifted.files if t.endswith(".py")}
     if served.sm.model:  # what the container needs to save, load and serve the model
-        top |= {"skops", "numpy", *serving_modules()}
+        top |= set(SERVING_MODULES)
     return infer(sorted(top), lifted.pip, local_modules=local)
 
 
@@ -556,7 +584,7 @@ def make_manifest(
     planned: Planned,
     served: Served,
     package: Package,
-) -> dict[str, Any]:
+) -> Manifest:
     """nb2svc.json: what was generated from what, and every finding."""
     nb, plan_ = src.nb, planned.plan
     if params.cell is not None:
@@ -565,52 +593,50 @@ def make_manifest(
         lifted.cell_map.setdefault(
             c.index, "module" if c.definitions else "imports" if c.imports else "empty"
         )
-    return {
-        "nb2svc": __version__,
-        "package": src.package,
-        "notebook": src.notebook_name,
-        "notebook_sha256": src.digest,
-        "code_sha256": code_sha256(nb),
-        "notebook_path": (
+    return Manifest(
+        nb2svc=__version__,
+        package=src.package,
+        notebook=src.notebook_name,
+        notebook_sha256=src.digest,
+        code_sha256=code_sha256(nb),
+        notebook_path=(
             Path(os.path.relpath(Path(nb.path).resolve(), src.out.resolve())).as_posix()
             if not nb.path.startswith("<")
             else None
         ),
-        "entrypoint": f"python -m {src.package}",
-        "cells": [
-            {
-                "index": c.index,
-                "id": c.id,
-                "execution_count": c.execution_count,
-                "target": lifted.cell_map.get(c.index, "empty"),
-            }
-            for c in nb.code_cells
-        ],
-        "steps": [
-            {
-                "function": s.name,
-                "cells": s.cells,
-                "heading": s.heading,
-                "parameters": s.params,
-                "returns": s.returns,
-                "globals": s.global_names,
-            }
-            for s in plan_.steps
-        ],
-        "parameters": [
+        entrypoint=f"python -m {src.package}",
+        cells=[_cell_entry(c, lifted) for c in nb.code_cells],
+        steps=[_step_entry(s) for s in plan_.steps],
+        parameters=[
             {"name": p.name, "default": p.value, "option": "--" + p.name.replace("_", "-")}
             for p in params.params
         ],
-        "module_level": sorted(planned.module_functions),
-        "shared_globals": sorted(plan_.shared_globals),
-        "ipython": [a.to_dict() for a in lifted.actions],
-        "data_acquisition": [a.to_dict() for a in lifted.actions if a.kind == "data"],
-        "files": sorted(lifted.files),
-        "requirements": [_requirement(r) for r in package.requirements],
-        "line_map": {"pipeline.py": line_map(package.pipeline)},
-        "sagemaker": served.sm.to_dict(),
-        "runtime": runtime_version() if served.sm.model else None,
-        "findings": [f.to_dict() for f in src.findings],
+        module_level=sorted(planned.module_functions),
+        shared_globals=sorted(plan_.shared_globals),
+        ipython=[a.to_dict() for a in lifted.actions],
+        data_acquisition=[a.to_dict() for a in lifted.actions if a.kind == "data"],
+        files=sorted(lifted.files),
+        requirements=[_requirement(r) for r in package.requirements],
+        line_map={"pipeline.py": line_map(package.pipeline)},
+        sagemaker=served.sm.to_dict(),
+        runtime=runtime_entry() if served.sm.model else None,
+        findings=list(src.findings),
+    )
+
+
+def _cell_entry(c: Any, lifted: Lifted) -> dict[str, Any]:
+    target = lifted.cell_map.get(c.index, "empty")
+    return {"index": c.index, "id": c.id, "execution_count": c.execution_count, "target": target}
+
+
+def _step_entry(s: Any) -> dict[str, Any]:
+    return {
+        "function": s.name,
+        "cells": s.cells,
+        "heading": s.heading,
+        "parameters": s.params,
+        "returns": s.returns,
+        "globals": s.global_names,
     }
 
 
@@ -630,7 +656,7 @@ def _requirement(r: Any) -> dict[str, Any]:
 
 def package_name(nb: Notebook, name: str | None) -> str:
     if name:
-        if not name.isidentifier() or name in sys.stdlib_module_names:
+        if not name.isidentifier() or name in sys.stdlib_module_names or keyword.iskeyword(name):
             raise ConvertError(f"--name {name!r} is not a usable Python package name")
         return name
     stem = Path(nb.path).stem if not nb.path.startswith("<") else "converted_notebook"
@@ -643,7 +669,9 @@ def package_name(nb: Notebook, name: str | None) -> str:
         shadows = False
     if candidate[0].isdigit():
         candidate = "nb_" + candidate
-    if shadows or candidate in sys.stdlib_module_names or candidate in ("test", "tests"):
+    from .staleness import _default_package  # one naming rule (stdlib, tests, keywords)
+
+    if shadows or candidate != _default_package(candidate):
         candidate += "_pipeline"
     return candidate
 
@@ -657,21 +685,6 @@ def _option(p: Parameter) -> dict[str, str]:
         "type": typ,
         "help": repr(f"default: {p.default_source}"),
     }
-
-
-def runtime_version() -> str | None:
-    from .sagemaker.serving_deps import runtime_version as installed
-
-    return installed()
-
-
-def serving_modules() -> list[str]:
-    """Import names of the serving stack's own dependencies (pinned like the notebook's)."""
-    try:
-        from .sagemaker.serving_deps import SERVING_REQUIREMENTS
-    except ImportError:
-        return []
-    return [re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].strip() for r in SERVING_REQUIREMENTS]
 
 
 def _title(source: str) -> str | None:

@@ -423,35 +423,41 @@ def parse_pip_command(command: str) -> tuple[list[str], list[str]]:
     return reqs, warnings
 
 
+@dataclass
+class _Chain:
+    """The state of `_split_chain`: segments so far, the current segment and word."""
+
+    segments: list[tuple[str, frozenset[str]]] = field(default_factory=list)
+    buf: list[str] = field(default_factory=list)  # the segment, verbatim
+    word: list[str] = field(default_factory=list)  # the current word, quotes removed
+    word_angle: bool = False
+    angle_words: set[str] = field(default_factory=set)
+
+    def end_word(self) -> None:
+        if self.word_angle and self.word:
+            self.angle_words.add("".join(self.word))
+        self.word.clear()
+        self.word_angle = False
+
+    def flush(self) -> None:
+        self.end_word()
+        segment = "".join(self.buf).strip()
+        if segment:
+            self.segments.append((segment, frozenset(self.angle_words)))
+        self.buf.clear()
+        self.angle_words.clear()
+
+
 def _split_chain(text: str) -> list[tuple[str, frozenset[str]]]:
     """Split on unquoted ``&&`` ``||`` ``;`` ``|`` and newlines; drop ``#`` comments.
 
     Each segment comes with the words (quotes removed) that contain an unquoted ``<`` or ``>``,
     which a shell reads as a redirection (``pip install pandas>=2`` writes to a file ``=2``).
     """
-    segments: list[tuple[str, frozenset[str]]] = []
-    buf: list[str] = []  # the segment, verbatim
-    word: list[str] = []  # the current word, quotes removed
-    word_angle = False
-    angle_words: set[str] = set()
+    c = _Chain()
+    buf, word = c.buf, c.word
     quote: str | None = None
     i, n = 0, len(text)
-
-    def end_word() -> None:
-        nonlocal word_angle
-        if word_angle and word:
-            angle_words.add("".join(word))
-        word.clear()
-        word_angle = False
-
-    def flush() -> None:
-        end_word()
-        segment = "".join(buf).strip()
-        if segment:
-            segments.append((segment, frozenset(angle_words)))
-        buf.clear()
-        angle_words.clear()
-
     while i < n:
         ch = text[i]
         if quote:
@@ -478,22 +484,22 @@ def _split_chain(text: str) -> list[tuple[str, frozenset[str]]]:
                 i += 1
             continue
         elif text.startswith(("&&", "||"), i):
-            flush()
+            c.flush()
             i += 2
             continue
         elif ch in ";|\n\r":
-            flush()
+            c.flush()
         elif ch.isspace():
-            end_word()
+            c.end_word()
             buf.append(ch)
         else:
             if ch in "<>":
-                word_angle = True
+                c.word_angle = True
             buf.append(ch)
             word.append(ch)
         i += 1
-    flush()
-    return segments
+    c.flush()
+    return c.segments
 
 
 def _tokens(segment: str) -> list[str]:

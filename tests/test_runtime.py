@@ -93,17 +93,18 @@ def test_format_comes_from_the_file_not_the_signature(served, tmp_path):
 def test_check_converted_reports_an_older_runtime(tmp_path, monkeypatch):
     from notebook2service import staleness
     from notebook2service.convert import convert
+    from notebook2service.manifest import Manifest
 
     nb = Path(__file__).resolve().parent.parent / "sample_notebooks" / "churn_classification.ipynb"
     monkeypatch.chdir(tmp_path)
     result = convert(str(nb), str(tmp_path / "pkg"))
     manifest = json.loads((tmp_path / "pkg" / "nb2svc.json").read_text())
-    assert manifest["runtime"] == nb2svc_runtime.__version__
+    assert manifest["runtime"]["version"] == nb2svc_runtime.__version__
     req = (tmp_path / "pkg" / "requirements.txt").read_text()
     assert f"nb2svc-runtime=={nb2svc_runtime.__version__}" in req
     status = staleness.Status("pkg/nb2svc.json", "fresh", command="nb2svc convert ...")
-    assert staleness._check_runtime(status, manifest, "pkg").state == "fresh"
-    manifest["runtime"] = "0.0.1"
-    status = staleness._check_runtime(status, manifest, "pkg")
+    assert staleness._check_runtime(status, Manifest.from_dict(manifest), "pkg").state == "fresh"
+    manifest["runtime"]["version"] = "0.0.1"
+    status = staleness._check_runtime(status, Manifest.from_dict(manifest), "pkg")
     assert status.state == "stale" and "nb2svc-runtime 0.0.1" in status.message
     assert "nb2svc convert ..." in status.message and result.package

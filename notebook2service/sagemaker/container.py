@@ -15,6 +15,25 @@ SERVING_TEMPLATES = ("serve.py.j2", "inference.py.j2")
 EXECUTABLES = frozenset({"bin/train", "bin/serve", "bin/entrypoint"})
 
 
+RUNTIME_DISTRIBUTION = "nb2svc-runtime"
+
+
+def runtime_version() -> str | None:
+    """The installed nb2svc-runtime's version (None where it is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(RUNTIME_DISTRIBUTION)
+    except PackageNotFoundError:
+        return None
+
+
+def runtime_entry() -> dict[str, str] | None:
+    """The manifest's `runtime`: the serving runtime the package is built against."""
+    found = runtime_version()
+    return {"distribution": RUNTIME_DISTRIBUTION, "version": found} if found else None
+
+
 def has_serving_templates() -> bool:
     folder = templates_dir() / "container"
     return all((folder / t).is_file() for t in SERVING_TEMPLATES)
