@@ -3,7 +3,10 @@
 
 Stacks (2 workers each, all on 127.0.0.1, measured one after the other in one run):
 
-* nb2svc  - templates/container/{serve,inference,model_io}.py.j2 rendered into a package.
+* nb2svc  - the installed runtime (nb2svc_runtime: uvicorn + httptools + uvloop, handlers on
+            the worker's main thread) behind the thin generated inference.py/serve.py.
+* old     - the hand-written pre-fork server this replaced (templates/container/*.py.j2 at
+            commit OLD_COMMIT, read with `git show`), same handlers, for comparison.
 * byo     - AWS's scikit_bring_your_own style: nginx -> gunicorn sync workers -> Flask,
             pandas.read_csv + DataFrame.to_csv per request (bench/reference/byo/).
 * mlflow  - `mlflow models serve` (MLflow's scoring server), if a venv with mlflow exists at
@@ -43,6 +46,7 @@ REF = ROOT / "bench" / "reference" / "byo"
 REF_SITE = WORK / "ref-site"
 MLFLOW_VENV = WORK / "venv-mlflow"
 PKG = "benchsvc"
+OLD_COMMIT = "325a2f8"  # last commit with the hand-written serve.py.j2
 ROW = "5.1,3.5,1.4,0.2\n"
 MLFLOW_BODY = json.dumps({"dataframe_split": {"data": [[5.1, 3.5, 1.4, 0.2]]}})
 CLK = os.sysconf("SC_CLK_TCK")
@@ -103,15 +107,15 @@ def prepare(stacks: list[str]) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     (out / PKG).mkdir(parents=True)
     (out / PKG / "__init__.py").write_text("")
-    for name in ("model_io", "inference", "serve"):
+    for name in ("inference", "serve"):
         (out / PKG / f"{name}.py").write_text(
             render(f"container/{name}.py.j2", package=PKG, feature_function=None))
-    (out / "serve").write_text(
-        "#!/usr/bin/env python3\nimport os, sys\n"
-        "sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))\n"
-        f"from {PKG}.serve import main\nsys.exit(main(sys.argv[1:]))\n")
+    _entry(out)
+    if "old" in stacks:
+        _old_package(WORK / "old")
     sys.path.insert(0, str(out))
-    model_io = __import__(f"{PKG}.model_io", fromlist=["save_model"])
+    from nb2svc_runtime import model_io
+
     nb_ml = WORK / "ml-nb2svc"
     shutil.rmtree(nb_ml, ignore_errors=True)
     model_io.save_model(clf, nb_ml / "model", X_sample=X)
@@ -127,6 +131,28 @@ def prepare(stacks: list[str]) -> dict:
                         str(ml / "model" / "model.pkl"), str(mdir)],
                        check=True, capture_output=True)
     return {"clf": clf, "X": X, "nb_ml": nb_ml, "ml": ml, "out": out}
+
+
+def _entry(out: Path) -> None:
+    (out / "serve").write_text(
+        "#!/usr/bin/env python3\nimport os, sys\n"
+        "sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))\n"
+        f"from {PKG}.serve import main\nsys.exit(main(sys.argv[1:]))\n")
+
+
+def _old_package(out: Path) -> None:
+    """The replaced hand-written server, from git history (only {{ package }} to fill in)."""
+    shutil.rmtree(out, ignore_errors=True)
+    (out / PKG).mkdir(parents=True)
+    (out / PKG / "__init__.py").write_text("")
+    for name in ("model_io", "inference", "serve"):
+        text = subprocess.run(["git", "-C", str(ROOT), "show",
+                               f"{OLD_COMMIT}:templates/container/{name}.py.j2"],
+                              check=True, capture_output=True, text=True).stdout
+        text = re.sub(r"{% if feature_function %}.*?{% else %}\n(.*?){% endif %}\n", r"\1",
+                      text, flags=re.S)
+        (out / PKG / f"{name}.py").write_text(text.replace("{{ package }}", PKG))
+    _entry(out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -176,6 +202,15 @@ def start_nb2svc(ctx, workers) -> Stack:
     return Stack("nb2svc", [p], port, ROW, "text/csv", "text/csv")
 
 
+def start_old(ctx, workers) -> Stack:
+    port = free_port()
+    p = spawn([sys.executable, str(WORK / "old" / "serve"), "serve"],
+              {"SAGEMAKER_BASE_DIR": str(ctx["nb_ml"]), "SAGEMAKER_BIND_TO_PORT": str(port),
+               "NB2SVC_HOST": "127.0.0.1", "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers)},
+              "old")
+    return Stack("old", [p], port, ROW, "text/csv", "text/csv")
+
+
 def start_byo(ctx, workers) -> Stack:
     port = free_port()
     prefix = WORK / "byo"
@@ -207,7 +242,7 @@ def start_mlflow(ctx, workers) -> Stack:
     return Stack("mlflow", [p], port, MLFLOW_BODY, "application/json", "application/json")
 
 
-STARTERS = {"nb2svc": start_nb2svc, "byo": start_byo, "mlflow": start_mlflow}
+STARTERS = {"nb2svc": start_nb2svc, "old": start_old, "byo": start_byo, "mlflow": start_mlflow}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -330,8 +365,8 @@ def floor(ctx) -> dict:
 
     import numpy as np
     import pandas as pd
+    from nb2svc_runtime import handlers as inference
 
-    inference = __import__(f"{PKG}.inference", fromlist=["input_fn"])
     model = inference.model_fn(str(ctx["nb_ml"] / "model"))
     clf = ctx["clf"]
     x = np.array([[5.1, 3.5, 1.4, 0.2]])
@@ -368,7 +403,7 @@ def floor(ctx) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    ap.add_argument("--stacks", default="nb2svc,byo,mlflow")
+    ap.add_argument("--stacks", default="nb2svc,old,byo,mlflow")
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--setup-ref", action="store_true", help="pip install flask+gunicorn")

@@ -35,7 +35,7 @@ from .provenance import code_sha256
 from .redact import MARKER, find_secrets, is_secret_name, redact_data, redact_files
 from .render import render
 from .sagemaker import channels, features
-from .sagemaker.container import EXECUTABLES, container_files
+from .sagemaker.container import EXECUTABLES, container_files, runtime_entry
 from .sagemaker.decide import SageMakerPlan, decide
 
 __all__ = ["ConvertError", "ConvertResult", "check_code", "convert", "format_code", "line_map"]
@@ -190,7 +190,7 @@ class Served:
 # -- the passes ------------------------------------------------------------------------
 
 #: what the generated container imports to save, load and serve a model
-SERVING_MODULES = ("numpy", "skops")
+SERVING_MODULES = ("nb2svc_runtime", "numpy", "skops")
 
 #: lint codes that change the package's meaning or reproducibility (verify attributes causes)
 _AFFECTS = ("NB204", "NB205", "NB301")
@@ -420,11 +420,15 @@ def assemble(
     files = _package_files(src, params, lifted, pipeline, reqs, context, format_output)
     if context["model_code"]:
         path = f"{src.package}/model_code.py"
-        files[path] = format_code(context["model_code"], path) if format_output else context[
-            "model_code"
-        ]
+        files[path] = (
+            format_code(context["model_code"], path) if format_output else context["model_code"]
+        )
     copied = sorted({t for t in lifted.files if not Path(t).is_absolute()} | set(local.files))
-    files.update(container_files(served.sm, planned.plan, context, copied, notebook_dir))
+    files.update(
+        container_files(
+            served.sm, planned.plan, {**context, "pipeline_source": pipeline}, copied, notebook_dir
+        )
+    )
     files.update(local.files)
     for target, text in lifted.files.items():
         rel = Path(target)
@@ -435,7 +439,9 @@ def assemble(
             )
             continue
         if _clashes(rel, files):
-            message = f"%%writefile {target}: the name of a folder or file nb2svc writes; not written"
+            message = (
+                f"%%writefile {target}: the name of a folder or file nb2svc writes; not written"
+            )
             src.findings.append(
                 note("convert", "writefile-outside", "warning", message, target=target)
             )
@@ -675,6 +681,7 @@ def make_manifest(
         line_map={"pipeline.py": line_map(package.pipeline)},
         sagemaker=served.sm.to_dict(),
         environment=package.environment,
+        runtime=runtime_entry() if served.sm.model else None,
         findings=list(src.findings),
     )
 

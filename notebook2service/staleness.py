@@ -210,6 +210,29 @@ def check_manifest(manifest_path: str | Path, repo: _Repo | None = None) -> Stat
             f"{out_dir} is stale: the {what} of {nb_shown} changed since it was converted; "
             f"regenerate it with: {command}"
         )
+        return status
+    return _check_runtime(status, data, out_dir)
+
+
+def _version_key(v: str) -> tuple[int, ...]:
+    return tuple(int(p) if p.isdigit() else 0 for p in v.split("."))
+
+
+def _check_runtime(status: Status, data: Manifest, out_dir: str) -> Status:
+    """A package built against an older nb2svc-runtime than the installed one is stale."""
+    from .sagemaker.container import runtime_version
+
+    entry, current = data.runtime, runtime_version()
+    built = entry.get("version") if isinstance(entry, dict) else entry
+    if not isinstance(built, str) or current is None:
+        return status
+    if _version_key(built) < _version_key(current):
+        status.state = "stale"
+        status.message = (
+            f"{out_dir} was built against nb2svc-runtime {built}, {current} is current; "
+            f"upgrade it with: {status.command}  (or pin nb2svc-runtime=={current} in "
+            f"{out_dir}/requirements.txt)"
+        )
     return status
 
 

@@ -150,7 +150,7 @@ def test_t5_model_survives_tar_round_trip(house, tmp_path):
     with tarfile.open(tmp_path / "model.tar.gz") as tar:
         tar.extractall(restored, filter="data")
     probe = (
-        "import sys; from house_prices_regression.model_io import load_model; "
+        "import sys; from nb2svc_runtime.model_io import load_model; "
         "m, s = load_model(sys.argv[1]); print(type(m).__name__, s['n_features'])"
     )
     proc = subprocess.run(

@@ -108,7 +108,7 @@ def render_package(out: Path, pkg: str, feature_function: str | None = None) -> 
     d = out / pkg
     d.mkdir(parents=True, exist_ok=True)
     (d / "__init__.py").write_text("")
-    for name in ("model_io", "inference", "serve"):
+    for name in ("inference", "serve"):
         text = render(f"container/{name}.py.j2", package=pkg, feature_function=feature_function)
         (d / f"{name}.py").write_text(text)
     if feature_function:
@@ -236,9 +236,9 @@ def env(tmp_path_factory):
     try:
         import importlib
 
-        model_io = importlib.import_module(f"{PKG}.model_io")
+        model_io = importlib.import_module("nb2svc_runtime.model_io")
         fpipe = importlib.import_module(f"{FPKG}.pipeline")
-        fmodel_io = importlib.import_module(f"{FPKG}.model_io")
+        fmodel_io = importlib.import_module("nb2svc_runtime.model_io")
     finally:
         sys.path.remove(str(out))
 
@@ -748,12 +748,15 @@ def test_s12_soft_timeout_gives_504_and_ping_stays_fast(fserver):
 
 
 def test_s12_hard_timeout_kills_and_replaces_worker(fserver):
+    """A call that SIGALRM cannot interrupt: the client gets 504 at the timeout (or the
+    connection closed), the watchdog ends the worker at timeout + grace, a new one starts."""
     before = set(fserver.children())
     t0 = time.monotonic()
-    with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
-        post(fserver.port, "-2,3.5,1.4,0.2,a\n", timeout=20)
-    assert time.monotonic() - t0 < 10
-    assert post(fserver.port, "5.1,3.5,1.4,0.2,a\n")[0] == 200
+    try:
+        status = post(fserver.port, "-2,3.5,1.4,0.2,a\n", timeout=20)[0]
+    except (http.client.RemoteDisconnected, ConnectionError):
+        status = None
+    assert status in (504, None) and time.monotonic() - t0 < 10
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         now = set(fserver.children())
@@ -761,6 +764,9 @@ def test_s12_hard_timeout_kills_and_replaces_worker(fserver):
             break
         time.sleep(0.1)
     assert len(now) == WORKERS and len(now & before) == WORKERS - 1
+    while request(fserver.port, "GET", "/ping")[0] != 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert post(fserver.port, "5.1,3.5,1.4,0.2,a\n")[0] == 200
 
 
 # ---------------------------------------------------------------------------------------------
@@ -877,7 +883,13 @@ def test_model_io_joblib_fallback_and_ndarray_sample(env, tmp_path):
     with pytest.warns(UserWarning, match="joblib"):
         sig = model_io.save_model({"not": "an estimator"}, tmp_path / "m1")
     assert sig["format"] == "joblib" and model_io.JOBLIB_WARNING in sig["warnings"]
-    assert model_io.load_model(tmp_path / "m1")[0] == {"not": "an estimator"}
+    with pytest.raises(model_io.ModelLoadError, match="pickle"):  # refused by default
+        model_io.load_model(tmp_path / "m1")
+    os.environ[model_io.ALLOW_PICKLE_ENV] = "1"
+    try:
+        assert model_io.load_model(tmp_path / "m1")[0] == {"not": "an estimator"}
+    finally:
+        del os.environ[model_io.ALLOW_PICKLE_ENV]
     clf = LogisticRegression(max_iter=500).fit(env["X"].values, env["clf"].predict(env["X"]))
     sig = model_io.save_model(clf, tmp_path / "m2", X_sample=env["X"].values[:5])
     assert sig["features"] is None and sig["n_features"] == 4

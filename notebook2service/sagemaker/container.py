@@ -8,10 +8,30 @@ from typing import Any
 from ..lift.plan import Plan
 from ..render import render, templates_dir
 from .decide import SageMakerPlan
+from .threshold import decision_threshold
 
 #: files that make the serving stack (rendered only when there is a model to serve)
-SERVING_TEMPLATES = ("serve.py.j2", "inference.py.j2", "model_io.py.j2")
+SERVING_TEMPLATES = ("serve.py.j2", "inference.py.j2")
 EXECUTABLES = frozenset({"bin/train", "bin/serve", "bin/entrypoint"})
+
+
+RUNTIME_DISTRIBUTION = "nb2svc-runtime"
+
+
+def runtime_version() -> str | None:
+    """The installed nb2svc-runtime's version (None where it is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(RUNTIME_DISTRIBUTION)
+    except PackageNotFoundError:
+        return None
+
+
+def runtime_entry() -> dict[str, str] | None:
+    """The manifest's `runtime`: the serving runtime the package is built against."""
+    found = runtime_version()
+    return {"distribution": RUNTIME_DISTRIBUTION, "version": found} if found else None
 
 
 def has_serving_templates() -> bool:
@@ -44,6 +64,7 @@ def container_files(
         serving=bool(sm.model) and has_serving_templates(),
         feature_function=sm.feature_function,
         target=sm.target,
+        threshold=decision_threshold(context.get("pipeline_source", "")) if sm.model else None,
     )
     out = {
         f"{package}/train.py": render("container/train.py.j2", **ctx),
@@ -54,8 +75,6 @@ def container_files(
         "deploy.py": render("container/deploy.py.j2", **ctx),
         "tests/test_package.py": render("container/test_package.py.j2", **ctx),
     }
-    if sm.model and (templates_dir() / "container" / "model_io.py.j2").is_file():
-        out[f"{package}/model_io.py"] = render("container/model_io.py.j2", **ctx)
     if ctx["serving"]:
         out[f"{package}/serve.py"] = render("container/serve.py.j2", **ctx)
         out[f"{package}/inference.py"] = render("container/inference.py.j2", **ctx)

@@ -1,0 +1,7 @@
+"""nb2svc-runtime: the serving and training runtime of packages converted by nb2svc.
+
+Installed into the serving image (pinned to an exact version in the package's
+requirements.txt), imported by the package's thin `inference.py`/`serve.py`/`train.py`.
+"""
+
+__version__ = "0.1.0"
