@@ -38,6 +38,10 @@ INTEGRATION: dict[str, set[str]] = {
         "test_t9_sigterm_stops_training_cleanly",
     },
     "test_convert.py": {"test_samples_print_exactly_what_the_notebook_printed"},
+    "test_data_safety.py": {
+        "test_parallel_first_converts_fail_cleanly_without_force",
+        "test_six_parallel_converts_of_one_notebook",
+    },
 }
 #: slow but in-process (fuzzing)
 SLOW: dict[str, set[str]] = {
@@ -47,6 +51,8 @@ SLOW: dict[str, set[str]] = {
         "test_mutated_notebook_json",
         "test_cli_on_random_file",
     },
+    "test_fuzz.py": {"test_lint_never_raises"},
+    "test_hostile.py": {"test_bound_catches_hostile_cell"},
 }
 BROWSER_DIR = "ui_tests"
 
