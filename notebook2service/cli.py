@@ -6,6 +6,8 @@ import argparse
 import gc
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from . import __version__
 
@@ -28,6 +30,36 @@ def _merge(values: list[tuple[str, ...]] | None) -> tuple[str, ...] | None:
     return tuple(c for v in values for c in v) if values else None
 
 
+#: each command's help and description
+_ABOUT: dict[str, dict[str, str]] = {
+    "lint": {
+        "help": "check notebooks for hidden state and production blockers (never runs them)",
+        "description": "Check notebooks statically for hidden state and production blockers. "
+        "Exit status: 0 no findings, 1 findings, 2 usage or input error.",
+    },
+    "convert": {
+        "help": "lift a notebook into a Python package that replays it (never runs it)",
+        "description": "Convert a notebook into an importable package: cells become step "
+        "functions with explicit inputs and outputs, `python -m NAME` replays the notebook "
+        "top-down. Nothing is executed.",
+    },
+    "verify": {
+        "help": "EXECUTE the notebook and its converted package and compare what they print",
+        "description": "Runs the notebook in a fresh kernel (papermill) and the converted package "
+        "in a fresh process, then says whether their stdout is equal or names the first cell "
+        "that differs and the likely cause. This command executes code.",
+    },
+    "check-converted": {
+        "help": "fail when a converted package is stale (its notebook's code changed)",
+        "description": "Compare each converted package's nb2svc.json with its notebook: the "
+        "package is stale when the notebook's code changed since it was converted (outputs "
+        "do not count). PATHS are nb2svc.json files, folders to search, or notebooks (then the "
+        "packages converted from them are checked); default: every package in the repository. "
+        "Exit status: 0 all up to date, 1 a package is stale or its notebook is gone, 2 error.",
+    },
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nb2svc",
@@ -35,13 +67,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"nb2svc {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in (
+        _lint_parser,
+        _convert_parser,
+        _verify_parser,
+        _train_parser,
+        _serve_parser,
+        _build_parser,
+        _rules_parsers,
+        _check_converted_parser,
+    ):
+        add(sub)
+    return parser
 
-    lint = sub.add_parser(
-        "lint",
-        help="check notebooks for hidden state and production blockers (never runs them)",
-        description="Check notebooks statically for hidden state and production blockers. "
-        "Exit status: 0 no findings, 1 findings, 2 usage or input error.",
-    )
+
+def _lint_parser(sub: Any) -> None:
+    lint = sub.add_parser("lint", **_ABOUT["lint"])
     lint.add_argument(
         "paths", nargs="*", default=["."], help="notebooks or folders (recursive); default: ."
     )
@@ -74,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CODES",
         help="skip these rule codes or prefixes (added to the configured ignores)",
     )
+    _lint_output_options(lint)
+
+
+def _lint_output_options(lint: Any) -> None:
     lint.add_argument(
         "--exit-zero", action="store_true", help="exit 0 even when there are findings"
     )
@@ -104,13 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("--output-file", "-o", metavar="FILE", help="write the report to FILE")
     lint.add_argument("--quiet", "-q", action="store_true", help="text format: no summary line")
 
-    conv = sub.add_parser(
-        "convert",
-        help="lift a notebook into a Python package that replays it (never runs it)",
-        description="Convert a notebook into an importable package: cells become step "
-        "functions with explicit inputs and outputs, `python -m NAME` replays the notebook "
-        "top-down. Nothing is executed.",
+
+def _format_option(parser: Any, help: str = "text (default) or json") -> None:
+    parser.add_argument(
+        "--format", dest="format", choices=["text", "json"], default="text", help=help
     )
+
+
+def _convert_parser(sub: Any) -> None:
+    conv = sub.add_parser("convert", **_ABOUT["convert"])
     conv.add_argument("notebook", help="the .ipynb to convert")
     conv.add_argument("-o", "--output", metavar="DIR", help="output folder (default: build/NAME)")
     conv.add_argument("--name", help="package (import) name (default: from the file name)")
@@ -120,26 +167,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="the fitted estimator to serve (default: the last one fitted and used to predict)",
     )
-    conv.add_argument(
-        "--format",
-        dest="format",
-        choices=["text", "json"],
-        default="text",
-        help="how to print the summary (json prints the manifest)",
-    )
+    _format_option(conv, "how to print the summary (json prints the manifest)")
 
-    ver = sub.add_parser(
-        "verify",
-        help="EXECUTE the notebook and its converted package and compare what they print",
-        description="Runs the notebook in a fresh kernel (papermill) and the converted package "
-        "in a fresh process, then says whether their stdout is equal or names the first cell "
-        "that differs and the likely cause. This command executes code.",
-    )
+
+def _verify_parser(sub: Any) -> None:
+    ver = sub.add_parser("verify", **_ABOUT["verify"])
     ver.add_argument("notebook")
     ver.add_argument("--timeout", type=float, default=600, help="seconds per run (default: 600)")
     ver.add_argument("--keep", metavar="DIR", help="keep the executed notebook and package in DIR")
-    ver.add_argument("--format", dest="format", choices=["text", "json"], default="text")
+    _format_option(ver)
 
+
+def _train_parser(sub: Any) -> None:
     tr = sub.add_parser(
         "train",
         help="RUN a converted package's bin/train locally (/opt/ml relocated to OUT/.sagemaker)",
@@ -159,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--base", metavar="DIR", help="the relocated /opt/ml (default: PACKAGE_DIR/.sagemaker)"
     )
 
+
+def _serve_parser(sub: Any) -> None:
     sv = sub.add_parser(
         "serve", help="RUN a converted package's bin/serve locally on the model trained there"
     )
@@ -170,21 +211,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--base", metavar="DIR", help="the relocated /opt/ml (default: PACKAGE_DIR/.sagemaker)"
     )
 
-    sub.add_parser("rules", help="list the rules with their codes, kinds and severities")
 
-    chk = sub.add_parser(
-        "check-converted",
-        help="fail when a converted package is stale (its notebook's code changed)",
-        description="Compare each converted package's nb2svc.json with its notebook: the "
-        "package is stale when the notebook's code changed since it was converted (outputs "
-        "do not count). PATHS are nb2svc.json files, folders to search, or notebooks (then the "
-        "packages converted from them are checked); default: every package in the repository. "
-        "Exit status: 0 all up to date, 1 a package is stale or its notebook is gone, 2 error.",
-    )
+def _rules_parsers(sub: Any) -> None:
+    sub.add_parser("rules", help="list the rules with their codes, kinds and severities")
+    rule = sub.add_parser("rule", help="print one rule's documentation")
+    rule.add_argument("code", help="a rule code, e.g. NB103")
+
+
+def _check_converted_parser(sub: Any) -> None:
+    chk = sub.add_parser("check-converted", **_ABOUT["check-converted"])
     chk.add_argument("paths", nargs="*", help="nb2svc.json files, folders or notebooks")
-    chk.add_argument("--format", dest="format", choices=["text", "json"], default="text")
+    _format_option(chk)
     chk.add_argument("--quiet", "-q", action="store_true", help="print only stale packages")
-    return parser
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -358,6 +396,58 @@ def _rules() -> int:
     return EXIT_OK
 
 
+def _rule(code: str) -> int:
+    from .linter.ruledocs import render_doc
+    from .linter.rules import RULES
+
+    if code.upper() not in RULES:
+        print(f"nb2svc: error: unknown rule code {code!r} (see `nb2svc rules`)", file=sys.stderr)
+        return EXIT_ERROR
+    print(render_doc(code.upper()), end="")
+    return EXIT_OK
+
+
+def _build_parser(sub: Any) -> None:
+    bd = sub.add_parser(
+        "build",
+        help="build the image of a converted package with docker or podman",
+        description="Build OUT's Dockerfile with docker (when its engine runs) or podman "
+        "(--isolation chroot). Prints the tag, build time and image size.",
+    )
+    bd.add_argument("package_dir", help="the folder `nb2svc convert` wrote")
+    bd.add_argument("--tag", help="image tag (default: localhost/<package>:latest)")
+    bd.add_argument("--engine", choices=["docker", "podman"], help="default: whichever works")
+    bd.add_argument("--base", help="base image (the Dockerfile's BASE; default python:X.Y-slim)")
+    bd.add_argument(
+        "--local-base",
+        action="store_true",
+        help="no registry here: build the base from Debian packages (podman, debootstrap)",
+    )
+    bd.add_argument(
+        "--host-pip", action="store_true", help="mount this machine's pip configuration"
+    )
+
+
+def _build(args: argparse.Namespace) -> int:
+    from .image.build import BuildError, build_image
+
+    try:
+        result = build_image(
+            args.package_dir,
+            tag=args.tag,
+            engine=args.engine,
+            base=args.base,
+            local_base=args.local_base,
+            host_pip=args.host_pip,
+        )
+    except BuildError as exc:
+        print(f"nb2svc build: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    size = f"{result.size_bytes / 1e6:.0f} MB" if result.size_bytes else "size unknown"
+    print(f"{result.tag}  ({Path(result.engine).name}, {result.seconds:.0f} s, {size})")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # Parsing a cell allocates many small objects that reference counting frees; the cyclic
     # collector only re-walks them (~8% of a corpus run). The CLI is short-lived: it turns the
@@ -377,6 +467,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _local(args)
         if args.command == "rules":
             return _rules()
+        if args.command == "rule":
+            return _rule(args.code)
+        if args.command == "build":
+            return _build(args)
         if args.command == "check-converted":
             from .staleness import main as check_converted
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import keyword
 import os
 import re
 import sys
@@ -20,14 +21,19 @@ from typing import Any
 from . import __version__, dataflow
 from .findings import CellRef, Finding, note
 from .generated import check_code, format_code, line_map
+from .image import notebook_python
 from .lift import build, magics
 from .lift.plan import Parameter, Plan, definition_counts, make_plan
 from .lift.secrets_env import secrets_from_env
 from .linter.checker import check_notebook
-from .notebook import Notebook, NotebookError, load
+from .local_modules import image_environment, local_dependencies, requirement_findings
+from .manifest import FILENAME, Manifest
+from .model_code import split_definitions
+from .notebook import Notebook, NotebookError, load_python
+from .output import check_output_dir, write_tree
 from .provenance import code_sha256
 from .redact import MARKER, find_secrets, is_secret_name, redact_data, redact_files
-from .render import render, write_tree
+from .render import render
 from .sagemaker import channels, features
 from .sagemaker.container import EXECUTABLES, container_files
 from .sagemaker.decide import SageMakerPlan, decide
@@ -68,25 +74,31 @@ def convert(
     conversion (it follows top-down order); they are in the manifest's `findings`.
     """
     src = analyse(notebook, out_dir, name)
+    if write:
+        check_output_dir(src.out, src.nb.path, force)  # refuse before the work, not after
     params = parameters(src)
     lifted = lift(src, params)
     planned = plan(src, params, lifted)
     sm = sagemaker_plan(src, lifted, planned, model)
     package = assemble(src, params, lifted, planned, sm, format_output)
     manifest = make_manifest(src, params, lifted, planned, sm, package)
+    manifest.written = sorted({*package.files, FILENAME})  # what --force may replace
     manifest = _safety_net(manifest, package)
-    package.files["nb2svc.json"] = json.dumps(manifest, indent=2, default=str) + "\n"
+    package.files[FILENAME] = manifest.dumps()
     if write:
-        write_tree(src.out, package.files, force=force, executable=EXECUTABLES)
-    return ConvertResult(src.out, src.package, manifest, package.files)
+        write_tree(
+            src.out, package.files, force=force, executable=EXECUTABLES, notebook_path=src.nb.path
+        )
+    return ConvertResult(src.out, src.package, manifest.to_dict(), package.files)
 
 
-def _safety_net(manifest: dict[str, Any], package: Any) -> dict[str, Any]:
+def _safety_net(manifest: Manifest, package: Any) -> Manifest:
     """The last redaction before anything leaves convert: files, manifest, and a note if it fired."""
     package.files, changed = redact_files(package.files)
-    clean = redact_data(manifest)
-    if changed or clean != manifest:
-        where = ", ".join(changed + (["nb2svc.json"] if clean != manifest else []))
+    raw = manifest.to_dict()
+    clean = redact_data(raw)
+    if changed or clean != raw:
+        where = ", ".join(changed + ([FILENAME] if clean != raw else []))
         clean["findings"].append(
             note(
                 "convert",
@@ -97,7 +109,7 @@ def _safety_net(manifest: dict[str, Any], package: Any) -> dict[str, Any]:
                 files=changed,
             ).to_dict()
         )
-    return clean
+    return Manifest.from_dict(clean)
 
 
 # -- the passes' data ------------------------------------------------------------------
@@ -164,6 +176,7 @@ class Package:
     files: dict[str, str]
     pipeline: str
     requirements: list[Any]
+    environment: dict[str, Any] = field(default_factory=dict)  # image Python, local modules
 
 
 @dataclass
@@ -176,6 +189,9 @@ class Served:
 
 # -- the passes ------------------------------------------------------------------------
 
+#: what the generated container imports to save, load and serve a model
+SERVING_MODULES = ("numpy", "skops")
+
 #: lint codes that change the package's meaning or reproducibility (verify attributes causes)
 _AFFECTS = ("NB204", "NB205", "NB301")
 
@@ -183,11 +199,9 @@ _AFFECTS = ("NB204", "NB205", "NB301")
 def analyse(notebook: Any, out_dir: str | Path | None, name: str | None) -> Analysed:
     """Load the notebook, name the package, run the dataflow and the hidden-state checks."""
     try:
-        nb = load(notebook)
+        nb = load_python(notebook)
     except NotebookError as exc:
         raise ConvertError(str(exc)) from None
-    if not nb.is_python:
-        raise ConvertError(f"the kernel is {nb.kernel_name}, not Python")
     package = package_name(nb, name)
     out = Path(out_dir) if out_dir is not None else Path("build") / package
     raw = (
@@ -275,7 +289,8 @@ def lift(src: Analysed, params: Parameters) -> Lifted:
         out.pip += code.pip
         out.helpers |= code.helpers
         out.imports |= code.imports
-        out.files.update(code.files)
+        for target, text in code.files.items():  # %%writefile -a adds to earlier cells' text
+            out.files[target] = out.files.get(target, "") * (target in code.appends) + text
         if code.source is None:
             out.cell_map[index] = "file" if code.files else "removed"
             continue
@@ -397,15 +412,20 @@ def assemble(
     context = _context(src)
     pipeline = _pipeline(lifted, planned, served, context, format_output)
     _generated_code_findings(src, lifted, pipeline)
-    reqs = _requirements(src, lifted, served)
-    for warning in getattr(reqs, "warnings", ()):
-        src.findings.append(note("convert", "requirement-skipped", "warning", warning))
-    files = _package_files(src, params, lifted, pipeline, reqs, context, format_output)
     notebook_dir = (
         str(Path(src.nb.path).resolve().parent) if not src.nb.path.startswith("<") else ""
     )
-    copied = sorted(t for t in lifted.files if not Path(t).is_absolute())
+    local = local_dependencies(notebook_dir, _top_modules(src), lifted.files, src.findings)
+    reqs = _requirements(src, lifted, served, local.names)
+    files = _package_files(src, params, lifted, pipeline, reqs, context, format_output)
+    if context["model_code"]:
+        path = f"{src.package}/model_code.py"
+        files[path] = format_code(context["model_code"], path) if format_output else context[
+            "model_code"
+        ]
+    copied = sorted({t for t in lifted.files if not Path(t).is_absolute()} | set(local.files))
     files.update(container_files(served.sm, planned.plan, context, copied, notebook_dir))
+    files.update(local.files)
     for target, text in lifted.files.items():
         rel = Path(target)
         if rel.is_absolute() or ".." in rel.parts:
@@ -414,8 +434,27 @@ def assemble(
                 note("convert", "writefile-outside", "warning", message, target=target)
             )
             continue
+        if _clashes(rel, files):
+            message = f"%%writefile {target}: the name of a folder or file nb2svc writes; not written"
+            src.findings.append(
+                note("convert", "writefile-outside", "warning", message, target=target)
+            )
+            continue
         files[rel.as_posix()] = text
-    return Package(files, pipeline, reqs)
+    environment = image_environment(context, local)
+    return Package(files, pipeline, reqs, environment)
+
+
+def _clashes(rel: Path, files: dict[str, str]) -> bool:
+    """`rel` is the package folder itself, one of the generated files, or a folder of them."""
+    posix = rel.as_posix()
+    return (
+        not rel.parts
+        or posix in files
+        or posix == "nb2svc.json"
+        or any(f.startswith(posix + "/") for f in files)
+        or any(p.as_posix() in files for p in rel.parents)
+    )
 
 
 def _plan_findings(src: Analysed, params: Parameters, lifted: Lifted, planned: Planned) -> None:
@@ -449,12 +488,15 @@ def _context(src: Analysed) -> dict[str, Any]:
         (h for c in src.nb.cells if c.cell_type == "markdown" for h in [_title(c.source)] if h),
         src.package,
     )
+    python, python_from = notebook_python(src.nb.metadata)
     return {
         "title": title,
         "version": __version__,
         "notebook": src.notebook_name,
         "digest": src.digest,
         "package": src.package,
+        "python_version": python,
+        "python_from": python_from,
     }
 
 
@@ -462,13 +504,18 @@ def _pipeline(
     lifted: Lifted, planned: Planned, served: Served, context: dict[str, Any], format_output: bool
 ) -> str:
     """pipeline.py: hoisted imports, module-level definitions, one function per step, run()."""
+    imports = _import_lines(lifted)
+    split = split_definitions(imports, _definitions(lifted, served))
+    context["model_code"] = split.module  # <pkg>/model_code.py: what serving imports
+    feature = served.sm.feature_function
+    context["feature_module"] = "model_code" if feature in split.moved else "pipeline"
     pipeline = render(
         "package/pipeline.py.j2",
-        imports=_import_lines(lifted),
+        imports=imports + ([split.import_line] if split.import_line else []),
         helpers=sorted(lifted.helpers),
-        definitions=_definitions(lifted, served),
+        definitions=split.kept,
         steps=_steps(lifted, planned),
-        run=build.render(build.run_function(planned.plan)).strip(),
+        run=build.code_of(build.run_function(planned.plan)).strip(),
         **context,
     )
     return format_code(pipeline, f"{context['package']}/pipeline.py") if format_output else pipeline
@@ -479,7 +526,7 @@ def _import_lines(lifted: Lifted) -> list[str]:
     seen: dict[str, int] = {}
     for c in lifted.ordered:
         for stmt in c.imports:
-            seen.setdefault(build.render(stmt).strip(), c.index)
+            seen.setdefault(build.code_of(stmt).strip(), c.index)
     lines = sorted(seen, key=lambda t: (not t.startswith("from __future__"), seen[t]))
     lines += [f"import {m}" for m in sorted(lifted.imports) if f"import {m}" not in seen]
     return lines
@@ -492,7 +539,7 @@ def _definitions(lifted: Lifted, served: Served) -> list[str]:
         out.append(f"# {label}: feature preparation\n" + served.extraction.code.strip())
     for c in lifted.ordered:
         for d in c.definitions:
-            out.append(f"# {c.label}\n" + build.render(d).strip())
+            out.append(f"# {c.label}\n" + build.code_of(d).strip())
             lifted.cell_map.setdefault(c.index, "module")
         if c.imports and not c.body and not c.definitions:
             lifted.cell_map.setdefault(c.index, "imports")
@@ -504,7 +551,7 @@ def _steps(lifted: Lifted, planned: Planned) -> list[str]:
     for step in planned.plan.steps:
         labels = [lifted.cells[i].label for i in step.cells]
         doc = f"{step.heading or 'Notebook'} — {', '.join(labels)}."
-        out.append(build.render(build.step_function(step, lifted.cells, doc)).strip())
+        out.append(build.code_of(build.step_function(step, lifted.cells, doc)).strip())
         for i in step.cells:
             lifted.cell_map[i] = step.name
     return out
@@ -529,14 +576,16 @@ def _generated_code_findings(src: Analysed, lifted: Lifted, pipeline: str) -> No
         )
 
 
-def _requirements(src: Analysed, lifted: Lifted, served: Served) -> list[Any]:
+def _requirements(src: Analysed, lifted: Lifted, served: Served, found: set[str]) -> list[Any]:
     from .requirements import infer
 
     top = _top_modules(src)
-    local = {Path(t).stem for t in lifted.files if t.endswith(".py")}
+    local = {Path(t).stem for t in lifted.files if t.endswith(".py")} | found
     if served.sm.model:  # what the container needs to save, load and serve the model
-        top |= {"skops", "numpy", *serving_modules()}
-    return infer(sorted(top), lifted.pip, local_modules=local)
+        top |= set(SERVING_MODULES)
+    reqs = infer(sorted(top), lifted.pip, local_modules=local, needed=top & {"IPython"})
+    src.findings.extend(requirement_findings(reqs.warnings))
+    return reqs
 
 
 def _top_modules(src: Analysed) -> set[str]:
@@ -555,6 +604,7 @@ def _package_files(
     format_output: bool,
 ) -> dict[str, str]:
     package, req_lines = src.package, [r.line() for r in reqs]
+    req_file = reqs.lines() if hasattr(reqs, "lines") else req_lines
     uses_pandas = "pandas" in _top_modules(src)
     main_py = render(
         "package/__main__.py.j2",
@@ -568,7 +618,7 @@ def _package_files(
         if format_output
         else main_py,
         f"{package}/pipeline.py": pipeline,
-        "requirements.txt": render("package/requirements.txt.j2", lines=req_lines, **context),
+        "requirements.txt": render("package/requirements.txt.j2", lines=req_file, **context),
         "pyproject.toml": render(
             "package/pyproject.toml.j2",
             distribution=package.replace("_", "-"),
@@ -589,7 +639,7 @@ def make_manifest(
     planned: Planned,
     served: Served,
     package: Package,
-) -> dict[str, Any]:
+) -> Manifest:
     """nb2svc.json: what was generated from what, and every finding."""
     nb, plan_ = src.nb, planned.plan
     if params.cell is not None:
@@ -598,51 +648,50 @@ def make_manifest(
         lifted.cell_map.setdefault(
             c.index, "module" if c.definitions else "imports" if c.imports else "empty"
         )
-    return {
-        "nb2svc": __version__,
-        "package": src.package,
-        "notebook": src.notebook_name,
-        "notebook_sha256": src.digest,
-        "code_sha256": code_sha256(nb),
-        "notebook_path": (
+    return Manifest(
+        nb2svc=__version__,
+        package=src.package,
+        notebook=src.notebook_name,
+        notebook_sha256=src.digest,
+        code_sha256=code_sha256(nb),
+        notebook_path=(
             Path(os.path.relpath(Path(nb.path).resolve(), src.out.resolve())).as_posix()
             if not nb.path.startswith("<")
             else None
         ),
-        "entrypoint": f"python -m {src.package}",
-        "cells": [
-            {
-                "index": c.index,
-                "id": c.id,
-                "execution_count": c.execution_count,
-                "target": lifted.cell_map.get(c.index, "empty"),
-            }
-            for c in nb.code_cells
-        ],
-        "steps": [
-            {
-                "function": s.name,
-                "cells": s.cells,
-                "heading": s.heading,
-                "parameters": s.params,
-                "returns": s.returns,
-                "globals": s.global_names,
-            }
-            for s in plan_.steps
-        ],
-        "parameters": [
+        entrypoint=f"python -m {src.package}",
+        cells=[_cell_entry(c, lifted) for c in nb.code_cells],
+        steps=[_step_entry(s) for s in plan_.steps],
+        parameters=[
             {"name": p.name, "default": p.value, "option": "--" + p.name.replace("_", "-")}
             for p in params.params
         ],
-        "module_level": sorted(planned.module_functions),
-        "shared_globals": sorted(plan_.shared_globals),
-        "ipython": [a.to_dict() for a in lifted.actions],
-        "data_acquisition": [a.to_dict() for a in lifted.actions if a.kind == "data"],
-        "files": sorted(lifted.files),
-        "requirements": [_requirement(r) for r in package.requirements],
-        "line_map": {"pipeline.py": line_map(package.pipeline)},
-        "sagemaker": served.sm.to_dict(),
-        "findings": [f.to_dict() for f in src.findings],
+        module_level=sorted(planned.module_functions),
+        shared_globals=sorted(plan_.shared_globals),
+        ipython=[a.to_dict() for a in lifted.actions],
+        data_acquisition=[a.to_dict() for a in lifted.actions if a.kind == "data"],
+        files=sorted(lifted.files),
+        requirements=[_requirement(r) for r in package.requirements],
+        line_map={"pipeline.py": line_map(package.pipeline)},
+        sagemaker=served.sm.to_dict(),
+        environment=package.environment,
+        findings=list(src.findings),
+    )
+
+
+def _cell_entry(c: Any, lifted: Lifted) -> dict[str, Any]:
+    target = lifted.cell_map.get(c.index, "empty")
+    return {"index": c.index, "id": c.id, "execution_count": c.execution_count, "target": target}
+
+
+def _step_entry(s: Any) -> dict[str, Any]:
+    return {
+        "function": s.name,
+        "cells": s.cells,
+        "heading": s.heading,
+        "parameters": s.params,
+        "returns": s.returns,
+        "globals": s.global_names,
     }
 
 
@@ -662,7 +711,7 @@ def _requirement(r: Any) -> dict[str, Any]:
 
 def package_name(nb: Notebook, name: str | None) -> str:
     if name:
-        if not name.isidentifier() or name in sys.stdlib_module_names:
+        if not name.isidentifier() or name in sys.stdlib_module_names or keyword.iskeyword(name):
             raise ConvertError(f"--name {name!r} is not a usable Python package name")
         return name
     stem = Path(nb.path).stem if not nb.path.startswith("<") else "converted_notebook"
@@ -675,7 +724,9 @@ def package_name(nb: Notebook, name: str | None) -> str:
         shadows = False
     if candidate[0].isdigit():
         candidate = "nb_" + candidate
-    if shadows or candidate in sys.stdlib_module_names or candidate in ("test", "tests"):
+    from .staleness import _default_package  # one naming rule (stdlib, tests, keywords)
+
+    if shadows or candidate != _default_package(candidate):
         candidate += "_pipeline"
     return candidate
 
@@ -689,15 +740,6 @@ def _option(p: Parameter) -> dict[str, str]:
         "type": typ,
         "help": repr(f"default: {p.default_source}"),
     }
-
-
-def serving_modules() -> list[str]:
-    """Import names of the serving stack's own dependencies (pinned like the notebook's)."""
-    try:
-        from .sagemaker.serving_deps import SERVING_REQUIREMENTS
-    except ImportError:
-        return []
-    return [re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].strip() for r in SERVING_REQUIREMENTS]
 
 
 def _title(source: str) -> str | None:

@@ -24,7 +24,8 @@ def _ruff(args: list[str], text: str, filename: str) -> tuple[int, str, str]:
             [sys.executable, "-m", "ruff", *args, "--stdin-filename", filename, "-"],
             input=text,
             capture_output=True,
-            text=True,
+            encoding="utf-8",
+            errors="backslashreplace",  # a lone surrogate in a notebook must not crash convert
             timeout=60,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:

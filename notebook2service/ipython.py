@@ -373,6 +373,49 @@ class _Translator:
 
 
 #: a line that may hold IPython syntax; without one, the cell is plain Python or an error
+#: bounds checked before any recursive parser (ast, libcst) sees a cell: past them libcst
+#: segfaults or takes minutes, and CPython's parser raises RecursionError. One bound, used by
+#: lint (NB001) and convert (the cell is kept as a comment).
+MAX_CELL_CHARS = 2_000_000
+MAX_CELL_LINES = 20_000
+MAX_NESTING = 100  # brackets open at once
+MAX_UNARY_RUN = 50  # `- - - 1`, `not not x`
+MAX_LINE_OPERATORS = 2_000  # operators, dots and lambdas in one line: `1+1+...`, `.a.a.a`
+_STRINGS = re.compile(r"""(?:[rRbBuUfF]{0,2})(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")""")
+_COMMENT = re.compile(r"#[^\n]*")
+_BRACKETS = re.compile(r"[^()\[\]{}]+")
+_UNARY_RUN = re.compile(r"(?:(?:[-+~]|\bnot\b)\s*){" + str(MAX_UNARY_RUN + 1) + ",}")
+_OPERATOR = re.compile(r"[-+*/%@&|^~<>=.]|\blambda\b")
+
+
+def complexity_error(source: str) -> str | None:
+    """Why `source` is too large or too deeply nested to parse safely, or None."""
+    if len(source) > MAX_CELL_CHARS:
+        return f"cell too large to analyse ({len(source):,} characters; limit {MAX_CELL_CHARS:,})"
+    lines = source.count("\n") + 1
+    if lines > MAX_CELL_LINES:
+        return f"cell too large to analyse ({lines:,} lines; limit {MAX_CELL_LINES:,})"
+    try:
+        source.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"not valid Unicode (a lone surrogate at character {exc.start})"
+    code = _COMMENT.sub("", _STRINGS.sub('""', source))
+    depth = deepest = 0
+    for ch in _BRACKETS.sub("", code):
+        depth = depth + 1 if ch in "([{" else max(0, depth - 1)
+        deepest = max(deepest, depth)
+    if deepest > MAX_NESTING:
+        return f"too deeply nested to analyse ({deepest} brackets deep; limit {MAX_NESTING})"
+    if _UNARY_RUN.search(code):
+        return f"too deeply nested to analyse (over {MAX_UNARY_RUN} unary operators in a row)"
+    for line in code.split("\n"):
+        if len(line) > MAX_LINE_OPERATORS and len(_OPERATOR.findall(line)) > MAX_LINE_OPERATORS:
+            return (
+                f"expression too long to analyse (over {MAX_LINE_OPERATORS:,} operators in a line)"
+            )
+    return None
+
+
 _MAYBE_IPYTHON = re.compile(r"^[ \t]*[%!?]|\?[ \t]*$|=[ \t]*[!%]", re.M)
 
 
@@ -404,6 +447,11 @@ def translate(source: str) -> Translation:
 
 
 def _translate(source: str) -> Translation:
+    too_complex = complexity_error(source)
+    if too_complex is not None:
+        err = SyntaxError(too_complex)
+        err.lineno, err.offset = 1, 1
+        return Translation(source, source, error=err)
     # A failed parse costs CPython two passes (the second for the error message), so cells
     # that visibly hold IPython syntax go straight to the line scan.
     if not _MAYBE_IPYTHON.search(source):

@@ -100,10 +100,20 @@ class Notebook:
 
 def _join_source(value: Any) -> tuple[str, bool]:
     if isinstance(value, list):
-        return "".join(v for v in value if isinstance(v, str)), True
+        return _valid_unicode("".join(v for v in value if isinstance(v, str))), True
     if isinstance(value, str):
-        return value, False
+        return _valid_unicode(value), False
     return "", False
+
+
+def _valid_unicode(text: str) -> str:
+    """`text` with lone surrogates (JSON allows `"\\ud800"`) written as `\\ud800` escapes:
+    the same value inside a Python string literal, and encodable as UTF-8 everywhere after."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 _SOURCE_KEY = re.compile(r'"source"\s*:\s*[\["]')
@@ -157,6 +167,49 @@ def _upgrade_v3(data: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(upgraded))
 
 
+def _cell_of(i: int, raw: dict[str, Any]) -> Cell:
+    """Cell `i` from its JSON, every field checked for its type (wrong types are dropped)."""
+    source, is_list = _join_source(raw.get("source", ""))
+    if "\r" in source:  # IPython splits lines on \r too
+        source = source.replace("\r\n", "\n").replace("\r", "\n")
+    ctype = raw.get("cell_type") if isinstance(raw.get("cell_type"), str) else "invalid"
+    count = raw.get("execution_count") if ctype == "code" else None
+    if not isinstance(count, int) or isinstance(count, bool):
+        count = None
+    outputs = raw.get("outputs") if ctype == "code" else None
+    md = raw.get("metadata")
+    cell_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+    cell = Cell(
+        index=i,
+        cell_type=ctype,
+        source=source,
+        id=cell_id,
+        execution_count=count,
+        outputs=outputs if isinstance(outputs, list) else [],
+        metadata=md if isinstance(md, dict) else {},
+        source_is_list=is_list,
+    )
+    return cell
+
+
+def walk_files(root: str | os.PathLike[str], want: Any, skip: Any) -> list[str]:
+    """Files under `root` whose name `want(name)` accepts, sorted; folders named in `skip` or
+    starting with a dot are not entered."""
+    found = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in skip and not d.startswith("."))
+        found.extend(os.path.join(folder, n) for n in names if want(n))
+    return sorted(found)
+
+
+def load_python(obj: Any, why: str = "") -> Notebook:
+    """`load`, then NotebookError unless the kernel is Python (`why` ends the message)."""
+    nb = load(obj)
+    if not nb.is_python:
+        raise NotebookError(f"the kernel is {nb.kernel_name}, not Python{why}")
+    return nb
+
+
 def from_dict(data: Any, path: str = "<memory>", text: str | None = None) -> Notebook:
     """Build a Notebook from parsed notebook JSON (v4, or v3 which is upgraded)."""
     if not isinstance(data, dict):
@@ -189,26 +242,8 @@ def from_dict(data: Any, path: str = "<memory>", text: str | None = None) -> Not
             nb.cells.append(cell)
             nb.warnings.append((cell, "NB004", f"cell {i} is not a JSON object; it was skipped"))
             continue
-        source, is_list = _join_source(raw.get("source", ""))
-        if "\r" in source:  # IPython splits lines on \r too
-            source = source.replace("\r\n", "\n").replace("\r", "\n")
-        ctype = raw.get("cell_type") if isinstance(raw.get("cell_type"), str) else "invalid"
-        count = raw.get("execution_count") if ctype == "code" else None
-        if not isinstance(count, int) or isinstance(count, bool):
-            count = None
-        outputs = raw.get("outputs") if ctype == "code" else None
-        md = raw.get("metadata")
-        cell_id = raw.get("id") if isinstance(raw.get("id"), str) else None
-        cell = Cell(
-            index=i,
-            cell_type=ctype,
-            source=source,
-            id=cell_id,
-            execution_count=count,
-            outputs=outputs if isinstance(outputs, list) else [],
-            metadata=md if isinstance(md, dict) else {},
-            source_is_list=is_list,
-        )
+        cell = _cell_of(i, raw)
+        ctype, cell_id = cell.cell_type, cell.id
         nb.cells.append(cell)
         if cell_id is None:
             if (minor >= 5) and ctype in ("code", "markdown", "raw"):
@@ -229,7 +264,50 @@ def from_dict(data: Any, path: str = "<memory>", text: str | None = None) -> Not
     return nb
 
 
+#: bounds checked before json.loads: a notebook file larger than this is refused, and so is
+#: JSON nested deeper than any notebook (json's C parser recurses once per level)
+MAX_NOTEBOOK_BYTES = 512 * 1024 * 1024
+MAX_JSON_DEPTH = 200
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def json_depth(text: str) -> int:
+    """How deeply the arrays and objects of JSON `text` nest (strings do not count)."""
+    depth = deepest = 0
+    for ch in _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)):
+        depth = depth + 1 if ch in "[{" else depth - 1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def check_json_bounds(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """NotebookError when `text` is too large or too deeply nested to parse safely."""
+    if len(text) > MAX_NOTEBOOK_BYTES:
+        raise NotebookError(
+            f"too large to read ({len(text):,} bytes; limit {MAX_NOTEBOOK_BYTES:,})"
+        )
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    if json_depth(text) > max_depth:
+        raise NotebookError(f"invalid JSON: nested more than {max_depth} levels deep")
+
+
+def read_json(path: str | os.PathLike[str], max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Parse a JSON file (a manifest, say) within the size and depth bounds, or ValueError."""
+    p = Path(path)
+    if p.stat().st_size > MAX_NOTEBOOK_BYTES:
+        raise ValueError(f"too large to read (limit {MAX_NOTEBOOK_BYTES:,} bytes)")
+    text = p.read_text(encoding="utf-8")
+    try:
+        check_json_bounds(text, max_depth)
+        return json.loads(text)
+    except (NotebookError, RecursionError) as exc:
+        raise ValueError(str(exc) or "nested too deeply") from None
+
+
 def loads(text: str, path: str = "<memory>") -> Notebook:
+    check_json_bounds(text)
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
@@ -246,6 +324,8 @@ def loads(text: str, path: str = "<memory>") -> Notebook:
 def read(path: str | os.PathLike[str]) -> Notebook:
     p = Path(path)
     try:
+        if p.stat().st_size > MAX_NOTEBOOK_BYTES:
+            raise NotebookError(f"too large to read (limit {MAX_NOTEBOOK_BYTES:,} bytes)")
         raw = p.read_bytes()
     except IsADirectoryError:
         raise NotebookError("is a directory") from None

@@ -30,8 +30,6 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from .redact import find_secrets, redact
-
 __all__ = [
     "Requirement",
     "Requirements",
@@ -67,9 +65,23 @@ class Requirement:
 class Requirements(list[Requirement]):
     """What :func:`infer` returns: a plain list, plus the warnings collected on the way."""
 
-    def __init__(self, items: Iterable[Requirement] = (), warnings: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        items: Iterable[Requirement] = (),
+        warnings: Iterable[str] = (),
+        kept: Iterable[str] = (),
+    ) -> None:
         super().__init__(items)
         self.warnings: list[str] = list(warnings)
+        #: pip lines kept verbatim from the notebook's pip commands: index options
+        #: ("--index-url URL") and direct references ("git+https://...")
+        self.kept: list[str] = list(dict.fromkeys(kept))
+
+    def lines(self) -> list[str]:
+        """requirements.txt: pip options, then requirements, then direct references."""
+        options = [k for k in self.kept if k.startswith("-")]
+        direct = [k for k in self.kept if not k.startswith("-")]
+        return [*options, *(r.line() for r in self), *direct]
 
 
 # --------------------------------------------------------------------------- module -> dist
@@ -413,16 +425,52 @@ def parse_pip_command(command: str) -> tuple[list[str], list[str]]:
     only their pip parts read. Anything that cannot become a requirement (``-r`` files, ``-e``,
     URLs, local paths, variables, conda, uninstall) is reported as a warning. Never raises.
     """
+    reqs, warnings, _ = _parse_pip(command)
+    return reqs, warnings
+
+
+def _parse_pip(command: object) -> tuple[list[str], list[str], list[str]]:
+    """:func:`parse_pip_command` plus the lines kept verbatim for requirements.txt.
+
+    Those are index options (``--index-url URL``, ``--extra-index-url``, ``--find-links``,
+    ``--trusted-host``) and direct references (``git+https://...``, wheel URLs).
+    """
     reqs: list[str] = []
     warnings: list[str] = []
+    kept: list[str] = []
     if not isinstance(command, str):
-        return reqs, warnings
+        return reqs, warnings, kept
     try:
         for segment, angle_words in _split_chain(command):
-            _parse_segment(segment, angle_words, reqs, warnings)
+            _parse_segment(segment, angle_words, reqs, (warnings, kept))
     except Exception as exc:  # pragma: no cover - belt and braces
         warnings.append(f"could not parse {command!r}: {exc}")
-    return reqs, warnings
+    return reqs, warnings, kept
+
+
+@dataclass
+class _Chain:
+    """The state of `_split_chain`: segments so far, the current segment and word."""
+
+    segments: list[tuple[str, frozenset[str]]] = field(default_factory=list)
+    buf: list[str] = field(default_factory=list)  # the segment, verbatim
+    word: list[str] = field(default_factory=list)  # the current word, quotes removed
+    word_angle: bool = False
+    angle_words: set[str] = field(default_factory=set)
+
+    def end_word(self) -> None:
+        if self.word_angle and self.word:
+            self.angle_words.add("".join(self.word))
+        self.word.clear()
+        self.word_angle = False
+
+    def flush(self) -> None:
+        self.end_word()
+        segment = "".join(self.buf).strip()
+        if segment:
+            self.segments.append((segment, frozenset(self.angle_words)))
+        self.buf.clear()
+        self.angle_words.clear()
 
 
 def _split_chain(text: str) -> list[tuple[str, frozenset[str]]]:
@@ -431,29 +479,10 @@ def _split_chain(text: str) -> list[tuple[str, frozenset[str]]]:
     Each segment comes with the words (quotes removed) that contain an unquoted ``<`` or ``>``,
     which a shell reads as a redirection (``pip install pandas>=2`` writes to a file ``=2``).
     """
-    segments: list[tuple[str, frozenset[str]]] = []
-    buf: list[str] = []  # the segment, verbatim
-    word: list[str] = []  # the current word, quotes removed
-    word_angle = False
-    angle_words: set[str] = set()
+    c = _Chain()
+    buf, word = c.buf, c.word
     quote: str | None = None
     i, n = 0, len(text)
-
-    def end_word() -> None:
-        nonlocal word_angle
-        if word_angle and word:
-            angle_words.add("".join(word))
-        word.clear()
-        word_angle = False
-
-    def flush() -> None:
-        end_word()
-        segment = "".join(buf).strip()
-        if segment:
-            segments.append((segment, frozenset(angle_words)))
-        buf.clear()
-        angle_words.clear()
-
     while i < n:
         ch = text[i]
         if quote:
@@ -480,22 +509,22 @@ def _split_chain(text: str) -> list[tuple[str, frozenset[str]]]:
                 i += 1
             continue
         elif text.startswith(("&&", "||"), i):
-            flush()
+            c.flush()
             i += 2
             continue
         elif ch in ";|\n\r":
-            flush()
+            c.flush()
         elif ch.isspace():
-            end_word()
+            c.end_word()
             buf.append(ch)
         else:
             if ch in "<>":
-                word_angle = True
+                c.word_angle = True
             buf.append(ch)
             word.append(ch)
         i += 1
-    flush()
-    return segments
+    c.flush()
+    return c.segments
 
 
 def _tokens(segment: str) -> list[str]:
@@ -510,9 +539,12 @@ def _basename(token: str) -> str:
     return name[:-4] if name.endswith(".exe") else name
 
 
-def _parse_segment(
-    segment: str, angle: frozenset[str], reqs: list[str], warnings: list[str]
-) -> None:
+#: (warnings, lines kept verbatim for requirements.txt) collected while parsing a pip line
+_Out = tuple[list[str], list[str]]
+
+
+def _parse_segment(segment: str, angle: frozenset[str], reqs: list[str], out: _Out) -> None:
+    warnings = out[0]
     tokens = _tokens(segment)
     if tokens:
         tokens[0] = tokens[0].lstrip("!%")
@@ -548,7 +580,7 @@ def _parse_segment(
         return
     sub, args = _pip_subcommand(pip_args)
     if sub == "install":
-        _parse_install(args, segment, angle, reqs, warnings)
+        _parse_install(args, segment, angle, reqs, out)
     elif sub == "uninstall":
         names = [a for a in args if not a.startswith("-")]
         warnings.append(
@@ -592,8 +624,9 @@ def _pip_subcommand(args: list[str]) -> tuple[str | None, list[str]]:
 
 
 def _parse_install(
-    args: list[str], segment: str, angle: frozenset[str], reqs: list[str], warnings: list[str]
+    args: list[str], segment: str, angle: frozenset[str], reqs: list[str], out: _Out
 ) -> None:
+    warnings, kept = out
     positional: list[str] = []
     i, n = 0, len(args)
     only_positional = False
@@ -613,7 +646,7 @@ def _parse_install(
                 if not eq:
                     value = args[i] if i < n else ""
                     i += 1
-                _install_option(name, value, warnings)
+                _install_option(name, value, out)
         elif arg.startswith("-") and len(arg) > 1:
             for j, ch in enumerate(arg[1:], start=1):
                 if ch in _SHORT_VALUE_OPTS:
@@ -621,7 +654,7 @@ def _parse_install(
                     if not value:
                         value = args[i] if i < n else ""
                         i += 1
-                    _install_option("-" + ch, value, warnings)
+                    _install_option("-" + ch, value, out)
                     break
         else:
             positional.append(arg)
@@ -647,19 +680,49 @@ def _parse_install(
                     "read as the intended specifier (quote it in the notebook)"
                 )
         if warning:
-            warnings.append(warning)
+            warnings.append(_direct_reference(tok, kept, warnings) or warning)
 
 
-def _install_option(name: str, value: str, warnings: list[str]) -> None:
-    if name in ("-r", "--requirement"):
+def _direct_reference(tok: str, kept: list[str], warnings: list[str]) -> str | None:
+    """Keep a VCS link / archive URL verbatim for requirements.txt; its warning, else None."""
+    if not _DIRECT.match(tok):
+        return None
+    url = _without_credentials(tok, warnings)
+    kept.append(url)
+    return f"{url}: direct reference kept in requirements.txt (not pinned by version)"
+
+
+_DIRECT = re.compile(r"^(git|hg|svn|bzr)\+[a-z]+://|^https?://\S+\.(whl|tar\.gz|zip)(#\S*)?$", re.I)
+_INDEX_OPTS = {
+    "-i": "--index-url",
+    "--index-url": "--index-url",
+    "--extra-index-url": "--extra-index-url",
+    "-f": "--find-links",
+    "--find-links": "--find-links",
+    "--trusted-host": "--trusted-host",
+}
+
+
+def _without_credentials(url: str, warnings: list[str]) -> str:
+    """``url`` with any ``user:password@`` removed (never written to requirements.txt)."""
+    cleaned = re.sub(r"(://)[^/@\s]+@", r"\1", url)
+    if cleaned != url:
+        warnings.append(
+            f"{cleaned}: credentials in the URL removed; give them to pip at build time "
+            "(the PIP_INDEX_URL environment variable, pip's configuration or a build secret)"
+        )
+    return cleaned
+
+
+def _install_option(name: str, value: str, out: tuple[list[str], list[str]]) -> None:
+    warnings, kept = out
+    if name in _INDEX_OPTS and value:
+        url = _without_credentials(value, warnings)
+        kept.append(f"{_INDEX_OPTS[name]} {url}")
+    elif name in ("-r", "--requirement"):
         warnings.append(f"-r {value}: requirements file not read; add its lines by hand")
     elif name in ("-e", "--editable"):
         warnings.append(f"-e {value}: editable install is not a requirement")
-    elif name in ("-i", "--index-url", "--extra-index-url", "--index") and find_secrets(value):
-        warnings.append(
-            f"{name} {redact(value)}: the index URL holds a credential and is not kept; give it "
-            "to pip at build time through the PIP_INDEX_URL environment variable"
-        )
 
 
 def _requirement_string(token: str) -> tuple[str | None, str]:
@@ -771,19 +834,30 @@ def infer(
     pip_commands: Iterable[str] = (),
     *,
     local_modules: Iterable[str] = (),
+    needed: Iterable[str] = (),
 ) -> Requirements:
     """Requirements for the notebook's imports and pip lines, sorted by name.
 
     Stdlib, ``__future__``, ``local_modules`` and notebook-only modules (IPython, google.colab)
-    are skipped. Installed distributions are pinned to their version (``==x.y.z``); a
+    are skipped, unless a notebook-only module is in ``needed`` (the generated code imports
+    it, so the image must install it). A module no installed distribution provides and no
+    well-known name covers is never written (an import name is not a distribution name):
+    it becomes a warning. Installed distributions are pinned to their version (``==x.y.z``); a
     specifier written on a pip line wins over the pin, and its ``installed`` is still recorded.
     Warnings (skipped modules, unparseable pip lines) are in ``result.warnings``. Never raises.
     """
     warnings: list[str] = []
+    kept: list[str] = []
     entries: dict[str, _Entry] = {}
     try:
-        _infer_pip(_as_list(pip_commands), entries, warnings)
-        _infer_imports(_as_list(imports), _local_names(local_modules), entries, warnings)
+        kept = _infer_pip(_as_list(pip_commands), entries, warnings)
+        _infer_imports(
+            _as_list(imports),
+            _local_names(local_modules),
+            entries,
+            warnings,
+            frozenset(_as_list(needed)),
+        )
     except Exception as exc:  # pragma: no cover - belt and braces
         warnings.append(f"dependency inference failed part-way: {exc!r}")
 
@@ -793,13 +867,15 @@ def infer(
         (e.freeze() for e in entries.values()),
         key=lambda r: (r.name.lower(), canonicalize_name(r.name)),
     )
-    return Requirements(reqs, warnings)
+    return Requirements(reqs, warnings, kept)
 
 
-def _infer_pip(commands: list, entries: dict[str, _Entry], warnings: list[str]) -> None:
+def _infer_pip(commands: list, entries: dict[str, _Entry], warnings: list[str]) -> list[str]:
+    kept: list[str] = []
     for command in commands:
-        found, command_warnings = parse_pip_command(command)
+        found, command_warnings, command_kept = _parse_pip(command)
         warnings.extend(command_warnings)
+        kept.extend(command_kept)
         for text in found:
             try:
                 req = _PEP508(text)
@@ -837,6 +913,7 @@ def _infer_pip(commands: list, entries: dict[str, _Entry], warnings: list[str]) 
                 extras=old_extras | set(req.extras),
                 marker=str(req.marker) if req.marker else "",
             )
+    return kept
 
 
 def _satisfies(specifier: SpecifierSet, version: str) -> bool:
@@ -846,8 +923,19 @@ def _satisfies(specifier: SpecifierSet, version: str) -> bool:
         return True
 
 
+_UNKNOWN = (
+    "{module}: no installed distribution provides it and it is not a known name; not written "
+    "as a requirement (install it where the notebook runs and convert again, or add a "
+    "`!pip install NAME` line)"
+)
+
+
 def _infer_imports(
-    imports: list, local: set[str], entries: dict[str, _Entry], warnings: list[str]
+    imports: list,
+    local: set[str],
+    entries: dict[str, _Entry],
+    warnings: list[str],
+    needed: frozenset[str] = frozenset(),
 ) -> None:
     stdlib = set(sys.stdlib_module_names) | {"__future__", "__main__"}
     pip_keys = {k for k, e in entries.items() if e.source == "pip"}
@@ -872,7 +960,7 @@ def _infer_imports(
             warnings.append(f"{module}: removed from the standard library in Python 3.12/3.13")
             continue
         notebook_only = _longest_prefix(module, NOTEBOOK_ONLY)
-        if notebook_only:
+        if notebook_only and module not in needed:
             warnings.append(f"{module}: skipped; {NOTEBOOK_ONLY[notebook_only]}")
             continue
         try:
@@ -885,8 +973,11 @@ def _infer_imports(
             entries[claimed].modules.add(module)
             continue
         if dist is None:
-            dist = "-".join(module.split(".")) if top in NAMESPACES and "." in module else top
-            note = "; ".join(filter(None, ["not installed here; name assumed", note]))
+            # An import name is not a distribution name (smexperiments, a local module that
+            # was not found): writing it would let pip fetch whatever the public index holds
+            # under that name (dependency confusion). Say so instead.
+            warnings.append(_UNKNOWN.format(module=module))
+            continue
         key = canonicalize_name(dist)
         entry = entries.get(key)
         if entry is None:

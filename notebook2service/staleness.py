@@ -16,18 +16,21 @@ outside git).
 from __future__ import annotations
 
 import json
+import keyword
 import os
 import re
 import shlex
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .manifest import FILENAME, Manifest, ManifestError
+from .notebook import walk_files
 from .provenance import code_sha256, file_sha256
 
-MANIFEST = "nb2svc.json"
+MANIFEST = FILENAME
 _SKIP_DIRS = {
     "node_modules",
     "__pycache__",
@@ -54,14 +57,7 @@ class Status:
         return self.state == "fresh"
 
     def to_dict(self) -> dict:
-        return {
-            "manifest": self.manifest,
-            "state": self.state,
-            "notebook": self.notebook,
-            "command": self.command,
-            "message": self.message,
-            "compared": self.compared,
-        }
+        return {k: v for k, v in asdict(self).items() if k != "candidates"}
 
 
 def _rel(path: str | Path, base: Path) -> str:
@@ -73,11 +69,7 @@ def _rel(path: str | Path, base: Path) -> str:
 
 
 def _walk(root: Path, want: callable) -> list[Path]:  # type: ignore[valid-type]
-    found = []
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
-        found.extend(Path(folder, n) for n in names if want(n))
-    return sorted(found)
+    return sorted(Path(f) for f in walk_files(root, want, _SKIP_DIRS))
 
 
 def _repo_files(root: Path) -> list[Path] | None:
@@ -122,7 +114,11 @@ def _default_package(stem: str) -> str:
     candidate = re.sub(r"\W+", "_", stem).strip("_").lower() or "notebook"
     if candidate[0].isdigit():
         candidate = "nb_" + candidate
-    if candidate in sys.stdlib_module_names or candidate in ("test", "tests"):
+    if (
+        candidate in sys.stdlib_module_names
+        or candidate in ("test", "tests")
+        or keyword.iskeyword(candidate)  # `class.ipynb`: `from class import` is a SyntaxError
+    ):
         candidate += "_pipeline"
     return candidate
 
@@ -135,13 +131,15 @@ def regenerate_command(notebook: str, out_dir: str, package: str | None) -> str:
     return shlex.join(parts)
 
 
-def _notebook_for(manifest_path: Path, data: dict, repo: _Repo) -> tuple[Path | None, list[Path]]:
-    rel = data.get("notebook_path")
+def _notebook_for(
+    manifest_path: Path, data: Manifest, repo: _Repo
+) -> tuple[Path | None, list[Path]]:
+    rel = data.notebook_path
     if isinstance(rel, str) and rel:
         p = (manifest_path.parent / rel).resolve()
         if p.is_file():
             return p, [p]
-    name = data.get("notebook")
+    name = data.notebook
     if not isinstance(name, str) or not name or name.startswith("<"):
         return None, []
     candidates = repo.notebooks_named(Path(name).name)
@@ -167,16 +165,14 @@ def check_manifest(manifest_path: str | Path, repo: _Repo | None = None) -> Stat
     repo = repo or _Repo(cwd)
     shown = _rel(manifest_path, cwd)
     try:
-        data = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or "package" not in data:
-            raise ValueError("not an nb2svc manifest")
-    except (OSError, ValueError) as exc:
+        data = Manifest.read(manifest_path)
+    except ManifestError as exc:
         return Status(shown, "invalid", message=f"cannot read the manifest: {exc}")
     out_dir = _rel(manifest_path.parent, cwd)
-    package = data.get("package") if isinstance(data.get("package"), str) else None
+    package = data.package
     notebook, candidates = _notebook_for(manifest_path, data, repo)
     if notebook is None:
-        name = data.get("notebook")
+        name = data.notebook
         return Status(
             shown,
             "missing",
@@ -193,12 +189,12 @@ def check_manifest(manifest_path: str | Path, repo: _Repo | None = None) -> Stat
         candidates=[_rel(c, cwd) for c in candidates],
     )
     try:
-        if isinstance(data.get("code_sha256"), str):
+        if isinstance(data.code_sha256, str):
             status.compared = "code_sha256"
-            same = code_sha256(notebook) == data["code_sha256"]
-        elif isinstance(data.get("notebook_sha256"), str):
+            same = code_sha256(notebook) == data.code_sha256
+        elif isinstance(data.notebook_sha256, str):
             status.compared = "notebook_sha256"
-            same = file_sha256(notebook) == data["notebook_sha256"]
+            same = file_sha256(notebook) == data.notebook_sha256
         else:
             return Status(
                 shown, "invalid", nb_shown, command, "the manifest records no notebook hash"
@@ -234,10 +230,8 @@ def _manifests_in(paths: Iterable[str], repo: _Repo) -> tuple[list[Path], list[S
     if notebooks:
         for m in repo.manifests():
             try:
-                data = json.loads(m.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if not isinstance(data, dict):
+                data = Manifest.read(m)
+            except ManifestError:
                 continue
             nb, candidates = _notebook_for(m.resolve(), data, repo)
             if nb is not None and nb.resolve() in notebooks:

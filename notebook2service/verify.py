@@ -590,15 +590,13 @@ def verify(
     `workdir`, the executed notebook and the package are kept there. Raises VerifyError
     when the notebook cannot be read, is not Python, or the kernel does not exist.
     """
-    from .notebook import NotebookError, load
+    from .notebook import NotebookError, load_python
 
     path = Path(notebook_path)
     try:
-        nb = load(path)
+        nb = load_python(path, "; verify runs Python only")
     except NotebookError as exc:
         raise VerifyError(str(exc)) from None
-    if not nb.is_python:
-        raise VerifyError(f"the kernel is {nb.kernel_name}, not Python; verify runs Python only")
     path = path.resolve()
     if workdir is not None:
         work = Path(workdir)

@@ -18,7 +18,9 @@ def long_functions(root: Path, limit: int = LIMIT) -> list[tuple[str, int]]:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 length = node.end_lineno - node.lineno + 1
                 if length > limit:
-                    out.append((f"{path.relative_to(root.parent)}:{node.lineno} {node.name}", length))
+                    out.append(
+                        (f"{path.relative_to(root.parent)}:{node.lineno} {node.name}", length)
+                    )
     return out
 
 

@@ -19,7 +19,6 @@ pytest.importorskip("ipykernel")
 from nbmake import md, notebook, write  # noqa: E402
 
 from notebook2service.verify import (  # noqa: E402
-    CAUSES,
     VerifyError,
     normalize,
     report_text,
@@ -65,7 +64,8 @@ def test_magics_notebook_is_equal_after_normalization(samples: Path, tmp_path: P
     assert set(normalized) == {5, 7, 9, 15, 16, 17}
     assert normalized[9]["removed"] == ["Writing nb_helpers.py"]
     assert any(line.startswith("CPU times:") for line in normalized[15]["removed"])
-    assert "per loop (mean ± std. dev. of" in normalized[17]["removed"][0]
+    # IPython may print "The slowest run took ..." before the timing line
+    assert any("per loop (mean ± std. dev. of" in ln for ln in normalized[17]["removed"])
     assert "normalized: magic chatter removed" in text
     # the shell escapes really ran on both sides
     timing = next(s for s in report.steps if 15 in s.cells)
@@ -180,15 +180,3 @@ def test_normalize_removes_only_the_named_chatter() -> None:
     note = "Note: you may need to restart the kernel to use updated packages.\n"
     assert normalize(note, ["pip"])[0] == ""
     assert normalize(note, ["time"])[0] == note
-
-
-def test_causes_are_the_documented_ones() -> None:
-    assert set(CAUSES) == {
-        "execution order",
-        "deleted cell",
-        "randomness without a seed",
-        "conversion limit",
-        "notebook error",
-        "package error",
-        "unknown",
-    }

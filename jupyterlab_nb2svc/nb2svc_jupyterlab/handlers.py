@@ -5,14 +5,14 @@
 * Notebooks are read only through the contents manager (which keeps requests inside the
   server's root and answers 404 for missing files); paths that are absolute or contain ``..``
   are refused with 400 before the contents manager sees them.
-* Linting and converting run in a worker thread, so the server's event loop stays responsive.
+* Linting and converting run in a child process with a timeout and a memory limit, so the
+  server stays up and responsive whatever the notebook holds.
 * Bad requests get 400, not 500: a body that is not a JSON object, a missing or non-notebook
   ``path``, an output folder outside the root.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from pathlib import Path, PurePosixPath
@@ -41,8 +41,11 @@ def _clean_path(value: Any, what: str = "path") -> str:
 
 def _package_summary(manifest: dict[str, Any]) -> dict[str, Any]:
     """What the Convert dialog shows: model, parameters, channels, steps, warnings."""
-    sm = manifest.get("sagemaker") if isinstance(manifest.get("sagemaker"), dict) else {}
-    findings = [f for f in manifest.get("findings") or [] if isinstance(f, dict)]
+    from notebook2service.manifest import Manifest
+
+    typed = Manifest.from_dict(manifest)  # the one manifest type, as convert wrote it
+    sm = typed.sagemaker if isinstance(typed.sagemaker, dict) else {}
+    findings = [f.to_dict() for f in typed.findings]
     return {
         "package": manifest.get("package"),
         "entrypoint": manifest.get("entrypoint"),
@@ -67,21 +70,34 @@ def _package_summary(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 class _Base(APIHandler):
-    async def _off_loop(self, work: Any, path: str, verb: str, done: str) -> tuple[bool, Any]:
-        """Run the library call in a worker thread; failures become 422 or 500 responses."""
+    async def _off_loop(
+        self, req: dict[str, Any], path: str, verb: str, done: str
+    ) -> tuple[bool, Any]:
+        """Run the library call in a child process (notebook2service.worker: a timeout and a
+        memory limit), so no notebook can crash, hang or starve the server; failures become
+        422 or 500 responses."""
+        from notebook2service.worker import WorkerError, run_isolated
+
         try:
-            return True, await asyncio.get_running_loop().run_in_executor(None, work)
-        except _Unprocessable as exc:
-            self._fail(422, f"{path} cannot be {done}: {exc}")
+            return True, await run_isolated({"verb": verb, **req})
+        except WorkerError as exc:
+            if exc.kind == "unprocessable":
+                self._fail(422, f"{path} cannot be {done}: {exc}")
+            else:
+                self.log.error("nb2svc %s on %s: %s", verb, path, exc)
+                self._fail(500, f"nb2svc {verb} {exc} on {path}")
         except Exception as exc:  # a bug in nb2svc: say so, with the cause, in the UI
             self.log.exception("nb2svc %s failed on %s", verb, path)
             self._fail(500, f"nb2svc {verb} failed on {path}: {type(exc).__name__}: {exc}")
         return False, None
 
     def _body(self) -> dict[str, Any]:
+        from notebook2service.notebook import NotebookError, check_json_bounds
+
         try:
+            check_json_bounds(self.request.body or b"{}", max_depth=64)
             body = json.loads(self.request.body or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError, NotebookError):
             raise tornado.web.HTTPError(400, "the request body is not JSON") from None
         if not isinstance(body, dict):
             raise tornado.web.HTTPError(400, "the request body must be a JSON object")
@@ -121,25 +137,17 @@ class LintHandler(_Base):
             ):
                 raise tornado.web.HTTPError(400, f"`{name}` must be a list of rule codes")
 
-        def work() -> list[dict[str, Any]]:
-            from notebook2service import NotebookError, lint
-            from notebook2service.notebook import loads
-
-            try:
-                nb = loads(text, path=str(os_path) if os_path else path)
-                found = lint(nb, select=select, ignore=ignore)
-            except NotebookError as exc:
-                raise _Unprocessable(str(exc)) from None
-            out = []
-            for d in found:
-                item = d.to_dict()
-                item["path"] = path
-                out.append(item)
-            return out
-
-        ok, diagnostics = await self._off_loop(work, path, "lint", "linted")
+        req = {
+            "text": text,
+            "path": str(os_path) if os_path else path,
+            "select": select,
+            "ignore": ignore,
+        }
+        ok, diagnostics = await self._off_loop(req, path, "lint", "linted")
         if not ok:
             return None
+        for item in diagnostics:
+            item["path"] = path
         counts = {
             s: sum(1 for d in diagnostics if d["severity"] == s)
             for s in ("error", "warning", "info")
@@ -169,25 +177,15 @@ class ConvertHandler(_Base):
         out_dir = (root_path / out_rel).resolve()
         if root_path not in out_dir.parents:
             raise tornado.web.HTTPError(400, "`output` must be a folder below the server root")
-        if out_dir.exists() and not (out_dir / "nb2svc.json").is_file():
-            return self._fail(
-                409,
-                f"{out_rel} exists and is not a package made by nb2svc; choose another folder",
-            )
+        from notebook2service.output import OutputExistsError, check_output_dir
 
-        def work() -> dict[str, Any]:
-            from notebook2service.convert import ConvertError, convert
-            from notebook2service.notebook import NotebookError, loads
-            from notebook2service.render import OutputExistsError
+        try:  # the library's one output-folder rule (the CLI's --force rule)
+            check_output_dir(out_dir, os_path, force=True)
+        except OutputExistsError as exc:
+            return self._fail(409, f"{out_rel}: {exc}")
 
-            try:
-                nb = loads(text, path=str(os_path))
-                result = convert(nb, out_dir, force=True)
-            except (ConvertError, NotebookError, OutputExistsError) as exc:
-                raise _Unprocessable(str(exc)) from None
-            return result.manifest
-
-        ok, manifest = await self._off_loop(work, path, "convert", "converted")
+        req = {"text": text, "path": str(os_path), "out_dir": str(out_dir), "force": True}
+        ok, manifest = await self._off_loop(req, path, "convert", "converted")
         if not ok:
             return None
         summary = _package_summary(manifest)
@@ -204,10 +202,6 @@ class ConvertHandler(_Base):
                 default=str,
             )
         )
-
-
-class _Unprocessable(Exception):
-    pass
 
 
 def _default_package(stem: str) -> str:

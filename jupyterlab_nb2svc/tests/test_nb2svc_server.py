@@ -161,15 +161,57 @@ async def test_get_is_not_allowed(jp_fetch):
     assert e.value.code == 405
 
 
-async def test_unexpected_errors_are_reported_with_their_cause(jp_fetch, jp_root_dir, monkeypatch):
-    import notebook2service.convert as conv
-
-    def boom(*args, **kwargs):
-        raise RuntimeError("template exploded")
-
-    monkeypatch.setattr(conv, "convert", boom)
+async def test_a_stuck_worker_is_a_500_and_the_server_stays_up(jp_fetch, jp_root_dir, monkeypatch):
     _copy_samples(jp_root_dir)
+    monkeypatch.setenv("NB2SVC_WORKER_TIMEOUT", "0.05")
     with pytest.raises(HTTPClientError) as e:
         await _post(jp_fetch, "convert", {"path": "hidden_state.ipynb"})
     assert e.value.code == 500
-    assert "RuntimeError: template exploded" in json.loads(e.value.response.body)["message"]
+    assert "took longer than" in json.loads(e.value.response.body)["message"]
+    monkeypatch.setenv("NB2SVC_WORKER_MEMORY_MB", "30")  # the child cannot even start
+    with pytest.raises(HTTPClientError) as e:
+        await _post(jp_fetch, "lint", {"path": "hidden_state.ipynb"})
+    assert e.value.code == 500
+    monkeypatch.delenv("NB2SVC_WORKER_TIMEOUT")
+    monkeypatch.delenv("NB2SVC_WORKER_MEMORY_MB")
+    r = await _post(jp_fetch, "lint", {"path": "hidden_state.ipynb"})
+    assert r.code == 200
+
+
+HOSTILE = {
+    "parens": "x = " + "(" * 5000 + "1" + ")" * 5000,
+    "unary": "x = " + "-" * 100000 + "1",
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+async def test_hostile_cells_neither_crash_nor_stop_the_server(jp_fetch, jp_root_dir, case):
+    cells = [
+        {
+            "cell_type": "code",
+            "id": f"c{i}",
+            "metadata": {},
+            "outputs": [],
+            "execution_count": None,
+            "source": src,
+        }
+        for i, src in enumerate(["y = 1", HOSTILE[case], "print(y)"])
+    ]
+    nb = {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "cells": cells,
+        "metadata": {"kernelspec": {"name": "python3", "language": "python"}},
+    }
+    (jp_root_dir / "h.ipynb").write_text(json.dumps(nb))
+    r = await _post(jp_fetch, "convert", {"path": "h.ipynb"})
+    body = json.loads(r.body)
+    assert any("kept as a comment" in f.get("message", "") for f in body["findings"])
+    r = await _post(jp_fetch, "lint", {"path": "h.ipynb"})
+    assert any(d["code"] == "NB001" for d in json.loads(r.body)["diagnostics"])
+
+
+async def test_deep_json_body_is_a_400(jp_fetch, jp_root_dir):
+    with pytest.raises(HTTPClientError) as e:
+        await _post(jp_fetch, "lint", '{"path": ' + "[" * 100000 + "]" * 100000 + "}")
+    assert e.value.code == 400

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from ..dataflow import BUILTINS
+from ..ipython import complexity_error
 from .plan import Plan, Step
 
 
@@ -131,6 +132,9 @@ class NotebookMain(cst.CSTTransformer):
 
 def split_cell(index: int, label: str, source: str) -> CellParts:
     parts = CellParts(index, label, raw=source)
+    parts.error = complexity_error(source)  # before libcst sees it (it can segfault)
+    if parts.error is not None:
+        return parts
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
@@ -195,6 +199,17 @@ def choose_hoisting(
     return module, functions
 
 
+def _kept_as_comment(raw: str, limit: int = 1000) -> list[cst.EmptyLine]:
+    """A cell that cannot be parsed, as comment lines; a huge one only begins (it stays in
+    the notebook)."""
+    src = raw.split("\n", limit)
+    rest = src.pop() if len(src) > limit else None
+    lines = [_comment(ln[:2000]) if ln.strip() else cst.EmptyLine() for ln in src]
+    if rest is not None:
+        lines.append(_comment(f"nb2svc: {rest.count(chr(10)) + 1:,} more lines not copied"))
+    return lines
+
+
 def _comment(text: str) -> cst.EmptyLine:
     return cst.EmptyLine(comment=cst.Comment("# " + text))
 
@@ -224,7 +239,7 @@ def step_function(step: Step, cells: dict[int, CellParts], doc: str) -> cst.Func
             lines = [
                 _comment(f"nb2svc: this cell could not be parsed ({c.error}); kept as a comment")
             ]
-            lines += [_comment(ln) if ln.strip() else cst.EmptyLine() for ln in c.raw.split("\n")]
+            lines += _kept_as_comment(c.raw)
             pending += marker + lines
             continue
         stmts = list(c.body)
@@ -296,5 +311,5 @@ def run_function(plan: Plan) -> cst.FunctionDef:
     return cst.FunctionDef(name=cst.Name("run"), params=params, body=cst.IndentedBlock(body))
 
 
-def render(node: cst.CSTNode) -> str:
+def code_of(node: cst.CSTNode) -> str:
     return cst.Module([]).code_for_node(node)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..ipython import (
@@ -60,6 +61,7 @@ class CellCode:
     actions: list[Action] = field(default_factory=list)
     pip: list[str] = field(default_factory=list)  # pip command texts (for requirements)
     files: dict[str, str] = field(default_factory=dict)  # %%writefile outputs
+    appends: set[str] = field(default_factory=set)  # %%writefile -a: added to earlier cells'
     helpers: set[str] = field(default_factory=set)  # runtime helpers the code calls
     imports: set[str] = field(default_factory=set)  # stdlib modules the code now needs
 
@@ -173,57 +175,76 @@ def production_source(cell_index: int, t: Translation, known: set[str]) -> CellC
             act("removed", "help")
             continue
         if occ.kind == "shell":
-            cmd = occ.args
-            if _INSTALL.search(cmd):
-                code.pip.append(cmd)
-                out[idx] = _nothing(indent)
-                act("requirement", cmd)
-                continue
-            call = "shell_lines" if occ.target else "shell"
-            code.helpers.add(call)
-            expr = f"{call}({shell_fstring(cmd, known)})"
-            out[idx] = f"{indent}{occ.target} = {expr}" if occ.target else indent + expr
-            act("data" if _FETCH.search(cmd) else "shell", cmd)
+            out[idx] = _shell_line(occ, indent, code, known, act)
             continue
-        # line magics
-        name, args = occ.name, occ.args
-        if name in ("pip", "conda") and args.split()[:1] == ["install"]:
-            code.pip.append(f"{name} {args}")
-            out[idx] = _nothing(indent)
-            act("requirement", f"{name} {args}")
-        elif (
-            name in PYTHON_ARG_LINE_MAGICS
-            and occ.target is None
-            and t.col_shift.get(occ.line) is not None
-        ):
-            stmt = lines[idx].rstrip()[indent.__len__() + t.col_shift[occ.line] :]
-            out[idx] = indent + stmt
-            act("unwrapped", f"%{name} removed, statement kept")
-        elif (
-            name in ("env", "set_env") and (new := _env(args, occ.target, indent, code)) is not None
-        ):
-            out[idx] = new
-            act("env", args)
-        elif name == "cd" and occ.target is None:
-            code.imports.add("os")
-            out[idx] = f"{indent}os.chdir({shell_fstring(args, known)})"
-            act("chdir", args)
-        elif name in ("system", "sx") or (name == "sh"):
-            call = "shell_lines" if occ.target else "shell"
-            code.helpers.add(call)
-            expr = f"{call}({shell_fstring(args, known)})"
-            out[idx] = f"{indent}{occ.target} = {expr}" if occ.target else indent + expr
-            act("shell", args)
-        elif name in SESSION_MAGICS and occ.target is None:
-            out[idx] = _nothing(indent)
-            act("removed", f"%{name} only configures the interactive session")
-        else:
-            out[idx] = _comment(indent, occ.text) + ("\n" + indent + "pass" if indent else "")
-            if occ.target:
-                out[idx] += f"\n{indent}{occ.target} = None"
-            act("comment", f"%{name} has no plain-Python equivalent")
+        out[idx] = _line_magic(occ, indent, lines[idx], t, code, known, act)
     code.source = "\n".join(out)
     return code
+
+
+Act = Callable[..., None]
+
+
+def _shell_line(occ: Occurrence, indent: str, code: CellCode, known: set[str], act: Act) -> str:
+    """`!cmd`: a requirement when it installs packages, else a shell() call."""
+    cmd = occ.args
+    if _INSTALL.search(cmd):
+        code.pip.append(cmd)
+        act("requirement", cmd)
+        return _nothing(indent)
+    call = "shell_lines" if occ.target else "shell"
+    code.helpers.add(call)
+    expr = f"{call}({shell_fstring(cmd, known)})"
+    act("data" if _FETCH.search(cmd) else "shell", cmd)
+    return f"{indent}{occ.target} = {expr}" if occ.target else indent + expr
+
+
+def _line_magic(
+    occ: Occurrence,
+    indent: str,
+    text: str,
+    t: Translation,
+    code: CellCode,
+    known: set[str],
+    act: Act,
+) -> str:
+    """A `%magic` line: its plain-Python replacement (or a comment when there is none)."""
+    line = ""
+    name, args = occ.name, occ.args
+    if name in ("pip", "conda") and args.split()[:1] == ["install"]:
+        code.pip.append(f"{name} {args}")
+        line = _nothing(indent)
+        act("requirement", f"{name} {args}")
+    elif (
+        name in PYTHON_ARG_LINE_MAGICS
+        and occ.target is None
+        and t.col_shift.get(occ.line) is not None
+    ):
+        stmt = text.rstrip()[indent.__len__() + t.col_shift[occ.line] :]
+        line = indent + stmt
+        act("unwrapped", f"%{name} removed, statement kept")
+    elif name in ("env", "set_env") and (new := _env(args, occ.target, indent, code)) is not None:
+        line = new
+        act("env", args)
+    elif name == "cd" and occ.target is None:
+        code.imports.add("os")
+        line = f"{indent}os.chdir({shell_fstring(args, known)})"
+        act("chdir", args)
+    elif name in ("system", "sx") or (name == "sh"):
+        call = "shell_lines" if occ.target else "shell"
+        code.helpers.add(call)
+        expr = f"{call}({shell_fstring(args, known)})"
+        line = f"{indent}{occ.target} = {expr}" if occ.target else indent + expr
+        act("shell", args)
+    elif name in SESSION_MAGICS and occ.target is None:
+        line = _nothing(indent)
+        act("removed", f"%{name} only configures the interactive session")
+    else:
+        line = _comment(indent, occ.text) + ("\n" + indent + "pass" if indent else "")
+        if occ.target:
+            line += f"\n{indent}{occ.target} = None"
+        act("comment", f"%{name} has no plain-Python equivalent")
+    return line
 
 
 def _cell_magic(cell_index: int, occ: Occurrence, code: CellCode, known: set[str]) -> CellCode:
@@ -240,6 +261,8 @@ def _cell_magic(cell_index: int, occ: Occurrence, code: CellCode, known: set[str
             target = names[0]
             text = body if body.endswith("\n") else body + "\n"
             code.files[target] = (code.files.get(target, "") if append else "") + text
+            if append:
+                code.appends.add(target)
             code.actions.append(Action(cell_index, occ.line, head, "file", target))
             return code
     if occ.name in ("bash", "sh", "script") and (

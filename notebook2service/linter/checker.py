@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from .. import dataflow
 from ..notebook import Notebook
-from . import hidden_state, production, provenance  # noqa: F401  (register their checks)
+from . import hidden_state, kernel_records, production  # noqa: F401  (register their checks)
 from .rules import CHECKS, Context, Diagnostic
 
 _LINE_NOQA = re.compile(r"#\s*noqa(?::[\s]*(?P<codes>[A-Za-z]+\d+(?:[\s,]+[A-Za-z]+\d+)*))?", re.I)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from ..dataflow import BUILTINS, CellFlow, Flow, is_ipython_global
 from .rules import Context, check
 
@@ -94,11 +97,11 @@ def _first_definers(flow: Flow) -> dict[str, list[int]]:
     return out
 
 
-@check("NB103", "NB104")
-def names(ctx: Context) -> None:
-    flow: Flow = ctx.flow
+def _name_reads(flow: Flow) -> Iterator[tuple[Any, Any, str, str, str, int | None]]:
+    """Each first read of a name per cell that a top-down run cannot satisfy, as
+    (cell flow, use, name, via, verdict, cell or line) — the verdict is "later" (defined in a
+    cell below), "same-cell" (defined further down this cell), "deleted" or "nowhere"."""
     definers = _first_definers(flow)
-    missing = _missing_counts(flow)
     defined: set[str] = set()
     deleted: dict[str, int] = {}
     for f in flow.cells:
@@ -111,59 +114,61 @@ def names(ctx: Context) -> None:
             via = f" (read by `{use.via}()`)" if use.via else ""
             later = [i for i in definers.get(name, []) if i > f.cell.index]
             if name in f.defs and f.defs[name] > (use.line, use.col):
-                line = f.defs[name][0]
-                ctx.report(
-                    "NB103",
-                    f.cell,
-                    use.line,
-                    use.col + 1,
-                    f"`{name}`{via} is read before this cell defines it on line {line}; it only "
-                    "works because an earlier run left it in the kernel",
-                )
+                yield f, use, name, via, "same-cell", f.defs[name][0]
             elif later:
-                ctx.report(
-                    "NB103",
-                    f.cell,
-                    use.line,
-                    use.col + 1,
-                    f"`{name}`{via} is first defined in cell {later[0]} below; Restart & Run All "
-                    "fails here with NameError",
-                    related=(later[0],),
-                )
+                yield f, use, name, via, "later", later[0]
             elif name in deleted:
-                ctx.report(
-                    "NB104",
-                    f.cell,
-                    use.line,
-                    use.col + 1,
-                    f"`{name}`{via} was deleted in cell {deleted[name]} above and is not defined again",
-                    related=(deleted[name],),
-                )
-            elif name in definers or name in flow.unparsed_names or flow.opaque_defs:
-                continue  # defined in this cell earlier, or possibly by code we cannot see
-            else:
-                count = f.cell.execution_count
-                gap = [k for k in missing if count is None or k < count]
-                if gap:
-                    where = (
-                        f"it probably lived in a deleted cell ({_fmt_missing(gap)} "
-                        f"{'is' if len(gap) == 1 else 'are'} missing from the saved counts)"
-                    )
-                else:
-                    where = "it lived in a deleted cell or only in the kernel"
-                ctx.report(
-                    "NB104",
-                    f.cell,
-                    use.line,
-                    use.col + 1,
-                    f"`{name}`{via} is defined in no cell: {where}",
-                )
+                yield f, use, name, via, "deleted", deleted[name]
+            elif not (name in definers or name in flow.unparsed_names or flow.opaque_defs):
+                yield f, use, name, via, "nowhere", None
         defined |= flow.defs_of(f)
         for name in f.deletes:
             defined.discard(name)
             deleted[name] = f.cell.index
         for name in flow.defs_of(f):
             deleted.pop(name, None)
+
+
+@check("NB103")
+def use_before_definition(ctx: Context) -> None:
+    for f, use, name, via, verdict, where in _name_reads(ctx.flow):
+        if verdict not in ("same-cell", "later"):
+            continue
+        place = f"line {where} of this cell" if verdict == "same-cell" else f"cell {where} below"
+        ctx.report(
+            "NB103",
+            f.cell,
+            use.line,
+            use.col + 1,
+            f"`{name}`{via} is read before {place} defines it; Restart & Run All fails here "
+            "with NameError (it only works because an earlier run left it in the kernel)",
+            related=(where,) if verdict == "later" and where is not None else (),
+            args={"name": name, "via": use.via, verdict.replace("-", "_"): where},
+        )
+
+
+@check("NB104")
+def undefined_name(ctx: Context) -> None:
+    missing = _missing_counts(ctx.flow)
+    for f, use, name, via, verdict, where in _name_reads(ctx.flow):
+        if verdict == "deleted":
+            message = f"`{name}`{via} was deleted in cell {where} above and is not defined again"
+        elif verdict == "nowhere":
+            count = f.cell.execution_count
+            gap = [k for k in missing if count is None or k < count]
+            if gap:
+                why = (
+                    f"it probably lived in a deleted cell ({_fmt_missing(gap)} "
+                    f"{'is' if len(gap) == 1 else 'are'} missing from the saved counts)"
+                )
+            else:
+                why = "it lived in a deleted cell or only in the kernel"
+            message = f"`{name}`{via} is defined in no cell: {why}"
+        else:
+            continue
+        related = (where,) if where is not None else ()
+        args = {"name": name, "via": use.via, "deleted_in": where}
+        ctx.report("NB104", f.cell, use.line, use.col + 1, message, related=related, args=args)
 
 
 def _writers(f: CellFlow) -> set[str]:

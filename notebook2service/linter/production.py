@@ -346,3 +346,18 @@ def _output_text(out: object, limit: int = 2_000_000) -> str:
     for p in parts:
         flat.append("".join(x for x in p if isinstance(x, str)) if isinstance(p, list) else str(p))
     return "\n".join(flat)[:limit]
+
+
+# -- NB207 ------------------------------------------------------------------------------
+@check("NB207")
+def billable_without_cleanup(ctx: Context) -> None:
+    from ..sagemaker.orchestration import control_calls, uncleaned
+
+    by_index = {f.cell.index: f.cell for f in ctx.flow.cells}
+    for c in uncleaned(control_calls(ctx.flow)):
+        message = (
+            f"`{c.call}(...)` creates a SageMaker {c.creates}, billed until it is deleted, and "
+            f"no cell deletes it (e.g. `predictor.delete_endpoint()` or "
+            f"`sm.delete_endpoint(EndpointName=...)`)"
+        )
+        ctx.report("NB207", by_index[c.cell], c.line, c.col + 1, message)

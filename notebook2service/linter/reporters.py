@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from .. import __version__
 from .rules import RULES, Diagnostic
@@ -49,50 +49,8 @@ def json_(results: Sequence[FileResult], out: TextIO) -> None:
 def sarif(results: Sequence[FileResult], out: TextIO) -> None:
     codes = sorted(RULES)
     index = {c: i for i, c in enumerate(codes)}
-    rules = [
-        {
-            "id": c,
-            "name": RULES[c].name,
-            "shortDescription": {"text": RULES[c].summary},
-            "defaultConfiguration": {"level": _LEVEL_SARIF[RULES[c].severity]},
-            "properties": {"kind": RULES[c].kind},
-        }
-        for c in codes
-    ]
-    sarif_results = []
-    for d in _diagnostics(results):
-        region = {"startLine": d.file_line or 1}
-        location = {
-            "physicalLocation": {
-                "artifactLocation": {"uri": d.path.replace("\\", "/")},
-                "region": region,
-            }
-        }
-        if d.cell:
-            location["logicalLocations"] = [
-                {
-                    "name": f"cell {d.cell.index}",
-                    "kind": "cell",
-                    "fullyQualifiedName": f"{d.path}:cell {d.cell.index}",
-                }
-            ]
-        sarif_results.append(
-            {
-                "ruleId": d.code,
-                "ruleIndex": index[d.code],
-                "level": _LEVEL_SARIF[d.severity],
-                "message": {"text": d.message},
-                "locations": [location],
-                "properties": {
-                    "kind": d.kind,
-                    "severity": d.severity,
-                    "cell": d.cell.to_dict() if d.cell else None,
-                    "cellLine": d.line,
-                    "cellColumn": d.column,
-                    "relatedCells": list(d.related),
-                },
-            }
-        )
+    rules = [_sarif_rule(RULES[c]) for c in codes]
+    sarif_results = [_sarif_result(d, index[d.code]) for d in _diagnostics(results)]
     doc = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -113,6 +71,48 @@ def sarif(results: Sequence[FileResult], out: TextIO) -> None:
     }
     json.dump(doc, out, indent=2)
     out.write("\n")
+
+
+def _sarif_rule(rule: Any) -> dict[str, Any]:
+    return {
+        "id": rule.code,
+        "name": rule.name,
+        "shortDescription": {"text": rule.summary},
+        "defaultConfiguration": {"level": _LEVEL_SARIF[rule.severity]},
+        "properties": {"kind": rule.kind},
+    }
+
+
+def _sarif_result(d: Diagnostic, rule_index: int) -> dict[str, Any]:
+    location: dict[str, Any] = {
+        "physicalLocation": {
+            "artifactLocation": {"uri": d.path.replace("\\", "/")},
+            "region": {"startLine": d.file_line or 1},
+        }
+    }
+    if d.cell:
+        location["logicalLocations"] = [
+            {
+                "name": f"cell {d.cell.index}",
+                "kind": "cell",
+                "fullyQualifiedName": f"{d.path}:cell {d.cell.index}",
+            }
+        ]
+    return {
+        "ruleId": d.code,
+        "ruleIndex": rule_index,
+        "level": _LEVEL_SARIF[d.severity],
+        "message": {"text": d.message},
+        "locations": [location],
+        "properties": {
+            "kind": d.kind,
+            "severity": d.severity,
+            "cell": d.cell.to_dict() if d.cell else None,
+            "cellLine": d.line,
+            "cellColumn": d.column,
+            "relatedCells": list(d.related),
+        },
+    }
 
 
 def _gh_escape(value: str, prop: bool = False) -> str:

@@ -22,6 +22,12 @@ class Rule:
     summary: str
     fixable: bool = False
 
+    @property
+    def doc(self) -> Any:  # ruledocs.RuleDoc: what it does, why, example, instead
+        from .ruledocs import DOCS
+
+        return DOCS[self.code]
+
 
 RULES: dict[str, Rule] = {}
 
@@ -32,30 +38,28 @@ def _rule(
     RULES[code] = Rule(code, name, kind, severity, summary, fixable)
 
 
-# notebook structure
 _rule(
     "NB001",
     "syntax-error",
     "syntax",
     "error",
-    "a cell cannot be parsed, even after IPython syntax is translated",
+    "a cell that cannot be parsed even after IPython syntax is translated; the rest of the notebook is still checked",
 )
 _rule(
     "NB002",
     "missing-cell-id",
     "format",
     "warning",
-    "a cell has no id although its nbformat version requires one",
+    "a cell without an id in an nbformat ≥ 4.5 notebook",
 )
-_rule("NB003", "duplicate-cell-id", "format", "warning", "two cells share an id")
-_rule("NB004", "invalid-cell", "format", "warning", "a cell is malformed and was skipped")
-# hidden state
+_rule("NB003", "duplicate-cell-id", "format", "warning", "two cells with the same id")
+_rule("NB004", "invalid-cell", "format", "warning", "a malformed cell (skipped)")
 _rule(
     "NB101",
     "out-of-order-execution",
     "hidden-state",
     "warning",
-    "saved execution counts do not increase top-down",
+    "saved execution counts not increasing top-down (fixable: `--fix` clears the counts)",
     fixable=True,
 )
 _rule(
@@ -63,98 +67,116 @@ _rule(
     "unexecuted-cell",
     "hidden-state",
     "warning",
-    "a code cell was never executed while others were",
+    "a code cell never executed while cells below it were (`info` when only cells above ran)",
 )
 _rule(
     "NB103",
     "use-before-definition",
     "hidden-state",
     "error",
-    "a name is read before the cell that defines it (fails on Restart & Run All)",
+    "a name read before the cell that defines it (fails on Restart & Run All)",
 )
 _rule(
     "NB104",
     "undefined-name",
     "hidden-state",
     "error",
-    "a name is defined in no cell (a deleted cell or the kernel only)",
+    "a name defined in no cell; names the missing `In[k]` when the counts show a gap",
 )
 _rule(
     "NB105",
     "execution-count-gap",
     "hidden-state",
     "info",
-    "the saved execution counts skip numbers",
+    "a gap in the execution counts (common and mild on its own)",
 )
 _rule(
     "NB106",
     "replay-divergence",
     "hidden-state",
     "warning",
-    "a read resolves to another definition in saved order than top-down",
+    "replaying the saved execution order: a read resolves to another definition than top-down",
 )
 _rule(
     "NB107",
     "mutated-after-read",
     "hidden-state",
     "warning",
-    "a later cell mutates an object an earlier cell read",
+    "a later cell mutates an object an earlier cell read (`info` when the readers only display)",
 )
 _rule(
     "NB108",
     "non-idempotent-cell",
     "hidden-state",
     "warning",
-    "a cell reads and rebinds or mutates the same name",
+    "a cell that reads and updates the same name, so running it twice changes it (`info` for `df = df.dropna()`-like chains)",
 )
 _rule(
     "NB109",
     "cell-edited-after-run",
     "hidden-state",
     "warning",
-    "a cell was edited after it ran: its output and the kernel's state come from other code",
+    "a cell edited after it ran: the source hash recorded when it ran (JupyterLab extension) differs from its source",
 )
 _rule(
     "NB110",
     "stale-kernel-output",
     "hidden-state",
     "warning",
-    "a cell's output comes from an earlier kernel session than the most recent run",
+    "a cell whose output comes from an earlier kernel session than the most recent run (the kernel was restarted and the cell not re-run)",
 )
-# production blockers
 _rule(
     "NB201",
     "ipython-syntax",
     "production",
     "warning",
-    "IPython magics or shell commands in code headed for production",
+    "IPython magics and shell commands headed for production (`!pip install`, `%run`, `%%bash`, …); session-only magics such as `%matplotlib` are not reported",
 )
 _rule(
     "NB202",
     "notebook-global",
     "production",
     "warning",
-    "notebook-only globals: In, Out, _, _3, get_ipython(), display(), input()",
+    "notebook-only globals: `In`, `Out`, `_`, `_3`, `get_ipython()`, `display()`, `input()`",
 )
 _rule(
     "NB203",
     "absolute-path",
     "production",
     "warning",
-    "an absolute or home-directory path in a string literal",
+    "absolute or home-directory paths in string literals, judged by their form",
 )
-_rule("NB204", "unseeded-randomness", "production", "warning", "randomness without a seed")
-_rule("NB205", "star-import", "production", "warning", "a star import hides where names come from")
+_rule(
+    "NB204",
+    "unseeded-randomness",
+    "production",
+    "warning",
+    "randomness without a seed (numpy, `random`, torch, TensorFlow, scikit-learn `random_state`)",
+)
+_rule(
+    "NB205",
+    "star-import",
+    "production",
+    "warning",
+    "star imports (they also switch off undefined-name checks)",
+)
 _rule(
     "NB206", "stored-error", "production", "warning", "the notebook was saved with an error output"
 )
-# security
+_rule(
+    "NB207",
+    "billable-without-cleanup",
+    "production",
+    "warning",
+    "a cell creates a SageMaker resource that bills until deleted (an endpoint) and no cell "
+    "deletes it",
+)
 _rule(
     "NB301",
     "hard-coded-secret",
     "security",
     "error",
-    "a secret (key, token, password) written in the notebook",
+    "hard-coded secrets (AWS keys, tokens, passwords) in code, shell lines or outputs — shown redacted, never copied",
 )
 
 
@@ -181,6 +203,7 @@ class Context:
         severity: str = "",
         related: tuple[int, ...] = (),
         end_line: int | None = None,
+        args: dict[str, Any] | None = None,
     ) -> None:
         if not self.enabled(code):
             return
@@ -197,6 +220,7 @@ class Context:
                 severity=severity or rule.severity,
                 kind=rule.kind,
                 name=rule.name,
+                args=args or {},
                 file_line=cell.file_line_of(line) if cell is not None else None,
                 related=related,
                 fixable=rule.fixable,

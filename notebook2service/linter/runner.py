@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import __version__
 from ..config import ConfigError, Options
-from ..notebook import Notebook, NotebookError, load, loads
+from ..notebook import Notebook, NotebookError, load, loads, walk_files
 from .checker import check_notebook
 from .rules import Diagnostic
 
@@ -46,36 +46,28 @@ class FileResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     error: str | None = None  # the file could not be read as a notebook (exit code 2)
     skipped: str | None = None  # not analysed on purpose (e.g. an R kernel)
-    cached: bool = False
 
 
 def discover(paths: Iterable[str], options: Options) -> tuple[list[str], list[FileResult]]:
     """Notebooks named directly, and *.ipynb found recursively in folders (like ruff)."""
-    files: list[str] = []
+    files: dict[str, None] = {}  # ordered, without repeats
     errors: list[FileResult] = []
-    seen: set[str] = set()
     for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            found = []
-            for root, dirs, names in os.walk(p):
-                dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
-                found.extend(os.path.join(root, n) for n in names if n.endswith(".ipynb"))
-            for f in sorted(found):
-                try:
-                    excluded = options.resolve(f).excluded(f)
-                except ConfigError:
-                    excluded = False  # reported when the file itself is linted
-                if not excluded and f not in seen:
-                    seen.add(f)
-                    files.append(f)
-        elif p.exists():
-            if str(p) not in seen:
-                seen.add(str(p))
-                files.append(str(p))
+        if Path(raw).is_dir():
+            found = walk_files(Path(raw), lambda n: n.endswith(".ipynb"), SKIP_DIRS)
+            files.update((f, None) for f in found if not _excluded(options, f))
+        elif Path(raw).exists():
+            files.setdefault(str(Path(raw)))
         else:
-            errors.append(FileResult(str(p), error="no such file or directory"))
-    return files, errors
+            errors.append(FileResult(str(Path(raw)), error="no such file or directory"))
+    return list(files), errors
+
+
+def _excluded(options: Options, path: str) -> bool:
+    try:
+        return options.resolve(path).excluded(path)
+    except ConfigError:
+        return False  # reported when the file itself is linted
 
 
 def lint_notebook(nb: Notebook, options: Options | None = None) -> FileResult:
@@ -152,7 +144,7 @@ def lint_file(path: str, options: Options | None = None, cache: Path | None = No
             key = _cache_key(data, options, path)
             hit = _cache_read(cache, key)
             if hit is not None:
-                return FileResult(path, hit, cached=True)
+                return FileResult(path, hit)
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:

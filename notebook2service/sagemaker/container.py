@@ -36,7 +36,8 @@ def container_files(
         parameters=plan.parameters,
         channels={c.name: c.default for c in sm.channels},
         hyperparameters={p.name: p.value for p in plan.parameters},
-        python_version=f"{sys.version_info.major}.{sys.version_info.minor}",
+        python_version=context.get("python_version")
+        or f"{sys.version_info.major}.{sys.version_info.minor}",
         distribution=package.replace("_", "-"),
         extra_files=extra_files,
         notebook_dir=notebook_dir,

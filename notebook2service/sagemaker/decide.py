@@ -14,6 +14,7 @@ from typing import Any
 from ..dataflow import Flow
 from ..findings import Finding, note
 from ..lift.plan import Plan, Step
+from .orchestration import orchestration_plan
 
 FIT_METHODS = ("fit", "partial_fit", "fit_predict")
 PREDICT_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "score")
@@ -92,10 +93,8 @@ def _object_name(dotted: str) -> tuple[str, str] | None:
     return (parts[0], parts[-1]) if len(parts) == 2 else None
 
 
-def find_model(
-    flow: Flow, override: str | None = None
-) -> tuple[str | None, int | None, ast.Call | None, list[Finding]]:
-    """The fitted estimator the notebook predicts or scores with (the last one fitted)."""
+def _fits_and_predictions(flow: Flow) -> tuple[list[tuple[int, int, str, object]], set[str]]:
+    """(cell, line, name, call) of every fit, and the names something predicts with."""
     fitted: list[tuple[int, int, str, object]] = []  # (cell, line, name, call)
     predicted: set[str] = set()
     for f in flow.cells:
@@ -121,6 +120,14 @@ def find_model(
                 and not isinstance(node.value.func.value, ast.Name)
             ):
                 fitted.append((f.cell.index, node.lineno, node.targets[0].id, node.value))
+    return fitted, predicted
+
+
+def find_model(
+    flow: Flow, override: str | None = None
+) -> tuple[str | None, int | None, ast.Call | None, list[Finding]]:
+    """The fitted estimator the notebook predicts or scores with (the last one fitted)."""
+    fitted, predicted = _fits_and_predictions(flow)
     notes: list[Finding] = []
     tagged = [
         c.index for c in flow.notebook.code_cells if "model" in c.tags or "nb2svc-model" in c.tags
@@ -128,12 +135,14 @@ def find_model(
     if override:
         chosen = [x for x in fitted if x[2] == override]
         if not chosen:
-            notes.append(_note(
+            notes.append(
+                _note(
                     "error",
                     f"--model {override}: no cell fits `{override}`",
                     name="model-not-fitted",
                     model=override,
-                ))
+                )
+            )
             return None, None, None, notes
     elif tagged:
         chosen = [x for x in fitted if x[0] in tagged]
@@ -299,7 +308,22 @@ def training_slice(plan: Plan, model_step: Step, model: str) -> list[Step]:
     return [s for s in steps if s.name in needed]
 
 
+def _keyword(call: object, name: str) -> object:
+    """The value of keyword argument `name` of a call (ast.Call: a list of ast.keyword)."""
+    keywords = getattr(call, "keywords", None) or ()
+    if isinstance(keywords, dict):
+        return keywords.get(name)
+    return next((k.value for k in keywords if getattr(k, "arg", None) == name), None)
+
+
 def decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMakerPlan:
+    """The SageMaker plan; SageMaker control-plane calls kept out of train.py and serving."""
+    sm = _decide(flow, plan, model_override)
+    orchestration_plan(flow, sm, plan)
+    return sm
+
+
+def _decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMakerPlan:
     sm = SageMakerPlan(hyperparameters=[p.name for p in plan.parameters])
     sm.channels, notes = find_channels(flow)
     sm.notes += notes
@@ -310,17 +334,7 @@ def decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMak
         return sm
     sm.model, sm.model_cell = name, cell
     if call is not None:
-        args = getattr(call, "args", ())
-        sm.fit_x = (
-            _arg_name(args[0])
-            if len(args) > 0
-            else _arg_name(getattr(call, "keywords", {}).get("X"))
-        )
-        sm.fit_y = (
-            _arg_name(args[1])
-            if len(args) > 1
-            else _arg_name(getattr(call, "keywords", {}).get("y"))
-        )
+        sm.fit_x, sm.fit_y = _fit_arguments(call)
     step = next((s for s in plan.steps if cell in s.cells), None)
     if step is None:
         sm.notes.append(
@@ -340,42 +354,51 @@ def decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMak
     for var in (name, sm.fit_x):
         if var and var not in step.returns and var not in step.global_names:
             step.returns.append(var)  # training needs them back from the step
+    sm.notes.append(_feature_note(flow, sm, step, name, cell))
+    return sm
+
+
+def _fit_arguments(call: Any) -> tuple[str | None, str | None]:
+    """The names passed as X and y to the model's fit call."""
+    args = getattr(call, "args", ())
+    x = _arg_name(args[0]) if len(args) > 0 else _arg_name(_keyword(call, "X"))
+    y = _arg_name(args[1]) if len(args) > 1 else _arg_name(_keyword(call, "y"))
+    return x, y
+
+
+def _feature_note(
+    flow: Flow, sm: SageMakerPlan, step: Step, name: str, cell: int | None
+) -> Finding:
+    """Where feature preparation runs: inside the Pipeline, or why it cannot be shared."""
     if sm.model_is_pipeline:
-        sm.notes.append(
-            _note(
-                "info",
-                f"feature preparation inside `{name}` (a Pipeline) runs in both "
-                "training and serving",
-                cell,
-                name="pipeline-features",
-                model=name,
-            )
+        return _note(
+            "info",
+            f"feature preparation inside `{name}` (a Pipeline) runs in both training and serving",
+            cell,
+            name="pipeline-features",
+            model=name,
+        )
+    before = sm.train_steps[: sm.train_steps.index(step) + 1]
+    learned = _learned_statistics(flow, [c for s in before for c in s.cells], name)
+    if learned:
+        why = "; ".join(f"cell {c} uses `{what}`" for c, what in learned[:4])
+        reason = (
+            f"it learns from the training data ({why}), so one row at a time it would "
+            "give other features than training did"
         )
     else:
-        before = sm.train_steps[: sm.train_steps.index(step) + 1]
-        learned = _learned_statistics(flow, [c for s in before for c in s.cells], name)
-        if learned:
-            why = "; ".join(f"cell {c} uses `{what}`" for c, what in learned[:4])
-            reason = (
-                f"it learns from the training data ({why}), so one row at a time it would "
-                "give other features than training did"
-            )
-        else:
-            reason = "nb2svc does not yet extract row-wise preparation into a serving function"
-        sm.notes.append(
-            _note(
-                "warning",
-                f"`{name}` is not a Pipeline, and the feature preparation before it cannot be one "
-                f"function for training and serving: {reason}. Serving expects the features "
-                f"`{sm.fit_x or 'X'}` exactly as the model saw them. Move the preparation into an "
-                "sklearn Pipeline (SimpleImputer, OneHotEncoder, FunctionTransformer) to serve raw rows.",
-                cell,
-                name="features-not-pipeline",
-                model=name,
-                features=sm.fit_x,
-            )
-        )
-    return sm
+        reason = "nb2svc does not yet extract row-wise preparation into a serving function"
+    return _note(
+        "warning",
+        f"`{name}` is not a Pipeline, and the feature preparation before it cannot be one "
+        f"function for training and serving: {reason}. Serving expects the features "
+        f"`{sm.fit_x or 'X'}` exactly as the model saw them. Move the preparation into an "
+        "sklearn Pipeline (SimpleImputer, OneHotEncoder, FunctionTransformer) to serve raw rows.",
+        cell,
+        name="features-not-pipeline",
+        model=name,
+        features=sm.fit_x,
+    )
 
 
 #: operations whose result depends on the whole training set, not on one row

@@ -131,8 +131,31 @@ def extract(
     steps_cells: list[int], cells: dict, fit_x: str, module_names: set[str]
 ) -> Extraction | None:
     """Find the row-wise preparation of the frame the model's features come from and move it
-    into `prepare_features`; the cells' statement lists are edited in place."""
-    ordered: list[tuple[int, cst.BaseStatement, ast.stmt]] = []
+    into `prepare_features`; the cells' statement lists are edited in place.
+
+    Passes: the training statements → the feature selection (`X = df[cols]`) → the row-wise
+    statements before it → the target column → the function, and the cells rewritten."""
+    ordered = _statements(steps_cells, cells)
+    feature_var = _feature_variable(ordered, fit_x)
+    select = _selection(ordered, feature_var)
+    if select is None:
+        return None
+    end, frame = select
+    prep = _preparation(ordered, end, frame, set(module_names) | set(dir(builtins)))
+    if not prep:
+        return None
+    target = _target(ordered, frame, feature_var)
+    prep_cells = sorted({ordered[p][0] for p in prep})
+    func = _function(frame, [ordered[p][1] for p in prep], prep_cells)
+    _call_instead(cells, ordered, prep, frame)
+    return Extraction(frame, target, cst.Module([]).code_for_node(func), prep_cells)
+
+
+Statement = tuple[int, cst.BaseStatement, ast.stmt]  # (cell, libcst node, ast node)
+
+
+def _statements(steps_cells: list[int], cells: dict) -> list[Statement]:
+    ordered: list[Statement] = []
     for idx in steps_cells:
         part = cells.get(idx)
         if part is None or part.error:
@@ -141,7 +164,11 @@ def extract(
             node = _ast(stmt)
             if node is not None:
                 ordered.append((idx, stmt, node))
-    # X = df[cols] / df.drop(columns=…), possibly behind train_test_split(X, …)
+    return ordered
+
+
+def _feature_variable(ordered: list[Statement], fit_x: str) -> str:
+    """X = df[cols] / df.drop(columns=…), possibly behind train_test_split(X, …)."""
     feature_var = fit_x
     for _, _, node in ordered:
         if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Tuple):
@@ -154,47 +181,56 @@ def extract(
                 and isinstance(v.args[0], ast.Name)
             ):
                 feature_var = v.args[0].id
+    return feature_var
+
+
+def _selection(ordered: list[Statement], feature_var: str) -> tuple[int, str] | None:
+    """(position, frame) of the last `feature_var = frame[...]` or `frame.drop(...)`."""
     select = None
     for pos, (_, _, node) in enumerate(ordered):
-        if (
+        if not (
             isinstance(node, ast.Assign)
             and len(node.targets) == 1
             and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id == feature_var
         ):
-            if node.targets[0].id != feature_var:
-                continue
-            v = node.value
-            if isinstance(v, ast.Subscript) and isinstance(v.value, ast.Name):
-                select = (pos, v.value.id)
-            elif (
-                isinstance(v, ast.Call)
-                and isinstance(v.func, ast.Attribute)
-                and v.func.attr == "drop"
-                and isinstance(v.func.value, ast.Name)
-            ):
-                select = (pos, v.func.value.id)
-    if select is None:
-        return None
-    end, frame = select
-    allowed = set(module_names) | set(dir(builtins))
+            continue
+        v = node.value
+        if isinstance(v, ast.Subscript) and isinstance(v.value, ast.Name):
+            select = (pos, v.value.id)
+        elif (
+            isinstance(v, ast.Call)
+            and isinstance(v.func, ast.Attribute)
+            and v.func.attr == "drop"
+            and isinstance(v.func.value, ast.Name)
+        ):
+            select = (pos, v.func.value.id)
+    return select
+
+
+def _preparation(ordered: list[Statement], end: int, frame: str, allowed: set[str]) -> list[int]:
+    """Positions of the row-wise statements that rewrite `frame` between its load and `end`;
+    empty when any of them (or anything in between) is not row-wise."""
     prep: list[int] = []
     for pos in range(end - 1, -1, -1):
         node = ordered[pos][2]
         if not _writes_frame(node, frame):
             continue
-        reads_self = frame in _names(node)
-        if not reads_self:  # the load: preparation starts after it
+        if frame not in _names(node):  # the load: preparation starts after it
             break
         if not _row_wise(node, frame, allowed):
-            return None
+            return []
         prep.append(pos)
-    if not prep:
-        return None
     prep.reverse()
-    first, last = prep[0], prep[-1]
-    for pos in range(first, last + 1):  # nothing else may look at the frame in between
-        if pos not in prep and frame in _names(ordered[pos][2]):
-            return None
+    if prep:
+        for pos in range(prep[0], prep[-1] + 1):  # nothing else may look at the frame between
+            if pos not in prep and frame in _names(ordered[pos][2]):
+                return []
+    return prep
+
+
+def _target(ordered: list[Statement], frame: str, feature_var: str) -> str | None:
+    """The target column: `y = frame["name"]`, not part of a serving request."""
     target = None
     for _, _, node in ordered:
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Subscript):
@@ -207,14 +243,16 @@ def extract(
                 names = [t.id for t in node.targets if isinstance(t, ast.Name)]
                 if names and names[0] != feature_var and isinstance(v.slice.value, str):
                     target = v.slice.value
-    # build the function and edit the cells
-    prep_nodes = [ordered[p][1] for p in prep]
+    return target
+
+
+def _function(frame: str, prep_nodes: list[cst.BaseStatement], cells: list[int]) -> cst.FunctionDef:
     doc = cst.SimpleStatementLine(
         [
             cst.Expr(
                 cst.SimpleString(
                     '"""Feature preparation for training and serving alike (cells '
-                    + ", ".join(str(i) for i in sorted({ordered[p][0] for p in prep}))
+                    + ", ".join(str(i) for i in cells)
                     + ')."""'
                 )
             )
@@ -225,9 +263,14 @@ def extract(
         *[s.with_changes(leading_lines=[]) for s in prep_nodes],  # type: ignore[attr-defined]
         cst.SimpleStatementLine([cst.Return(cst.Name(frame))]),
     ]
-    func = cst.FunctionDef(
+    return cst.FunctionDef(
         cst.Name(FUNCTION), cst.Parameters([cst.Param(cst.Name(frame))]), cst.IndentedBlock(body)
     )
+
+
+def _call_instead(cells: dict, ordered: list[Statement], prep: list[int], frame: str) -> None:
+    """`frame = prepare_features(frame)` where the first prepared statement was; the rest go."""
+    prep_nodes = [ordered[p][1] for p in prep]
     call = cst.SimpleStatementLine(
         [
             cst.Assign(
@@ -242,5 +285,3 @@ def extract(
     for idx in {ordered[p][0] for p in prep}:
         part = cells[idx]
         part.body = [call if n is first_node else n for n in part.body if id(n) not in drop]
-    code = cst.Module([]).code_for_node(func)
-    return Extraction(frame, target, code, sorted({ordered[p][0] for p in prep}))

@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
+
+from ..notebook import read_json
 
 
 class LocalRunError(Exception):
@@ -83,7 +86,7 @@ def train(
     out = Path(out_dir).resolve()
     program = _program(out, "train")
     root = Path(base).resolve() if base else default_base(out)
-    manifest = json.loads((out / "nb2svc.json").read_text())
+    manifest = read_json(out / "nb2svc.json")
     channels = dict(data)
     for ch in manifest.get("sagemaker", {}).get("channels", []):
         if ch["name"] not in channels:
@@ -94,10 +97,10 @@ def train(
     layout(root, channels, hyperparameters or {})
     failure = root / "output" / "failure"
     failure.unlink(missing_ok=True)
-    proc = subprocess.run([sys.executable, str(program), "train"], env=_env(out, root))
-    if proc.returncode != 0 and failure.exists():
+    code = run_forwarding_signals([sys.executable, str(program), "train"], _env(out, root))
+    if code != 0 and failure.exists():
         print(f"nb2svc: training failed: {failure.read_text().splitlines()[0]}", file=sys.stderr)
-    return proc.returncode
+    return code
 
 
 def serve(
@@ -115,9 +118,44 @@ def serve(
     extra = {"SAGEMAKER_BIND_TO_PORT": str(port), "NB2SVC_HOST": host}
     if workers:
         extra["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(workers)
-    proc = subprocess.Popen([sys.executable, str(program), "serve"], env=_env(out, root, **extra))
+    return run_forwarding_signals([sys.executable, str(program), "serve"], _env(out, root, **extra))
+
+
+_FORWARDED = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT")
+
+
+def run_forwarding_signals(cmd: list[str], env: dict[str, str], grace: float = 30.0) -> int:
+    """Run `cmd` in its own process group and pass SIGTERM/SIGINT/SIGHUP on to the whole group,
+    so `kill -TERM` of `nb2svc serve` stops the server (and its workers) too, not only the
+    wrapper; when the wrapper leaves for any other reason, the group is stopped as well."""
+    proc = subprocess.Popen(cmd, env=env, start_new_session=os.name == "posix")
+
+    def forward(signum: int, _frame: object) -> None:
+        _signal_group(proc, signum)
+
+    previous = {}
+    for name in _FORWARDED:
+        if hasattr(signal, name):
+            previous[name] = signal.signal(getattr(signal, name), forward)
     try:
         return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        return proc.wait(timeout=30)
+    finally:
+        for name, handler in previous.items():
+            signal.signal(getattr(signal, name), handler)
+        if proc.poll() is None:
+            _signal_group(proc, signal.SIGTERM)
+            try:
+                proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                _signal_group(proc, getattr(signal, "SIGKILL", signal.SIGTERM))
+                proc.wait()
+
+
+def _signal_group(proc: subprocess.Popen, signum: int) -> None:
+    try:
+        if os.name == "posix":
+            os.killpg(proc.pid, signum)
+        else:
+            proc.send_signal(signum)
+    except (ProcessLookupError, PermissionError):
+        pass
