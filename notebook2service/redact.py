@@ -179,6 +179,36 @@ def _assignment_ok(m: re.Match[str]) -> bool:
     return bool(re.fullmatch(r"[A-Za-z0-9/+]{40}", value)) or not _PLACEHOLDER.search(value)
 
 
+_ASSIGN = _DETECTORS[-1]
+_KEYWORD_STARTS = (
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "api",
+    "access",
+    "auth",
+    "private",
+    "credential",
+)
+
+
+def _assignments(text: str, low: str, pattern: re.Pattern[str]):
+    """Matches of the assignment pattern, tried only where a keyword starts (`str.find` is
+    far faster than a case-insensitive alternation scanned over every character)."""
+    starts: set[int] = set()
+    for word in _KEYWORD_STARTS:
+        pos = low.find(word)
+        while pos != -1:
+            starts.add(pos)
+            pos = low.find(word, pos + 1)
+    end = -1
+    for pos in sorted(starts):
+        if pos >= end and (m := pattern.match(text, pos)):
+            end = m.end()
+            yield m
+
+
 def find_secrets(text: str) -> list[Secret]:
     """Every secret in `text`, as non-overlapping spans sorted by position."""
     if not text:
@@ -190,8 +220,9 @@ def find_secrets(text: str) -> list[Secret]:
     for d in _DETECTORS:
         if not any(m in low for m in d.markers):
             continue
-        for m in d.pattern.finditer(text):
-            if d.kind == "a secret assignment" and not _assignment_ok(m):
+        matches = _assignments(text, low, d.pattern) if d is _ASSIGN else d.pattern.finditer(text)
+        for m in matches:
+            if d is _ASSIGN and not _assignment_ok(m):
                 continue
             group = d.group
             if group == "s" and m.group("s") is None and "t" in d.pattern.groupindex:
