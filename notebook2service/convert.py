@@ -35,7 +35,7 @@ from .provenance import code_sha256
 from .redact import MARKER, find_secrets, is_secret_name, redact_data, redact_files
 from .render import render
 from .sagemaker import channels, features
-from .sagemaker.container import EXECUTABLES, container_files, runtime_entry
+from .sagemaker.container import EXECUTABLES, container_files, runtime_entry, runtime_wheel
 from .sagemaker.decide import SageMakerPlan, decide
 
 __all__ = ["ConvertError", "ConvertResult", "check_code", "convert", "format_code", "line_map"]
@@ -82,12 +82,17 @@ def convert(
     sm = sagemaker_plan(src, lifted, planned, model)
     package = assemble(src, params, lifted, planned, sm, format_output)
     manifest = make_manifest(src, params, lifted, planned, sm, package)
-    manifest.written = sorted({*package.files, FILENAME})  # what --force may replace
+    manifest.written = sorted({*package.files, *package.binary, FILENAME})  # what --force replaces
     manifest = _safety_net(manifest, package)
     package.files[FILENAME] = manifest.dumps()
     if write:
         write_tree(
-            src.out, package.files, force=force, executable=EXECUTABLES, notebook_path=src.nb.path
+            src.out,
+            package.files,
+            force=force,
+            executable=EXECUTABLES,
+            notebook_path=src.nb.path,
+            binary=package.binary,
         )
     return ConvertResult(src.out, src.package, manifest.to_dict(), package.files)
 
@@ -177,6 +182,7 @@ class Package:
     pipeline: str
     requirements: list[Any]
     environment: dict[str, Any] = field(default_factory=dict)  # image Python, local modules
+    binary: dict[str, bytes] = field(default_factory=dict)  # wheels/ for the image
 
 
 @dataclass
@@ -424,6 +430,7 @@ def assemble(
             format_code(context["model_code"], path) if format_output else context["model_code"]
         )
     copied = sorted({t for t in lifted.files if not Path(t).is_absolute()} | set(local.files))
+    binary = _runtime_wheel(src, served, context)
     files.update(
         container_files(
             served.sm, planned.plan, {**context, "pipeline_source": pipeline}, copied, notebook_dir
@@ -448,7 +455,21 @@ def assemble(
             continue
         files[rel.as_posix()] = text
     environment = image_environment(context, local)
-    return Package(files, pipeline, reqs, environment)
+    return Package(files, pipeline, reqs, environment, binary)
+
+
+def _runtime_wheel(src: Analysed, served: Served, context: dict[str, Any]) -> dict[str, bytes]:
+    """The runtime's wheel beside the Dockerfile, so the image installs the exact pinned runtime
+    without an index that serves it."""
+    wheel = runtime_wheel() if served.sm.model else None
+    context["runtime_wheel"] = wheel[0] if wheel else None
+    if served.sm.model and wheel is None:
+        message = (
+            "nb2svc-runtime is not installed as a wheel here (missing or editable), so the image "
+            "installs it from the package index: `pip install ./runtime` beside nb2svc to bundle it"
+        )
+        src.findings.append(note("convert", "runtime-wheel", "warning", message))
+    return {f"wheels/{wheel[0]}": wheel[1]} if wheel else {}
 
 
 def _clashes(rel: Path, files: dict[str, str]) -> bool:

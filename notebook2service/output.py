@@ -156,13 +156,16 @@ def _folder_lock(parent: Path) -> Iterator[None]:
             os.close(fd)
 
 
-def _fill(tmp: Path, files: dict[str, str], executable: frozenset[str]) -> None:
+def _fill(tmp: Path, files: dict[str, str | bytes], executable: frozenset[str]) -> None:
     for rel, text in files.items():
         target = tmp / rel
         if tmp.resolve() not in target.resolve().parents:
             raise ValueError(f"refusing to write outside the output folder: {rel}")
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8", errors="backslashreplace", newline="\n")
+        if isinstance(text, bytes):
+            target.write_bytes(text)
+        else:
+            target.write_text(text, encoding="utf-8", errors="backslashreplace", newline="\n")
         if rel in executable:
             target.chmod(target.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
@@ -174,19 +177,23 @@ def write_tree(
     force: bool = False,
     executable: frozenset[str] = frozenset(),
     notebook_path: str | os.PathLike[str] | None = None,
+    binary: dict[str, bytes] | None = None,
 ) -> Path:
-    """Write `files` (relative path -> text) as the folder `out_dir`, all or nothing."""
-    out = check_output_dir(out_dir, notebook_path, force, files)
+    """Write `files` (relative path -> text) and `binary` (-> bytes) as the folder `out_dir`,
+    all or nothing."""
+    binary = binary or {}
+    names = [*files, *binary]
+    out = check_output_dir(out_dir, notebook_path, force, names)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputExistsError(f"{out_dir}: cannot create {out.parent} ({exc.strerror})") from None
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
-        _fill(tmp, files, executable)
+        _fill(tmp, {**files, **binary}, executable)
         tmp.chmod(0o777 & ~_umask())
         with _folder_lock(out.parent):
-            check_output_dir(out_dir, notebook_path, force, files)  # again, under the lock
+            check_output_dir(out_dir, notebook_path, force, names)  # again, under the lock
             _swap(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -34,6 +34,52 @@ def runtime_entry() -> dict[str, str] | None:
     return {"distribution": RUNTIME_DISTRIBUTION, "version": found} if found else None
 
 
+#: names pip adds to an installed distribution's .dist-info; they are not part of its wheel
+_INSTALL_RECORDS = {"INSTALLER", "REQUESTED", "direct_url.json", "RECORD"}
+
+
+def runtime_wheel() -> tuple[str, bytes] | None:
+    """The installed nb2svc-runtime as a wheel (file name, bytes), for building without an index.
+
+    The runtime is pure Python, so its wheel is its installed files plus its .dist-info, with
+    the RECORD of exactly those files; the image installs it from `wheels/` (pip
+    `--find-links`), so `requirements.txt` can pin it exactly where no index serves it.
+    """
+    import base64
+    import hashlib
+    import io
+    import zipfile
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        dist = distribution(RUNTIME_DISTRIBUTION)
+    except PackageNotFoundError:
+        return None
+    files = [
+        f
+        for f in dist.files or ()
+        if "__pycache__" not in f.parts
+        and not f.name.endswith(".pyc")
+        and not (f.parts[0].endswith(".dist-info") and f.name in _INSTALL_RECORDS)
+        and not f.parts[0].startswith("..")
+        and not f.name.endswith(".pth")  # an editable install's path hook is not the runtime
+    ]
+    if not any(f.parts[0] == "nb2svc_runtime" for f in files):
+        return None  # an editable install: no files to pack (build it: pip wheel ./runtime)
+    info = next(f.parts[0] for f in files if f.parts[0].endswith(".dist-info"))
+    buf, record = io.BytesIO(), []
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for f in sorted(files, key=lambda f: f.as_posix()):
+            data = f.locate().read_bytes()
+            zf.writestr(f.as_posix(), data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+            record.append(f"{f.as_posix()},sha256={digest.decode()},{len(data)}")
+        record.append(f"{info}/RECORD,,")
+        zf.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
+    name = f"{dist.metadata['Name'].replace('-', '_')}-{dist.version}-py3-none-any.whl"
+    return name, buf.getvalue()
+
+
 def has_serving_templates() -> bool:
     folder = templates_dir() / "container"
     return all((folder / t).is_file() for t in SERVING_TEMPLATES)
