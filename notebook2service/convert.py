@@ -196,7 +196,7 @@ class Served:
 # -- the passes ------------------------------------------------------------------------
 
 #: what the generated container imports to save, load and serve a model
-SERVING_MODULES = ("nb2svc_runtime", "numpy", "skops")
+SERVING_MODULES = ("nb2svc_runtime", "numpy", "skops", "uvicorn", "httptools", "uvloop")
 
 #: lint codes that change the package's meaning or reproducibility (verify attributes causes)
 _AFFECTS = ("NB204", "NB205", "NB301")
