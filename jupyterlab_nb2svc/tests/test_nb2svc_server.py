@@ -215,3 +215,25 @@ async def test_deep_json_body_is_a_400(jp_fetch, jp_root_dir):
     with pytest.raises(HTTPClientError) as e:
         await _post(jp_fetch, "lint", '{"path": ' + "[" * 100000 + "]" * 100000 + "}")
     assert e.value.code == 400
+
+
+async def test_no_planted_secret_reaches_a_response_or_the_written_package(jp_fetch, jp_root_dir):
+    """Issue 9: the JupyterLab answers and what Convert writes go through the one redaction."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+    try:
+        from secret_notebook import leaks, write_secret_notebook
+    finally:
+        sys.path.pop(0)
+    write_secret_notebook(jp_root_dir / "churn.ipynb")
+    bodies = []
+    for endpoint in ("lint", "convert"):
+        response = await _post(jp_fetch, endpoint, {"path": "churn.ipynb"})
+        assert response.code == 200
+        bodies.append(response.body)
+    written = [p for p in (jp_root_dir / "build").rglob("*") if p.is_file()]
+    assert any(p.name == "pipeline.py" for p in written)
+    found = [(str(p), hit) for p in written for hit in leaks(p.read_bytes())]
+    found += [("response", hit) for body in bodies for hit in leaks(body)]
+    assert found == []

@@ -19,7 +19,7 @@ import ast
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..dataflow import Flow
+from ..dataflow import Flow, dotted
 
 __all__ = ["ControlCall", "control_calls", "entry_points", "sdk_objects", "BOTO3_CREATES"]
 
@@ -106,16 +106,16 @@ def _is_sagemaker_client(node: ast.expr, flow: Flow) -> bool:
 
 
 def _call_name(node: ast.expr) -> str | None:
+    """`a.b.c`, or `f().b.c` for a call at the root: boto3.client("sagemaker").create_endpoint."""
     parts: list[str] = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
         node = node.value
-    if isinstance(node, ast.Name):
-        return ".".join([node.id, *reversed(parts)])
-    if isinstance(node, ast.Call):  # boto3.client("sagemaker").create_endpoint(...)
+    root = dotted(node)
+    if root is None and isinstance(node, ast.Call):
         inner = _call_name(node.func)
-        return ".".join([f"{inner}()", *reversed(parts)]) if inner else None
-    return None
+        root = f"{inner}()" if inner else None
+    return ".".join([root, *reversed(parts)]) if root else None
 
 
 def _binds_sdk(value: ast.expr, flow: Flow, imports: dict[str, str], known: set[str]) -> bool:
