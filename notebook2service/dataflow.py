@@ -201,15 +201,21 @@ def _root_name(node: ast.AST) -> ast.Name | None:
             return None
 
 
-def dotted(node: ast.AST) -> str | None:
+def dotted(node: ast.AST, calls: bool = False) -> str | None:
+    """`a.b.c` for an attribute chain on a name; with `calls`, a call at the root is kept as
+    `f()`, so `boto3.client("sagemaker").create_endpoint` reads `boto3.client().create_endpoint`."""
     parts: list[str] = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
         node = node.value
     if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
+        root: str | None = node.id
+    elif calls and isinstance(node, ast.Call):
+        inner = dotted(node.func, calls=True)
+        root = f"{inner}()" if inner else None
+    else:
+        root = None
+    return ".".join([root, *reversed(parts)]) if root else None
 
 
 def _target_names(node: ast.AST) -> Iterator[ast.Name]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any
 
@@ -38,6 +39,7 @@ def runtime_entry() -> dict[str, str] | None:
 _INSTALL_RECORDS = {"INSTALLER", "REQUESTED", "direct_url.json", "RECORD"}
 
 
+@functools.lru_cache(maxsize=1)  # the installed runtime does not change under a running process
 def runtime_wheel() -> tuple[str, bytes] | None:
     """The installed nb2svc-runtime as a wheel (file name, bytes), for building without an index.
 

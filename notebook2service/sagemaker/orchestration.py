@@ -105,25 +105,12 @@ def _is_sagemaker_client(node: ast.expr, flow: Flow) -> bool:
     return False
 
 
-def _call_name(node: ast.expr) -> str | None:
-    """`a.b.c`, or `f().b.c` for a call at the root: boto3.client("sagemaker").create_endpoint."""
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    root = dotted(node)
-    if root is None and isinstance(node, ast.Call):
-        inner = _call_name(node.func)
-        root = f"{inner}()" if inner else None
-    return ".".join([root, *reversed(parts)]) if root else None
-
-
 def _binds_sdk(value: ast.expr, flow: Flow, imports: dict[str, str], known: set[str]) -> bool:
     if _is_sagemaker_client(value, flow):
         return True
     if not isinstance(value, ast.Call):
         return False
-    name = _call_name(value.func)
+    name = dotted(value.func, calls=True)
     if not name:
         return False
     if _is_sdk(_qualified(flow, imports, name)):
