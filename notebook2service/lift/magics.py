@@ -22,10 +22,8 @@ from ..ipython import (
     Occurrence,
     Translation,
 )
+from ..requirements import installs_packages
 
-_INSTALL = re.compile(
-    r"^\s*(?:\S*python3?\S*\s+-m\s+|\{sys\.executable\}\s+-m\s+|uv\s+)?(?:pip3?|conda|mamba)\s+install\b"
-)
 _FETCH = re.compile(
     r"^\s*(?:wget|curl|gsutil\s+(?:-m\s+)?cp|aws\s+s3\s+(?:cp|sync)|azcopy|kaggle\s+\w+\s+download|git\s+clone)\b"
 )
@@ -188,7 +186,7 @@ Act = Callable[..., None]
 def _shell_line(occ: Occurrence, indent: str, code: CellCode, known: set[str], act: Act) -> str:
     """`!cmd`: a requirement when it installs packages, else a shell() call."""
     cmd = occ.args
-    if _INSTALL.search(cmd):
+    if installs_packages(cmd, first=True):
         code.pip.append(cmd)
         act("requirement", cmd)
         return _nothing(indent)
