@@ -49,12 +49,12 @@ class ConvertError(Exception):
 class ConvertResult:
     out_dir: Path
     package: str
-    manifest: dict[str, Any]
+    manifest: Manifest
     files: dict[str, str] = field(default_factory=dict)
 
     @property
-    def findings(self) -> list[dict[str, Any]]:
-        return self.manifest["findings"]
+    def findings(self) -> list[Finding]:
+        return self.manifest.findings
 
 
 def convert(
@@ -94,7 +94,7 @@ def convert(
             notebook_path=src.nb.path,
             binary=package.binary,
         )
-    return ConvertResult(src.out, src.package, manifest.to_dict(), package.files)
+    return ConvertResult(src.out, src.package, manifest, package.files)
 
 
 def _safety_net(manifest: Manifest, package: Any) -> Manifest:
