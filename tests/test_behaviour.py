@@ -118,3 +118,41 @@ def test_capture_body_with_shell_lines_stays_indented(tmp_path):
     assert "with contextlib.redirect_stdout(io.StringIO()) as out:" in pipeline
     compile(pipeline, "pipeline.py", "exec")
     assert not [f for f in result.findings if f["kind"] == "generated-code"]
+
+
+# -- a name bound on one path only is never returned -------------------------------------
+
+ONE_PATH = notebook(
+    md("# Imports"),
+    "try:\n    import not_a_module_nb2svc as fast\nexcept ImportError:\n    import json as slow",
+    "flag = False\nif flag:\n    y = 1\nfor i in range(2):\n    last = i",
+    md("# Use"),
+    "print(slow.dumps([1]), y if flag else 0, last)",
+)
+
+
+def test_names_bound_on_one_path_stay_globals_not_returns(tmp_path):
+    src = write(tmp_path / "demo.ipynb", ONE_PATH)
+    result = convert(src, tmp_path / "out", write=False)
+    steps = result.manifest["steps"]
+    returned = {n for s in steps for n in s["returns"]}
+    assert {"fast", "slow", "y"} & returned == set()
+    assert {"fast", "slow", "y"} <= set(steps[0]["globals"])
+    assert "last" in returned  # `for i in range(2)` runs: `last` is bound on every path
+    assert not [f for f in result.findings if f["kind"] == "undefined-in-package"]
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_one_path_names_run_without_unbound_locals(tmp_path):
+    result, pipeline = _convert(tmp_path, ONE_PATH)
+    proc = _run(tmp_path, result.package)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[1] 0 1"
+    ruff = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "F821,F823", "-"],
+        input=pipeline,
+        capture_output=True,
+        text=True,
+    )
+    assert ruff.returncode == 0, ruff.stdout
