@@ -433,7 +433,11 @@ def assemble(
     binary = _runtime_wheel(src, served, context)
     files.update(
         container_files(
-            served.sm, planned.plan, {**context, "pipeline_source": pipeline}, copied, notebook_dir
+            served.sm,
+            planned.plan,
+            {**context, "pipeline_source": pipeline},
+            copied,
+            _relative_to_output(notebook_dir, src.out),
         )
     )
     files.update(local.files)
@@ -456,6 +460,14 @@ def assemble(
         files[rel.as_posix()] = text
     environment = image_environment(context, local)
     return Package(files, pipeline, reqs, environment, binary)
+
+
+def _relative_to_output(notebook_dir: str, out: Path) -> str:
+    """The notebook's folder as seen from the output folder (POSIX), so nothing generated holds
+    the converter's absolute paths; "" for an in-memory notebook."""
+    if not notebook_dir:
+        return ""
+    return Path(os.path.relpath(notebook_dir, out.resolve())).as_posix()
 
 
 def _runtime_wheel(src: Analysed, served: Served, context: dict[str, Any]) -> dict[str, bytes]:
