@@ -324,7 +324,35 @@ def lift(src: Analysed, params: Parameters) -> Lifted:
                 note("convert", "cell-unparsable", "error", message, f.cell, error=parts.error)
             )
     _display_helper(flow, out)
+    _figures_helper(flow, out)
     return out
+
+
+#: modules whose plots are matplotlib figures, which the inline backend shows and closes
+_PLOTTING = frozenset({"matplotlib", "pylab", "seaborn", "plotnine"})
+
+
+def _figures_helper(flow: dataflow.Flow, out: Lifted) -> None:
+    """A notebook that plots gets the inline backend's lifecycle: each cell's figures are
+    closed at its end (and saved under `--figures DIR`)."""
+    imports = {q.split(".")[0] for q in flow.imports.values()}
+    magic = any(
+        o.kind == "line_magic" and o.name in ("matplotlib", "pylab")
+        for f in flow.cells
+        for o in f.translation.occurrences
+    )
+    if imports & _PLOTTING or magic:
+        out.helpers.add("end_cell")
+        out.actions.append(
+            magics.Action(
+                0,
+                0,
+                "matplotlib figures",
+                "unwrapped",
+                "each cell's figures are closed at its end, as the inline backend does "
+                "(`--figures DIR` saves them)",
+            )
+        )
 
 
 def _display_helper(flow: dataflow.Flow, out: Lifted) -> None:
@@ -578,7 +606,9 @@ def _steps(lifted: Lifted, planned: Planned) -> list[str]:
     for step in planned.plan.steps:
         labels = [lifted.cells[i].label for i in step.cells]
         doc = f"{step.heading or 'Notebook'} — {', '.join(labels)}."
-        out.append(build.code_of(build.step_function(step, lifted.cells, doc)).strip())
+        figures = "end_cell" in lifted.helpers
+        step_def = build.step_function(step, lifted.cells, doc, figures)
+        out.append(build.code_of(step_def).strip())
         for i in step.cells:
             lifted.cell_map[i] = step.name
     return out
@@ -637,6 +667,7 @@ def _package_files(
         "package/__main__.py.j2",
         options=[_option(p) for p in params.params],
         uses_pandas=uses_pandas,
+        figures="end_cell" in lifted.helpers,
         **context,
     )
     files = {
