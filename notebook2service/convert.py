@@ -23,6 +23,7 @@ from .findings import CellRef, Finding, note
 from .generated import check_code, format_code, line_map
 from .image import notebook_python
 from .lift import build, magics
+from .lift.imports import place_imports
 from .lift.plan import Parameter, Plan, definition_counts, make_plan
 from .lift.secrets_env import secrets_from_env
 from .linter.checker import check_notebook
@@ -374,6 +375,7 @@ def plan(src: Analysed, params: Parameters, lifted: Lifted) -> Planned:
     """Which definitions are hoisted to module level, and the step functions."""
     flow = src.flow
     assigned = definition_counts(flow, functions=False)
+    kept_imports = place_imports(lifted.ordered, flow)
     module_names, module_functions = build.choose_hoisting(lifted.ordered, assigned)
     module_names |= lifted.imports | lifted.helpers
     # comment-only cells stay too (notes, and IPython syntax kept as a comment)
@@ -381,7 +383,15 @@ def plan(src: Analysed, params: Parameters, lifted: Lifted) -> Planned:
         i: bool(c.body or c.header or c.footer) or c.error is not None
         for i, c in lifted.cells.items()
     }
-    steps = make_plan(flow, body_cells, module_names, module_functions, params.params, params.cell)
+    steps = make_plan(
+        flow,
+        body_cells,
+        module_names,
+        module_functions,
+        params.params,
+        params.cell,
+        import_globals=kept_imports,
+    )
     return Planned(steps, module_names, module_functions)
 
 

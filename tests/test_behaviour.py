@@ -192,3 +192,38 @@ def test_figures_follow_the_inline_backend_and_are_saved_by_step_and_cell(tmp_pa
     saved = sorted(p.name for p in (tmp_path / "figs").iterdir())
     assert saved == ["plot-cell3-1.png", "plot-cell4-1.png", "plot-cell5-1.png", "plot-cell5-2.png"]
     assert all((tmp_path / "figs" / n).read_bytes().startswith(b"\x89PNG") for n in saved)
+
+
+# -- imports stay where the notebook ran them --------------------------------------------
+
+IMPORTS = notebook(
+    "import json",
+    md("# Load"),
+    "data = json.loads('[1, 2]')\n# the next line doubles the data\nimport csv\ndoubled = data * 2",
+    "import libcst\nprint(libcst.parse_expression('1').value)",
+    md("# Later"),
+    "print(type(libcst.Name('a')).__name__, doubled)",
+    md("# Optional"),
+    "import not_a_module_nb2svc_late\nprint('unreachable')",
+)
+
+
+def test_late_imports_stay_in_their_step_as_globals(tmp_path):
+    result, pipeline = _convert(tmp_path, IMPORTS)
+    head = pipeline.split("\ndef ", 1)[0]
+    assert "import json" in head and "import csv" in head  # leading cells, and the stdlib
+    assert "not_a_module_nb2svc_late" not in head and "import libcst" not in head
+    steps = {s["function"]: s for s in result.manifest["steps"]}
+    assert not any("libcst" in s["returns"] or "libcst" in s["parameters"] for s in steps.values())
+    assert any("libcst" in s["globals"] for s in steps.values())
+    comment = pipeline.index("# the next line doubles the data")
+    assert pipeline.index("doubled = data * 2") > comment > pipeline.index("data = json.loads")
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_a_late_failing_import_fails_in_its_step_not_at_import(tmp_path):
+    result, _ = _convert(tmp_path, IMPORTS)
+    proc = _run(tmp_path, result.package)
+    assert proc.stdout.split("\n")[:2] == ["1", "Name [1, 2, 1, 2]"]
+    assert proc.returncode != 0 and "not_a_module_nb2svc_late" in proc.stderr
