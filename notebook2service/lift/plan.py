@@ -155,14 +155,17 @@ def make_plan(
     module_functions: set[str],
     parameters: list[Parameter],
     parameters_cell: int | None,
+    import_globals: set[str] | None = None,
 ) -> Plan:
-    """`body_cells`: cell index -> whether the cell keeps statements for a step (after hoisting).
+    """`body_cells`: cell index -> whether the cell keeps statements for a step (after hoisting);
+    `import_globals`: names bound by imports kept in steps (module globals, see lift/imports).
 
     Passes: group cells by heading → the globals module-level functions share → each step's
     reads and writes → parameters and returns, walking top-down."""
     groups = _group_by_heading(flow, body_cells, parameters_cell)
     param_names = {p.name for p in parameters}
-    shared = _shared_globals(flow, module_names, module_functions) - param_names
+    shared = _shared_globals(flow, module_names, module_functions) | (import_globals or set())
+    shared -= param_names
     # step names must not shadow anything the notebook names (run() binds variables)
     taken = (
         set(module_names)
