@@ -348,6 +348,8 @@ def plan(src: Analysed, params: Parameters, lifted: Lifted) -> Planned:
     assigned = definition_counts(flow, functions=False)
     module_names, module_functions = build.choose_hoisting(lifted.ordered, assigned)
     module_names |= lifted.imports | lifted.helpers
+    # a followed `from local import *` stays at module level: its names, unless a cell rebinds
+    module_names |= {n for f in flow.cells for n in f.star_names if assigned.get(n) == 1}
     # comment-only cells stay too (notes, and IPython syntax kept as a comment)
     body_cells = {
         i: bool(c.body or c.header or c.footer) or c.error is not None
@@ -485,15 +487,16 @@ def _clashes(rel: Path, files: dict[str, str]) -> bool:
 
 
 def _plan_findings(src: Analysed, params: Parameters, lifted: Lifted, planned: Planned) -> None:
-    for name_, where in planned.plan.undefined.items():
-        message = (
-            f"`{name_}` is read in cell {where[0]} but no earlier cell defines it; "
-            "the package fails there, as Restart & Run All would"
-        )
-        cell = getattr(src.flow.by_index.get(where[0]), "cell", where[0])
-        src.findings.append(
-            note("convert", "undefined-in-package", "error", message, cell, name=name_)
-        )
+    if not _star_import_finding(src, planned.plan.undefined):
+        for name_, where in planned.plan.undefined.items():
+            message = (
+                f"`{name_}` is read in cell {where[0]} but no earlier cell defines it; "
+                "the package fails there, as Restart & Run All would"
+            )
+            cell = getattr(src.flow.by_index.get(where[0]), "cell", where[0])
+            src.findings.append(
+                note("convert", "undefined-in-package", "error", message, cell, name=name_)
+            )
     for fname in sorted(planned.module_functions):
         for fn in src.flow.functions.get(fname, []):
             for b in sorted(fn.free & params.names):
@@ -508,6 +511,34 @@ def _plan_findings(src: Analysed, params: Parameters, lifted: Lifted, planned: P
                         parameter=b,
                     )
                 )
+
+
+def _star_import_finding(src: Analysed, undefined: dict[str, list[int]]) -> bool:
+    """With a star import nb2svc could not follow, the names no cell defines may come from it:
+    one warning that says so, not an error per name. False when there is no such import."""
+    star = next((f for f in src.flow.cells if f.star_imports), None)
+    if star is None:
+        return False
+    module = star.star_imports[0][0]
+    names = sorted(undefined)
+    shown = ", ".join(f"`{n}`" for n in names[:12]) + (", …" if len(names) > 12 else "")
+    message = (
+        f"`from {module} import *` in cell {star.cell.index} could not be followed "
+        f"({star.star_reasons.get(module, 'not a local module')})"
+        + (f"; names no cell defines are taken to come from it: {shown}" if names else "")
+    )
+    src.findings.append(
+        note(
+            "convert",
+            "star-import-not-followed",
+            "warning" if names else "info",
+            message,
+            star.cell,
+            module=module,
+            names=names,
+        )
+    )
+    return True
 
 
 def _context(src: Analysed) -> dict[str, Any]:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from .exports import Exports, StarResolver
 from .ipython import Translation, translate
 from .notebook import Cell, Notebook
 
@@ -175,7 +177,12 @@ class CellFlow:
     strings: list[StringLit] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     imports: dict[str, str] = field(default_factory=dict)  # local name -> qualified name
+    #: star imports whose names are not all known (a library, or a local module not followed)
     star_imports: list[tuple[str, int, int]] = field(default_factory=list)
+    #: names bound by star imports of local modules that were followed (exports.py)
+    star_names: set[str] = field(default_factory=set)
+    #: why each of those could not be followed completely (module -> one line)
+    star_reasons: dict[str, str] = field(default_factory=dict)
     functions: dict[str, Function] = field(default_factory=dict)
     #: reads of functions/classes this cell itself defined (their bodies' reads happen here)
     local_calls: list[Use] = field(default_factory=list)
@@ -511,8 +518,9 @@ class CellVisitor(_Literals):
         syntax tree alive until the cyclic collector runs)."""
         return self
 
-    def __init__(self, flow: CellFlow):
+    def __init__(self, flow: CellFlow, stars: Callable[[str], Exports | None] | None = None):
         self.flow = flow
+        self.stars = stars  # what a local module's `import *` binds (exports.StarResolver)
         self.bound: set[str] = set()  # bound so far in this cell
         self.shift = flow.translation.col_shift
         self.dedent = flow.translation.dedent
@@ -692,12 +700,28 @@ class CellVisitor(_Literals):
         module = ("." * node.level) + (node.module or "")
         for alias in node.names:
             if alias.name == "*":
-                line, col = self.pos(node)
-                self.flow.star_imports.append((module, line, col))
+                self._star_import(module, node)
                 continue
             local = alias.asname or alias.name
             self.flow.imports[local] = f"{module}.{alias.name}" if module else alias.name
             self.bind(local, node)
+
+    def _star_import(self, module: str, node: ast.ImportFrom) -> None:
+        """A local module's exports are bound like `from m import a, b`; what is not known
+        (a library, an unreadable module) leaves the star import opaque, with the reason."""
+        found = self.stars(module) if self.stars is not None and module[:1] != "." else None
+        for name, qualified in (found.names if found is not None else {}).items():
+            self.flow.imports[name] = qualified
+            self.flow.star_names.add(name)
+            self.bind(name, node)
+        if found is None or found.reason:
+            line, col = self.pos(node)
+            self.flow.star_imports.append((module, line, col))
+            self.flow.star_reasons[module] = (
+                found.reason
+                if found
+                else f"no local {module.split('.')[0]}.py, and installed libraries are not read"
+            )
 
     def visit_Global(self, node: ast.Global) -> None:  # `global` at module level is a no-op
         pass
@@ -849,12 +873,12 @@ def _rebind_is_strong(value: ast.AST | None, target: ast.AST) -> bool:
     return False
 
 
-def analyze_cell(cell: Cell) -> CellFlow:
+def analyze_cell(cell: Cell, stars: Callable[[str], Exports | None] | None = None) -> CellFlow:
     flow = CellFlow(cell, translate(cell.source))
     tree = flow.translation.tree
     if tree is not None:
         try:
-            CellVisitor(flow).run(tree)
+            CellVisitor(flow, stars).run(tree)
         except RecursionError:
             err = SyntaxError("too deeply nested to analyse")
             err.lineno, err.offset = 1, 1
@@ -968,4 +992,23 @@ def _defined_before(f: CellFlow, use: Use) -> bool:
 
 
 def analyze(nb: Notebook) -> Flow:
-    return Flow(nb, [analyze_cell(c) for c in nb.cells if c.is_code and c.source.strip()])
+    """The notebook's flow; `from m import *` of a local module (a file next to the notebook,
+    or one an earlier cell wrote with `%%writefile`) binds the names `m` exports."""
+    written: dict[str, str] = {}
+    folder = None if nb.path.startswith("<") else Path(nb.path).parent
+    stars = StarResolver(folder, lambda: written)
+    cells = []
+    for c in nb.cells:
+        if c.is_code and c.source.strip():
+            cells.append(analyze_cell(c, stars))
+            _record_writes(cells[-1].translation, written)
+    return Flow(nb, cells)
+
+
+def _record_writes(translation: Translation, written: dict[str, str]) -> None:
+    for occ in translation.occurrences:
+        target = occ.writefile()
+        if target is not None:
+            name, append = target
+            text = written.get(name, "") if append else ""
+            written[name] = text + (occ.body or "")
