@@ -20,7 +20,7 @@ from typing import Any
 
 from . import __version__, dataflow
 from .findings import CellRef, Finding, note
-from .generated import check_code, format_code, line_map
+from .generated import check_code, check_notebook_code, format_code, line_map, same_finding
 from .image import notebook_python
 from .lift import build, magics
 from .lift.plan import Parameter, Plan, definition_counts, make_plan
@@ -616,9 +616,18 @@ def _steps(lifted: Lifted, planned: Planned) -> list[str]:
 
 
 def _generated_code_findings(src: Analysed, lifted: Lifted, pipeline: str) -> None:
-    """pyflakes over pipeline.py; each finding names its cell through the line map."""
+    """pyflakes over pipeline.py; each finding names its cell through the line map. What the
+    notebook's own code has already (an f-string without placeholders, `is` with a literal)
+    is the author's, kept as it was: a warning on the cell. Only the rest is an error."""
     ranges = line_map(pipeline)
+    own = check_notebook_code(
+        (f.cell.index, f.translation.python) for f in src.flow.cells if f.parsed
+    )
     for r in check_code(pipeline, f"{src.package}/pipeline.py"):
+        mine = same_finding(r, own) if r["code"] != "ruff" else None
+        if mine is not None:
+            src.findings.append(_notebook_code_finding(src, mine))
+            continue
         cell = next((x["cell"] for x in ranges if x["start"] <= r["line"] <= x["end"]), None)
         src.findings.append(
             Finding(
@@ -632,6 +641,20 @@ def _generated_code_findings(src: Analysed, lifted: Lifted, pipeline: str) -> No
                 file_line=r["line"] or None,
             )
         )
+
+
+def _notebook_code_finding(src: Analysed, r: dict[str, Any]) -> Finding:
+    cell = getattr(src.flow.by_index.get(r["cell"]), "cell", None)
+    return Finding(
+        r["code"],
+        f"cell {r['cell']} line {r['cell_line']}: {r['message']} (in the notebook's own code; "
+        "the package keeps it as written)",
+        cell=CellRef.of(cell),
+        line=r["cell_line"],
+        severity="warning",
+        kind="notebook-code",
+        args={"message": r["message"]},
+    )
 
 
 def _requirements(src: Analysed, lifted: Lifted, served: Served, found: set[str]) -> list[Any]:

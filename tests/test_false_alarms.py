@@ -126,3 +126,31 @@ def test_a_star_import_that_cannot_be_followed_is_one_finding_not_a_flood(tmp_pa
         assert why in star["message"] and star["args"]["names"] == ["alpha", "beta", "gamma"]
         assert not [c for c, _ in lint_codes(src) if c == "NB104"]
         assert [m for c, m in lint_codes(src) if c == "NB205"]
+
+
+# -- 2. ruff findings in the author's own code are not conversion errors -----------------
+def test_ruff_findings_in_the_authors_code_are_warnings_on_their_cell(tmp_path):
+    nb = notebook(
+        "x = 1",
+        "label = f'total'\nok = x is 1\nd = {'a': 1, 'a': 2}\nprint(label, ok, d)",
+    )
+    result = convert(write(tmp_path / "own.ipynb", nb), tmp_path / "out")
+    assert errors(result) == []
+    own = {f["code"]: f for f in result.findings if f["kind"] == "notebook-code"}
+    assert {"F541", "F632", "F601"} <= set(own)
+    assert all(f["severity"] == "warning" and f["cell"]["index"] == 2 for f in own.values())
+    assert own["F632"]["line"] == 2 and "cell 2 line 2" in own["F632"]["message"]
+
+
+def test_what_the_conversion_itself_breaks_is_still_an_error():
+    from notebook2service.generated import check_code, check_notebook_code, same_finding
+
+    own = check_notebook_code([(0, "x = 1"), (1, "print(f'a')")])
+    assert [(r["code"], r["cell"], r["cell_line"]) for r in own] == [("F541", 1, 1)]
+    generated = check_code("def step():\n    print(f'a')\n    return y\n", "p.py")
+    matched = [same_finding(r, own) for r in generated]
+    # F541 repeats the notebook's own; the undefined `y` is the conversion's doing
+    assert [(r["code"], m is not None) for r, m in zip(generated, matched, strict=True)] == [
+        ("F541", True),
+        ("F821", False),
+    ]
