@@ -154,3 +154,66 @@ def test_what_the_conversion_itself_breaks_is_still_an_error():
         ("F541", True),
         ("F821", False),
     ]
+
+
+# -- 3. "`knn` is not a Pipeline ..." only for learned preparation on the path -------------
+LOAD = (
+    "import pandas as pd\n"
+    "from sklearn.neighbors import KNeighborsClassifier\n"
+    "from sklearn.model_selection import cross_val_score, train_test_split\n"
+    "from sklearn.preprocessing import MinMaxScaler, StandardScaler\n"
+    "from sklearn.pipeline import make_pipeline\n"
+    "df = pd.DataFrame({'a': [1.0, 2, 3, 4, 5, 6], 'b': [2.0, 1, 0, 1, 2, 3], 'y': [0, 1] * 3})"
+)
+
+
+def feature_notes(tmp_path: Path, *cells: str) -> list[dict]:
+    src = write(tmp_path / "f.ipynb", notebook(LOAD, *cells))
+    result = convert(src, tmp_path / "out", write=False)
+    return [
+        f for f in result.findings if f["name"] in ("features-not-pipeline", "pipeline-features")
+    ]
+
+
+def test_no_feature_warning_without_learned_preparation_on_the_path(tmp_path):
+    notes = feature_notes(
+        tmp_path,
+        "df.describe()\nprint(df['a'].mean())",
+        "X = df[['a', 'b']]\ny = df['y']\nX_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)",
+        "knn = KNeighborsClassifier(n_neighbors=1)\nknn.fit(X_train, y_train)",
+        "scores = cross_val_score(knn, X, y, cv=2)\nprint(scores.mean(), scores.std())",
+        "print(knn.predict(X_test))",
+    )
+    assert notes == []
+
+
+def test_learned_preparation_on_the_path_is_named(tmp_path):
+    [note] = feature_notes(
+        tmp_path,
+        "X = df[['a', 'b']]\ny = df['y']\nX_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)",
+        "sc = StandardScaler()\nsc.fit(X_train)\nX_train_std = sc.transform(X_train)",
+        "knn = KNeighborsClassifier(n_neighbors=1)\nknn.fit(X_train_std, y_train)\nprint(knn.predict(sc.transform(X_test)))",
+    )
+    assert note["name"] == "features-not-pipeline" and note["severity"] == "warning"
+    assert note["args"]["learned"] == [{"cell": 3, "what": "fits `sc`"}]
+    [note] = feature_notes(
+        tmp_path,
+        "df['a'] = df['a'].fillna(df['a'].mean())\ndf['c'] = df[['a', 'b']].sum(axis=1)",
+        "X = df[['a', 'c']]\nknn = KNeighborsClassifier(n_neighbors=1).fit(X, df['y'])\nprint(knn.predict(X))",
+    )
+    assert note["args"]["learned"] == [{"cell": 2, "what": "uses `mean`"}]  # not `sum(axis=1)`
+
+
+def test_a_pipeline_is_never_called_not_a_pipeline(tmp_path):
+    for build in (
+        "pipe = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=1))\npipe.fit(X, y)",
+        "pipe = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=1)).fit(X, y)",
+    ):
+        [note] = feature_notes(
+            tmp_path,
+            "X = df[['a', 'b']]\ny = df['y']",
+            "mms = MinMaxScaler().fit(X)\nprint(mms.transform(X))",  # unrelated
+            build,
+            "print(pipe.score(X, y))",
+        )
+        assert note["name"] == "pipeline-features" and note["args"]["model"] == "pipe"
