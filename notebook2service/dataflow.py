@@ -124,6 +124,9 @@ class Mutation:
     col: int
     how: str  # e.g. ".append()", "item assignment", "inplace=True"
     accumulating: bool = False
+    #: the receiver is a method call's result (`d.get(k).append(x)`): a mutation of the name
+    #: only when that is not an imported module or class (`sklearn.svm.SVC().fit(X)`)
+    through_call: bool = False
 
 
 @dataclass
@@ -142,6 +145,9 @@ class StringLit:
     col: int
     context: str | None  # assignment target, keyword or dict key the string is bound to
     docstring: bool = False
+    #: the literal continues something computed (`prefix + "/data"`, `f"{root}/data"`): it is
+    #: not the start of the string the program uses
+    continuation: bool = False
 
 
 @dataclass
@@ -206,6 +212,21 @@ def _root_name(node: ast.AST) -> ast.Name | None:
             node = node.func
         else:
             return None
+
+
+def _receiver(node: ast.AST) -> tuple[ast.Name | None, bool]:
+    """The name a method call's receiver is reached from, and whether through a call; None
+    for a fresh result (`SVC(...).fit(X)`: a call of a plain name changes nothing named)."""
+    through_call = False
+    while True:
+        if isinstance(node, ast.Name):
+            return node, through_call
+        if isinstance(node, (ast.Attribute, ast.Subscript, ast.Starred)):
+            node = node.value
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            through_call, node = True, node.func.value
+        else:
+            return None, through_call
 
 
 def dotted(node: ast.AST, calls: bool = False) -> str | None:
@@ -296,11 +317,32 @@ class _Literals(Visitor):
     sink: CellVisitor | None
     context: list[str | None]
 
-    def _string(self, node: ast.Constant, docstring: bool = False) -> None:
+    def _string(self, node: ast.Constant, docstring: bool = False, cont: bool = False) -> None:
         if self.sink is not None:
             line, col = self.sink.pos(node)
             ctx = None if docstring else self.context[-1]
-            self.sink.flow.strings.append(StringLit(node.value, line, col, ctx, docstring))
+            lit = StringLit(node.value, line, col, ctx, docstring, cont)
+            self.sink.flow.strings.append(lit)
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        right = node.right
+        if (
+            isinstance(node.op, ast.Add)
+            and isinstance(right, ast.Constant)
+            and isinstance(right.value, str)
+            and not (isinstance(node.left, ast.Constant) and isinstance(node.left.value, str))
+        ):  # `prefix + "/data"`: the literal is not where the path starts
+            self.visit(node.left)
+            self._string(right, cont=True)
+            return
+        self.generic_visit(node)
+
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
+        for i, part in enumerate(node.values):  # f"{root}/data": only a leading literal starts it
+            if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                self._string(part, cont=i > 0)
+            else:
+                self.visit(part)
 
     def _call(self, node: ast.Call) -> None:
         name = dotted(node.func)
@@ -554,9 +596,16 @@ class CellVisitor(_Literals):
         self.bound.add(name)
         self.flow.deletes.pop(name, None)
 
-    def mutate(self, name: str, node: ast.AST, how: str, accumulating: bool = False) -> None:
+    def mutate(
+        self,
+        name: str,
+        node: ast.AST,
+        how: str,
+        accumulating: bool = False,
+        through_call: bool = False,
+    ) -> None:
         line, col = self.pos(node)
-        self.flow.mutations.append(Mutation(name, line, col, how, accumulating))
+        self.flow.mutations.append(Mutation(name, line, col, how, accumulating, through_call))
 
     def external(self, name: str) -> bool:
         """Was `name` read in this cell before the cell bound it (so it came from outside)?"""
@@ -804,13 +853,13 @@ class CellVisitor(_Literals):
             for k in node.keywords
         )
         if isinstance(func, ast.Attribute):
-            root = _root_name(func.value)
+            root, through_call = _receiver(func.value)
             if root is not None and root.id not in self.flow.imports:
                 if inplace:
-                    self.mutate(root.id, node, "inplace=True")
+                    self.mutate(root.id, node, "inplace=True", through_call=through_call)
                 elif func.attr in MUTATING_METHODS:
                     acc = func.attr in ACCUMULATING_METHODS
-                    self.mutate(root.id, node, f".{func.attr}()", accumulating=acc)
+                    self.mutate(root.id, node, f".{func.attr}()", acc, through_call)
                     if acc and self.external(root.id):
                         line, col = self.pos(node)
                         self.flow.self_updates.append(
@@ -910,6 +959,10 @@ class Flow:
         self.imports: dict[str, str] = {}
         for f in self.cells:
             self.imports.update(f.imports)
+        for f in self.cells:  # `np.random.default_rng().shuffle(x)` changes no module
+            f.mutations = [
+                m for m in f.mutations if not (m.through_call and m.name in self.imports)
+            ]
         self.opaque_defs = any(
             f.translation.opaque_defs or f.translation.star_import or f.star_imports
             for f in self.cells

@@ -217,3 +217,39 @@ def test_a_pipeline_is_never_called_not_a_pipeline(tmp_path):
             "print(pipe.score(X, y))",
         )
         assert note["name"] == "pipeline-features" and note["args"]["model"] == "pipe"
+
+
+# -- 4. NB107 on a fresh call result; NB203 on a literal that continues a path -----------
+def test_a_method_call_on_a_fresh_call_result_mutates_nothing_named(tmp_path):
+    src = write(
+        tmp_path / "m.ipynb",
+        notebook(
+            "import sklearn.svm\nfrom sklearn.svm import SVC\nX, y = [[0], [1]], [0, 1]",
+            "print(SVC, sklearn.svm)",
+            "clf = SVC(C=1.0).fit(X, y)\nother = sklearn.svm.SVC().fit(X, y)",
+            "d = {'k': []}",
+            "print(d)",
+            "d.get('k').append(1)",
+        ),
+    )
+    nb107 = [m for c, m in lint_codes(src) if c == "NB107"]
+    assert not [m for m in nb107 if "`SVC`" in m or "`sklearn`" in m]
+    assert [m for m in nb107 if "`d`" in m]  # a method's result can be the object itself
+
+
+def test_absolute_path_only_where_the_literal_starts_the_path(tmp_path):
+    src = write(
+        tmp_path / "p.ipynb",
+        notebook(
+            "prefix = 'data'\n"
+            "a = prefix + '/data/train.csv'\n"
+            "b = f'{prefix}/data/train.csv'\n"
+            "c = '/data/train.csv'\n"
+            "d = '/home/me' + '/x.csv'\n"
+            "e = f'/home/me/{prefix}.csv'"
+        ),
+    )
+    lines = sorted(
+        d.line for d in check_notebook(load(str(src)), lambda c: True) if d.code == "NB203"
+    )
+    assert lines == [4, 5, 6]

@@ -123,7 +123,7 @@ def path_kind(value: str) -> str | None:
 def absolute_paths(ctx: Context) -> None:
     for f in ctx.flow.cells:
         for s in f.strings:
-            if s.docstring:
+            if s.docstring or s.continuation:
                 continue
             kind = path_kind(s.value)
             if kind:
