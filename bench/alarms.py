@@ -157,8 +157,12 @@ def collect_one(path_str: str) -> dict:
 def collect(corpus: Path, out: Path, jobs: int) -> None:
     files = sorted(str(p) for p in corpus.rglob("*.ipynb"))
     start = time.perf_counter()
+    results = []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        results = list(pool.map(collect_one, files, chunksize=4))
+        for i, r in enumerate(pool.map(collect_one, files, chunksize=4), 1):
+            results.append(r)
+            if i % 100 == 0:
+                print(f"{out.name}: {i}/{len(files)} notebooks", file=sys.stderr, flush=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"seconds": time.perf_counter() - start, "notebooks": results}))
 
