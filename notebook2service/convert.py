@@ -20,7 +20,7 @@ from typing import Any
 
 from . import __version__, dataflow
 from .findings import CellRef, Finding, note
-from .generated import check_code, format_code, line_map
+from .generated import check_code, check_notebook_code, format_code, line_map, same_finding
 from .image import notebook_python
 from .lift import build, display, magics
 from .lift.imports import place_imports
@@ -393,6 +393,8 @@ def plan(src: Analysed, params: Parameters, lifted: Lifted) -> Planned:
     kept_imports = place_imports(lifted.ordered, flow)
     module_names, module_functions = build.choose_hoisting(lifted.ordered, assigned)
     module_names |= lifted.imports | lifted.helpers
+    # a followed `from local import *` stays at module level: its names, unless a cell rebinds
+    module_names |= {n for f in flow.cells for n in f.star_names if assigned.get(n) == 1}
     # comment-only cells stay too (notes, and IPython syntax kept as a comment)
     body_cells = {
         i: bool(c.body or c.header or c.footer) or c.error is not None
@@ -550,15 +552,16 @@ def _clashes(rel: Path, files: dict[str, str]) -> bool:
 
 
 def _plan_findings(src: Analysed, params: Parameters, lifted: Lifted, planned: Planned) -> None:
-    for name_, where in planned.plan.undefined.items():
-        message = (
-            f"`{name_}` is read in cell {where[0]} but no earlier cell defines it; "
-            "the package fails there, as Restart & Run All would"
-        )
-        cell = getattr(src.flow.by_index.get(where[0]), "cell", where[0])
-        src.findings.append(
-            note("convert", "undefined-in-package", "error", message, cell, name=name_)
-        )
+    if not _star_import_finding(src, planned.plan.undefined):
+        for name_, where in planned.plan.undefined.items():
+            message = (
+                f"`{name_}` is read in cell {where[0]} but no earlier cell defines it; "
+                "the package fails there, as Restart & Run All would"
+            )
+            cell = getattr(src.flow.by_index.get(where[0]), "cell", where[0])
+            src.findings.append(
+                note("convert", "undefined-in-package", "error", message, cell, name=name_)
+            )
     for fname in sorted(planned.module_functions):
         for fn in src.flow.functions.get(fname, []):
             for b in sorted(fn.free & params.names):
@@ -573,6 +576,34 @@ def _plan_findings(src: Analysed, params: Parameters, lifted: Lifted, planned: P
                         parameter=b,
                     )
                 )
+
+
+def _star_import_finding(src: Analysed, undefined: dict[str, list[int]]) -> bool:
+    """With a star import nb2svc could not follow, the names no cell defines may come from it:
+    one warning that says so, not an error per name. False when there is no such import."""
+    star = next((f for f in src.flow.cells if f.star_imports), None)
+    if star is None:
+        return False
+    module = star.star_imports[0][0]
+    names = sorted(undefined)
+    shown = ", ".join(f"`{n}`" for n in names[:12]) + (", …" if len(names) > 12 else "")
+    message = (
+        f"`from {module} import *` in cell {star.cell.index} could not be followed "
+        f"({star.star_reasons.get(module, 'not a local module')})"
+        + (f"; names no cell defines are taken to come from it: {shown}" if names else "")
+    )
+    src.findings.append(
+        note(
+            "convert",
+            "star-import-not-followed",
+            "warning" if names else "info",
+            message,
+            star.cell,
+            module=module,
+            names=names,
+        )
+    )
+    return True
 
 
 def _context(src: Analysed) -> dict[str, Any]:
@@ -652,9 +683,18 @@ def _steps(lifted: Lifted, planned: Planned) -> list[str]:
 
 
 def _generated_code_findings(src: Analysed, lifted: Lifted, pipeline: str) -> None:
-    """pyflakes over pipeline.py; each finding names its cell through the line map."""
+    """pyflakes over pipeline.py; each finding names its cell through the line map. What the
+    notebook's own code has already (an f-string without placeholders, `is` with a literal)
+    is the author's, kept as it was: a warning on the cell. Only the rest is an error."""
     ranges = line_map(pipeline)
+    own = check_notebook_code(
+        (f.cell.index, f.translation.python) for f in src.flow.cells if f.parsed
+    )
     for r in check_code(pipeline, f"{src.package}/pipeline.py"):
+        mine = same_finding(r, own) if r["code"] != "ruff" else None
+        if mine is not None:
+            src.findings.append(_notebook_code_finding(src, mine))
+            continue
         cell = next((x["cell"] for x in ranges if x["start"] <= r["line"] <= x["end"]), None)
         src.findings.append(
             Finding(
@@ -668,6 +708,20 @@ def _generated_code_findings(src: Analysed, lifted: Lifted, pipeline: str) -> No
                 file_line=r["line"] or None,
             )
         )
+
+
+def _notebook_code_finding(src: Analysed, r: dict[str, Any]) -> Finding:
+    cell = getattr(src.flow.by_index.get(r["cell"]), "cell", None)
+    return Finding(
+        r["code"],
+        f"cell {r['cell']} line {r['cell_line']}: {r['message']} (in the notebook's own code; "
+        "the package keeps it as written)",
+        cell=CellRef.of(cell),
+        line=r["cell_line"],
+        severity="warning",
+        kind="notebook-code",
+        args={"message": r["message"]},
+    )
 
 
 def _requirements(src: Analysed, lifted: Lifted, served: Served, found: set[str]) -> list[Any]:
