@@ -22,7 +22,7 @@ from . import __version__, dataflow
 from .findings import CellRef, Finding, note
 from .generated import check_code, format_code, line_map
 from .image import notebook_python
-from .lift import build, magics
+from .lift import build, display, magics
 from .lift.plan import Parameter, Plan, definition_counts, make_plan
 from .lift.secrets_env import secrets_from_env
 from .linter.checker import check_notebook
@@ -324,7 +324,22 @@ def lift(src: Analysed, params: Parameters) -> Lifted:
                 note("convert", "cell-unparsable", "error", message, f.cell, error=parts.error)
             )
     _display_helper(flow, out)
+    _show_displayed(src, out)
     return out
+
+
+def _show_displayed(src: Analysed, out: Lifted) -> None:
+    """Each cell's displayed last expression goes to `show_result()` (lift/display.py), unless
+    the notebook itself defines that name (then they stay plain expressions, with a note)."""
+    if display.HOOK in {n for f in src.flow.cells for n in f.defs}:
+        message = (
+            f"the notebook defines `{display.HOOK}`, so displayed values (a cell's last "
+            "expression) are computed but not shown in the package"
+        )
+        src.findings.append(note("convert", "display-hook-taken", "info", message))
+        return
+    if sum(display.show_displayed(c, out.actions) for c in out.ordered):
+        out.helpers.add(display.HOOK)
 
 
 def _display_helper(flow: dataflow.Flow, out: Lifted) -> None:
@@ -433,7 +448,11 @@ def assemble(
     binary = _runtime_wheel(src, served, context)
     files.update(
         container_files(
-            served.sm, planned.plan, {**context, "pipeline_source": pipeline}, copied, notebook_dir
+            served.sm,
+            planned.plan,
+            {**context, "pipeline_source": pipeline},
+            copied,
+            _relative_to_output(notebook_dir, src.out),
         )
     )
     files.update(local.files)
@@ -456,6 +475,14 @@ def assemble(
         files[rel.as_posix()] = text
     environment = image_environment(context, local)
     return Package(files, pipeline, reqs, environment, binary)
+
+
+def _relative_to_output(notebook_dir: str, out: Path) -> str:
+    """The notebook's folder as seen from the output folder (POSIX), so nothing generated holds
+    the converter's absolute paths; "" for an in-memory notebook."""
+    if not notebook_dir:
+        return ""
+    return Path(os.path.relpath(notebook_dir, out.resolve())).as_posix()
 
 
 def _runtime_wheel(src: Analysed, served: Served, context: dict[str, Any]) -> dict[str, bytes]:
@@ -636,6 +663,7 @@ def _package_files(
     main_py = render(
         "package/__main__.py.j2",
         options=[_option(p) for p in params.params],
+        show_flag=_show_flag(params) if display.HOOK in lifted.helpers else None,
         uses_pandas=uses_pandas,
         **context,
     )
@@ -757,6 +785,12 @@ def package_name(nb: Notebook, name: str | None) -> str:
     if shadows or candidate != _default_package(candidate):
         candidate += "_pipeline"
     return candidate
+
+
+def _show_flag(params: Parameters) -> str:
+    """`--show` prints displayed values, unless a papermill parameter already owns the flag."""
+    taken = {_option(p)["flag"] for p in params.params}
+    return next(f for f in ("show", "show-results", "nb2svc-show") if f not in taken)
 
 
 def _option(p: Parameter) -> dict[str, str]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from ..dataflow import BUILTINS, Flow, is_ipython_global
 from ..redact import redact
 from . import names, split
+from .paths import definitely_bound
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
 #: headings that say nothing about what the step does: the name comes from its code
@@ -89,15 +90,16 @@ def make_plan(
     ]
     param_names = {p.name for p in parameters}
     shared = _shared_globals(flow, module_names, module_functions) - param_names
-    cache: dict[tuple[int, ...], Step] = {}
+    cache: dict[tuple[int, ...], tuple[Step, set[str]]] = {}
 
-    def build(gs: list[split.Group]) -> tuple[list[Step], dict[str, list[int]]]:
+    def build(gs: list[split.Group]) -> tuple[list[Step], dict[str, list[int]], set[str]]:
         steps = [_step_copy(flow, g, (module_names, shared), cache) for g in gs]
-        return steps, _link_steps(steps, param_names, shared)
+        everywhere = shared | _bound_on_some_paths(steps, cache) - param_names
+        return steps, _link_steps(steps, param_names, everywhere), everywhere
 
     groups = split.at_stages(flow, groups)
     groups = split.bounded(flow, groups, lambda gs: [len(s.returns) for s in build(gs)[0]])
-    steps, undefined = build(groups)
+    steps, undefined, shared = build(groups)
     # step names must not shadow anything the notebook names (run() binds variables)
     taken = (
         set(module_names)
@@ -123,6 +125,30 @@ def _name(flow: Flow, step: Step, part: bool) -> str:
             [f.cell.source for i in step.cells if (f := flow.by_index.get(i)) is not None]
         )
     return (code if code not in BUILTINS and not keyword.iskeyword(code) else "") or heading
+
+
+def _bound_on_some_paths(
+    steps: list[Step], cache: dict[tuple[int, ...], tuple[Step, set[str]]]
+) -> set[str]:
+    """Names a step writes but may leave unbound (see lift/paths.py): they stay module
+    globals, never returned; later steps read the global, as the notebook read its own."""
+    maybe: set[str] = set()
+    for step in steps:
+        maybe |= cache[tuple(step.cells)][1]
+    for step in steps:
+        step.reads = [n for n in step.reads if n not in maybe]
+    return maybe
+
+
+def _maybe_unbound(flow: Flow, step: Step) -> set[str]:
+    """The names `step` writes that some path through its cells leaves unbound."""
+    state = set(step.reads)
+    for idx in step.cells:
+        f = flow.by_index.get(idx)
+        if f is not None and f.translation.tree is not None:
+            skip = set(f.translation.scoped_lines)
+            state = definitely_bound(f.translation.tree.body, state, skip)
+    return set(step.writes) - state
 
 
 def definition_counts(flow: Flow, *, functions: bool = True) -> dict[str, int]:
@@ -178,13 +204,15 @@ def _step_copy(
     flow: Flow,
     group: split.Group,
     outside: tuple[set[str], set[str]],
-    cache: dict[tuple[int, ...], Step],
+    cache: dict[tuple[int, ...], tuple[Step, set[str]]],
 ) -> Step:
-    """A fresh Step for the group (its reads and writes computed once per run of cells)."""
+    """A fresh Step for the group (its reads and writes, and the names it may leave
+    unbound, computed once per run of cells)."""
     key = tuple(group.cells)
     if key not in cache:
-        cache[key] = _step(flow, group.heading, group.cells, outside)
-    s = cache[key]
+        made = _step(flow, group.heading, group.cells, outside)
+        cache[key] = (made, _maybe_unbound(flow, made))
+    s = cache[key][0]
     return Step(s.name, list(s.cells), s.heading, reads=s.reads, writes=s.writes, mutated=s.mutated)
 
 
