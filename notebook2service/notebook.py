@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .findings import CellRef
+
 
 class NotebookError(Exception):
     """The file cannot be read as a notebook (bad JSON, not a notebook, unreadable)."""
@@ -46,9 +48,7 @@ class Cell:
 
     def label(self) -> str:
         """`cell 3 (In[7])` — how messages name a cell."""
-        if self.execution_count is not None:
-            return f"cell {self.index} (In[{self.execution_count}])"
-        return f"cell {self.index}"
+        return CellRef(self.index, self.id, self.execution_count).label
 
     def file_line_of(self, line: int) -> int | None:
         """Line in the .ipynb file that holds line ``line`` (1-based) of this cell's source."""

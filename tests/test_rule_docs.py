@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from notebook2service.cli import main
+from notebook2service.findings import CellRef
 from notebook2service.linter import lint
 from notebook2service.linter.messages import MESSAGES
 from notebook2service.linter.ruledocs import DOCS, rules_table
@@ -59,12 +60,17 @@ def _notebook(example: str) -> dict:
     return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}
 
 
+def ref(index: int, count: int | None = None, id: str | None = None) -> dict:
+    """A cell as a finding's args hold it (`CellRef.to_dict()`)."""
+    return {"index": index, "id": id, "execution_count": count}
+
+
 # The documented examples that are plain notebooks, and the findings of their rule in them:
 # code → [(cell, args)], compared exactly.
 EXAMPLES = {
-    "NB001": [(1, {"cell": 1, "error": "expected ':'"})],
-    "NB101": [(2, {"cell": 2, "count": 1, "above": 1, "above_count": 2})],
-    "NB102": [(2, {"cell": 2, "cells_below_ran": True})],
+    "NB001": [(1, {"cell": ref(1, id="c0"), "error": "expected ':'"})],
+    "NB101": [(2, {"cell": ref(2, 1, "c1"), "above": ref(1, 2, "c0")})],
+    "NB102": [(2, {"cell": ref(2, id="c1"), "cells_below_ran": True})],
     "NB103": [(1, {"name": "total", "via": None, "later": 2, "same_cell": None})],
     "NB104": [(2, {"name": "xs", "via": None, "missing": [2, 3]})],
     "NB105": [(2, {"missing": [2, 3, 4]})],
@@ -72,19 +78,16 @@ EXAMPLES = {
         (
             2,
             {
-                "cell": 2,
-                "count": 3,
+                "cell": ref(2, 3, "c1"),
                 "name": "x",
                 "modified": False,
-                "saved": 3,
-                "saved_count": 2,
-                "topdown": 1,
-                "topdown_count": 1,
+                "saved": ref(3, 2, "c2"),
+                "topdown": ref(1, 1, "c0"),
             },
         )
     ],
-    "NB107": [(3, {"cell": 3, "name": "items", "how": ".append()", "readers": [2]})],
-    "NB108": [(1, {"cell": 1, "name": "count", "how": "`count = …count…`"})],
+    "NB107": [(3, {"cell": ref(3, id="c2"), "name": "items", "how": ".append()", "readers": [2]})],
+    "NB108": [(1, {"cell": ref(1, id="c0"), "name": "count", "how": "`count = …count…`"})],
     "NB201": [
         (1, {"syntax": "!pip install pandas", "magic": "shell", "effect": "install"}),
         (1, {"syntax": "%run", "magic": "run", "effect": "run"}),
@@ -101,37 +104,40 @@ EXAMPLES = {
 # express: the file's structure, saved outputs, the JupyterLab extension's run records.
 FIXTURES = Path(__file__).resolve().parent / "rule_fixtures"
 FIXTURE_FINDINGS = {
-    "NB002-missing-cell-id": [(2, {"cell": 2, "minor": 5})],
-    "NB003-duplicate-cell-id": [(3, {"cell": 3, "cell_id": "cell-0", "first": 1})],
-    "NB004-invalid-cell": [(2, {"cell": 2}), (3, {"cell": 3})],
+    "NB002-missing-cell-id": [(2, {"cell": ref(2, 2), "minor": 5})],
+    "NB003-duplicate-cell-id": [
+        (3, {"cell": ref(3, 3, "cell-0"), "cell_id": "cell-0", "first": 1})
+    ],
+    "NB004-invalid-cell": [(2, {"cell": ref(2)}), (3, {"cell": ref(3, id="c2")})],
     "NB102-unexecuted-cell": [
-        (2, {"cell": 2, "cells_below_ran": True}),
-        (4, {"cell": 4, "cells_below_ran": False}),
+        (2, {"cell": ref(2, id="cell-1"), "cells_below_ran": True}),
+        (4, {"cell": ref(4, id="cell-3"), "cells_below_ran": False}),
     ],
     "NB106-replay-divergence": [
         (
             2,
             {
-                "cell": 2,
-                "count": 3,
+                "cell": ref(2, 3, "cell-1"),
                 "name": "x",
                 "modified": False,
-                "saved": 3,
-                "saved_count": 2,
-                "topdown": 1,
-                "topdown_count": 1,
+                "saved": ref(3, 2, "cell-2"),
+                "topdown": ref(1, 1, "cell-0"),
             },
         )
     ],
-    "NB109-cell-edited-after-run": [(2, {"cell": 2, "count": 2})],
+    "NB109-cell-edited-after-run": [(2, {"cell": ref(2, 2, "cell-1")})],
     "NB110-stale-kernel-output": [
-        (1, {"cell": 1, "count": 1, "latest": 3, "latest_count": 1}),
-        (2, {"cell": 2, "count": 2, "latest": 3, "latest_count": 1}),
+        (1, {"cell": ref(1, 1, "cell-0"), "latest": ref(3, 1, "cell-2")}),
+        (2, {"cell": ref(2, 2, "cell-1"), "latest": ref(3, 1, "cell-2")}),
     ],
     "NB206-stored-error": [
         (
             2,
-            {"cell": 2, "count": 2, "ename": "ZeroDivisionError", "evalue": "division by zero"},
+            {
+                "cell": ref(2, 2, "cell-1"),
+                "ename": "ZeroDivisionError",
+                "evalue": "division by zero",
+            },
         )
     ],
     "NB207-boto3-endpoint": [(1, {"call": "sm.create_endpoint", "creates": "endpoint"})],
@@ -180,8 +186,9 @@ def test_message_is_its_template_filled_from_args(code: str) -> None:
 
 
 def _text(cls: type, args: dict) -> str | None:
+    cells = {k: CellRef.from_dict(v) for k, v in args.items() if isinstance(v, dict)}
     try:
-        return str(cls(**args))
+        return str(cls(**{**args, **cells}))
     except KeyError:  # another sentence of the rule (`IPythonOnlyCall` knows three names)
         return None
 

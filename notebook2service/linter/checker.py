@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 
 from .. import dataflow
+from ..findings import CellRef
 from ..notebook import Notebook
 from . import hidden_state, kernel_records, production  # noqa: F401  (register their checks)
 from .messages import (
@@ -79,13 +80,13 @@ def check_notebook(
     flow = flow if flow is not None else dataflow.analyze(nb)
     ctx = Context(nb, flow, enabled)
     for cell, problem, details in nb.problems:
-        ctx.report(cell, 1, 1, _PROBLEMS[problem](cell=cell.index, **details))
+        ctx.report(cell, 1, 1, _PROBLEMS[problem](cell=CellRef.of(cell), **details))
     for f in flow.cells:
         err = f.translation.error
         if err is not None:
             line = err.lineno or 1
             col = (err.offset or 1) + f.translation.col_shift.get(line, 0) + f.translation.dedent
-            ctx.report(f.cell, line, col, SyntaxErrorInCell(cell=f.cell.index, error=err.msg))
+            ctx.report(f.cell, line, col, SyntaxErrorInCell(cell=CellRef.of(f.cell), error=err.msg))
     for code, fn in CHECKS:
         if enabled(code):
             ctx.checking = code

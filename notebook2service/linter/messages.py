@@ -4,21 +4,18 @@ The pattern of pyflakes' ``messages.py``: a check builds a message object from s
 values (``UseBeforeDefinition(name="x", via=None, later=4)``); the `Finding` carries the
 object's fields as ``args`` and its text as ``message``. Readers take names, cells and counts
 from ``args``; the prose is for people. A template names the message's fields and the small
-derived phrases the class defines as properties (``{via_text}``, ``{label}``).
+derived phrases the class defines as properties (``{via_text}``); a cell is a `CellRef`
+(``{cell.label}`` is ``cell 3 (In[7])``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, dataclass_transform
 
+from ..findings import CellRef
 from ..redact import MARKER
-
-
-def label(index: int, count: int | None) -> str:
-    """`cell 3 (In[7])` — how messages name a cell."""
-    return f"cell {index}" if count is None else f"cell {index} (In[{count}])"
 
 
 def counts_text(counts: list[int], limit: int = 4) -> str:
@@ -48,38 +45,31 @@ class _Fields:
         return getattr(self.message, key)
 
 
-@dataclass(frozen=True)
+@dataclass_transform(frozen_default=True)
 class Message:
+    """A message class: `class X(Message, code="NB103")` with a `template` and its fields
+    (each subclass is made a frozen dataclass). A cell is a `CellRef` (`{cell.label}`)."""
+
     code: ClassVar[str] = ""
     template: ClassVar[str] = ""
 
-    def __init_subclass__(cls, **kw: Any) -> None:
+    def __init_subclass__(cls, code: str = "", **kw: Any) -> None:
         super().__init_subclass__(**kw)
-        if cls.code:
-            MESSAGES.setdefault(cls.code, []).append(cls)
+        dataclass(frozen=True)(cls)
+        if code:
+            cls.code = code
+            MESSAGES.setdefault(code, []).append(cls)
 
     @property
     def args(self) -> dict[str, Any]:
-        """The named arguments, as the `Finding` stores them."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """The named arguments, as the `Finding` stores them (cells as `CellRef.to_dict()`)."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {k: v.to_dict() if isinstance(v, CellRef) else v for k, v in values.items()}
 
     def __str__(self) -> str:
         return self.template.format_map(_Fields(self))
 
 
-@dataclass(frozen=True)
-class _OwnCell(Message):
-    """A message that names its own cell (`cell 3 (In[7])`)."""
-
-    cell: int
-    count: int | None
-
-    @property
-    def label(self) -> str:
-        return label(self.cell, self.count)
-
-
-@dataclass(frozen=True)
 class _NameRead(Message):
     """A message about a read of `name`, perhaps through a function (`via`)."""
 
@@ -92,69 +82,51 @@ class _NameRead(Message):
 
 
 # -- syntax and format (NB0xx) -------------------------------------------------------------
-@dataclass(frozen=True)
-class SyntaxErrorInCell(Message):
-    code = "NB001"
+class SyntaxErrorInCell(Message, code="NB001"):
     template = (
-        "cell {cell} cannot be parsed ({error}); it is skipped and the rest of the notebook "
+        "cell {cell.index} cannot be parsed ({error}); it is skipped and the rest of the notebook "
         "is still checked"
     )
-    cell: int
+    cell: CellRef
     error: str
 
 
-@dataclass(frozen=True)
-class MissingCellId(Message):
-    code = "NB002"
-    template = "cell {cell} has no id (nbformat 4.{minor} requires one)"
-    cell: int
+class MissingCellId(Message, code="NB002"):
+    template = "cell {cell.index} has no id (nbformat 4.{minor} requires one)"
+    cell: CellRef
     minor: int
 
 
-@dataclass(frozen=True)
-class DuplicateCellId(Message):
-    code = "NB003"
-    template = "cell {cell} repeats the id {cell_id!r} of cell {first}"
-    cell: int
+class DuplicateCellId(Message, code="NB003"):
+    template = "cell {cell.index} repeats the id {cell_id!r} of cell {first}"
+    cell: CellRef
     cell_id: str
     first: int
 
 
-@dataclass(frozen=True)
-class CellNotAnObject(Message):
-    code = "NB004"
-    template = "cell {cell} is not a JSON object; it was skipped"
-    cell: int
+class CellNotAnObject(Message, code="NB004"):
+    template = "cell {cell.index} is not a JSON object; it was skipped"
+    cell: CellRef
 
 
-@dataclass(frozen=True)
-class CellWithoutType(Message):
-    code = "NB004"
-    template = "cell {cell} has no valid cell_type; it was skipped"
-    cell: int
+class CellWithoutType(Message, code="NB004"):
+    template = "cell {cell.index} has no valid cell_type; it was skipped"
+    cell: CellRef
 
 
 # -- hidden state (NB1xx) ------------------------------------------------------------------
-@dataclass(frozen=True)
-class OutOfOrderExecution(_OwnCell):
-    code = "NB101"
+class OutOfOrderExecution(Message, code="NB101"):
     template = (
-        "{label} ran before {above_label} above it: saved execution counts are not in "
+        "{cell.label} ran before {above.label} above it: saved execution counts are not in "
         "top-down order"
     )
-    above: int
-    above_count: int | None
-
-    @property
-    def above_label(self) -> str:
-        return label(self.above, self.above_count)
+    cell: CellRef
+    above: CellRef
 
 
-@dataclass(frozen=True)
-class UnexecutedCell(Message):
-    code = "NB102"
-    template = "cell {cell} was never executed{where}; its effects are missing from the saved outputs"
-    cell: int
+class UnexecutedCell(Message, code="NB102"):
+    template = "cell {cell.index} was never executed{where}; its effects are missing from the saved outputs"
+    cell: CellRef
     cells_below_ran: bool
 
     @property
@@ -162,9 +134,7 @@ class UnexecutedCell(Message):
         return " although cells below it were" if self.cells_below_ran else " (cells above it were)"
 
 
-@dataclass(frozen=True)
-class UseBeforeDefinition(_NameRead):
-    code = "NB103"
+class UseBeforeDefinition(_NameRead, code="NB103"):
     template = (
         "`{name}`{via_text} is read before {place} defines it; Restart & Run All fails here "
         "with NameError (it only works because an earlier run left it in the kernel)"
@@ -179,16 +149,12 @@ class UseBeforeDefinition(_NameRead):
         return f"line {self.same_cell} of this cell"
 
 
-@dataclass(frozen=True)
-class DeletedName(_NameRead):
-    code = "NB104"
+class DeletedName(_NameRead, code="NB104"):
     template = "`{name}`{via_text} was deleted in cell {deleted_in} above and is not defined again"
     deleted_in: int
 
 
-@dataclass(frozen=True)
-class UndefinedName(_NameRead):
-    code = "NB104"
+class UndefinedName(_NameRead, code="NB104"):
     template = "`{name}`{via_text} is defined in no cell: {why}"
     missing: list[int]  # execution counts missing before the reading cell's
 
@@ -203,9 +169,7 @@ class UndefinedName(_NameRead):
         )
 
 
-@dataclass(frozen=True)
-class ExecutionCountGap(Message):
-    code = "NB105"
+class ExecutionCountGap(Message, code="NB105"):
     template = "execution counts skip {missing_text}: cells were re-run or deleted after they ran"
     missing: list[int]
 
@@ -214,45 +178,32 @@ class ExecutionCountGap(Message):
         return counts_text(self.missing)
 
 
-@dataclass(frozen=True)
-class ReplayDivergence(_OwnCell):
-    code = "NB106"
+class ReplayDivergence(Message, code="NB106"):
     template = (
-        "when {label} ran, `{name}` was last {verb} by {saved_label}; on Restart & Run All "
-        "it comes from {topdown_label}{never_ran}"
+        "when {cell.label} ran, `{name}` was last {verb} by {saved.label}; on Restart & Run All "
+        "it comes from {topdown.label}{never_ran}"
     )
+    cell: CellRef
     name: str
     modified: bool  # the saved-order writer mutated the object rather than binding the name
-    saved: int
-    saved_count: int | None
-    topdown: int
-    topdown_count: int | None
+    saved: CellRef  # the cell that wrote it last in the saved order
+    topdown: CellRef  # the cell that writes it last top-down
 
     @property
     def verb(self) -> str:
         return "modified" if self.modified else "defined"
 
     @property
-    def saved_label(self) -> str:
-        return label(self.saved, self.saved_count)
-
-    @property
-    def topdown_label(self) -> str:
-        return label(self.topdown, self.topdown_count)
-
-    @property
     def never_ran(self) -> str:
-        return ", which never ran" if self.topdown_count is None else ""
+        return ", which never ran" if self.topdown.execution_count is None else ""
 
 
-@dataclass(frozen=True)
-class MutatedAfterRead(Message):
-    code = "NB107"
+class MutatedAfterRead(Message, code="NB107"):
     template = (
-        "cell {cell} mutates `{name}` ({how}) after {readers_text} read it; re-running "
+        "cell {cell.index} mutates `{name}` ({how}) after {readers_text} read it; re-running "
         "{pronoun} now gives another result"
     )
-    cell: int
+    cell: CellRef
     name: str
     how: str
     readers: list[int]
@@ -266,38 +217,31 @@ class MutatedAfterRead(Message):
         return "them" if len(self.readers) > 1 else "it"
 
 
-@dataclass(frozen=True)
-class NonIdempotentCell(Message):
-    code = "NB108"
-    template = "running cell {cell} twice changes `{name}` again: it reads and updates it ({how})"
-    cell: int
+class NonIdempotentCell(Message, code="NB108"):
+    template = (
+        "running cell {cell.index} twice changes `{name}` again: it reads and updates it ({how})"
+    )
+    cell: CellRef
     name: str
     how: str
 
 
-@dataclass(frozen=True)
-class EditedAfterRun(_OwnCell):
-    code = "NB109"
+class EditedAfterRun(Message, code="NB109"):
     template = (
-        "{label} was edited after it ran: its saved output and what the kernel holds come "
+        "{cell.label} was edited after it ran: its saved output and what the kernel holds come "
         "from code that is no longer in the cell; re-run it"
     )
+    cell: CellRef
 
 
-@dataclass(frozen=True)
-class StaleKernelOutput(_OwnCell):
-    code = "NB110"
+class StaleKernelOutput(Message, code="NB110"):
     template = (
-        "{label} shows output from an earlier kernel session: the kernel was restarted before "
-        "the latest run ({latest_label}) and this cell was not run again, so its values are not "
+        "{cell.label} shows output from an earlier kernel session: the kernel was restarted "
+        "before the latest run ({latest.label}) and this cell was not run again, so its values are not "
         "in the current kernel; run it again (or Restart & Run All)"
     )
-    latest: int
-    latest_count: int | None
-
-    @property
-    def latest_label(self) -> str:
-        return label(self.latest, self.latest_count)
+    cell: CellRef
+    latest: CellRef  # the cell that ran last
 
 
 # -- production (NB2xx) --------------------------------------------------------------------
@@ -320,9 +264,7 @@ EFFECTS = {  # NB201: what a piece of IPython syntax does, by `IPythonSyntax.eff
 }
 
 
-@dataclass(frozen=True)
-class IPythonSyntax(Message):
-    code = "NB201"
+class IPythonSyntax(Message, code="NB201"):
     template = "`{syntax}` {why}"
     syntax: str  # as written (shortened)
     magic: str  # the magic's name, or "shell" for a `!` line
@@ -333,9 +275,7 @@ class IPythonSyntax(Message):
         return EFFECTS[self.effect]
 
 
-@dataclass(frozen=True)
-class IPythonOnlyCall(Message):
-    code = "NB202"
+class IPythonOnlyCall(Message, code="NB202"):
     template = "`{name}()` {why}"
     name: str
 
@@ -348,9 +288,7 @@ class IPythonOnlyCall(Message):
         }[self.name]
 
 
-@dataclass(frozen=True)
-class IPythonHistory(Message):
-    code = "NB202"
+class IPythonHistory(Message, code="NB202"):
     template = "`{name}` is IPython's output/input history; it does not exist outside the notebook"
     name: str
 
@@ -363,9 +301,7 @@ PATH_FORMS = {
 }
 
 
-@dataclass(frozen=True)
-class AbsolutePath(Message):
-    code = "NB203"
+class AbsolutePath(Message, code="NB203"):
     template = (
         "{form_text} {path!r} only exists on one machine; pass it as a parameter or make it "
         "relative to the project"
@@ -388,9 +324,7 @@ RANDOMNESS = {  # NB204: why a call's randomness is unseeded, by `UnseededRandom
 }
 
 
-@dataclass(frozen=True)
-class UnseededRandomness(Message):
-    code = "NB204"
+class UnseededRandomness(Message, code="NB204"):
     template = "{why}; results change from run to run"
     call: str
     problem: str  # a key of RANDOMNESS
@@ -400,9 +334,7 @@ class UnseededRandomness(Message):
         return RANDOMNESS[self.problem].format(call=self.call)
 
 
-@dataclass(frozen=True)
-class StarImport(Message):
-    code = "NB205"
+class StarImport(Message, code="NB205"):
     template = (
         "`from {module} import *` hides where names come from; undefined-name checks are off "
         "for this notebook"
@@ -410,10 +342,9 @@ class StarImport(Message):
     module: str
 
 
-@dataclass(frozen=True)
-class StoredError(_OwnCell):
-    code = "NB206"
-    template = "{label} was saved with an error output ({error})"
+class StoredError(Message, code="NB206"):
+    template = "{cell.label} was saved with an error output ({error})"
+    cell: CellRef
     ename: str
     evalue: str
 
@@ -422,9 +353,7 @@ class StoredError(_OwnCell):
         return f"{self.ename}: {self.evalue}" if self.evalue else self.ename
 
 
-@dataclass(frozen=True)
-class BillableWithoutCleanup(Message):
-    code = "NB207"
+class BillableWithoutCleanup(Message, code="NB207"):
     template = (
         "`{call}(...)` creates a SageMaker {creates}, billed until it is deleted, and no cell "
         "deletes it (e.g. `predictor.delete_endpoint()` or "
@@ -438,22 +367,17 @@ class BillableWithoutCleanup(Message):
 _ROTATE = "read it from the environment or a secret store"
 
 
-@dataclass(frozen=True)
-class SecretInCode(Message):
-    code = "NB301"
+class SecretInCode(Message, code="NB301"):
     template = "{secret} (" + MARKER + "); " + _ROTATE
     secret: str  # what kind of secret ("an AWS access key id")
 
 
-@dataclass(frozen=True)
-class SecretBoundToName(Message):
-    code = "NB301"
+class SecretBoundToName(Message, code="NB301"):
     template = "a hard-coded secret in `{target}` (" + MARKER + "); " + _ROTATE
     target: str  # the name or attribute the literal is bound to
 
 
-@dataclass(frozen=True)
-class SecretInOutput(_OwnCell):
-    code = "NB301"
-    template = "an output of {label} shows {secret}; clear the output and rotate the secret"
+class SecretInOutput(Message, code="NB301"):
+    template = "an output of {cell.label} shows {secret}; clear the output and rotate the secret"
+    cell: CellRef
     secret: str

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 
 from ..dataflow import CellFlow, Flow, is_ipython_global
+from ..findings import CellRef
 from ..ipython import SESSION_MAGICS, Occurrence
 from ..redact import excerpt, find_secrets, is_secret_name
 from ..requirements import installs_packages
@@ -258,8 +259,7 @@ def stored_errors(ctx: Context) -> None:
         for out in cell.outputs:
             if isinstance(out, dict) and out.get("output_type") == "error":
                 message = StoredError(
-                    cell=cell.index,
-                    count=cell.execution_count,
+                    cell=CellRef.of(cell),
                     ename=str(out.get("ename", "Error"))[:60],
                     evalue=excerpt(" ".join(str(out.get("evalue", "")).split()), 78),
                 )
@@ -300,9 +300,7 @@ def secrets(ctx: Context) -> None:
         for out in cell.outputs:
             text = _output_text(out)
             if text and (hits := find_secrets(text)):
-                message = SecretInOutput(
-                    cell=cell.index, count=cell.execution_count, secret=hits[0].kind
-                )
+                message = SecretInOutput(cell=CellRef.of(cell), secret=hits[0].kind)
                 ctx.report(cell, 1, 1, message)
                 break
 
