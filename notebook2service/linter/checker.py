@@ -10,9 +10,8 @@ from ..findings import CellRef
 from ..notebook import Notebook
 from . import hidden_state, kernel_records, production  # noqa: F401  (register their checks)
 from .messages import (
-    CellNotAnObject,
-    CellWithoutType,
     DuplicateCellId,
+    InvalidCell,
     MissingCellId,
     SyntaxErrorInCell,
 )
@@ -24,8 +23,7 @@ _CELL_NOQA = re.compile(
 )
 
 _PROBLEMS = {  # notebook.Notebook.problems → the message that reports each
-    "not-an-object": CellNotAnObject,
-    "no-cell-type": CellWithoutType,
+    "invalid-cell": InvalidCell,
     "missing-id": MissingCellId,
     "duplicate-id": DuplicateCellId,
 }

@@ -8,9 +8,7 @@ from typing import Any
 from ..dataflow import BUILTINS, CellFlow, Flow, is_ipython_global
 from ..findings import CellRef
 from .messages import (
-    DeletedName,
     ExecutionCountGap,
-    Message,
     MutatedAfterRead,
     NonIdempotentCell,
     OutOfOrderExecution,
@@ -139,11 +137,11 @@ def undefined_name(ctx: Context) -> None:
     missing = _missing_counts(ctx.flow)
     for f, use, name, verdict, where in _name_reads(ctx.flow):
         if verdict == "deleted":
-            message: Message = DeletedName(name=name, via=use.via, deleted_in=where)
+            message = UndefinedName(name=name, via=use.via, deleted_in=where, missing=[])
         elif verdict == "nowhere":
             count = f.cell.execution_count
             gap = [k for k in missing if count is None or k < count]
-            message = UndefinedName(name=name, via=use.via, missing=gap)
+            message = UndefinedName(name=name, via=use.via, deleted_in=None, missing=gap)
         else:
             continue
         related = (where,) if where is not None else ()

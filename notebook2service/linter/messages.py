@@ -11,6 +11,7 @@ derived phrases the class defines as properties (``{via_text}``); a cell is a `C
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, dataclass_transform
 
@@ -32,7 +33,7 @@ def cells_text(indexes: list[int]) -> str:
     return ("cells " if len(indexes) > 1 else "cell ") + ", ".join(names)
 
 
-MESSAGES: dict[str, list[type[Message]]] = {}  # code → its message classes
+MESSAGES: dict[str, type[Message]] = {}  # code → its message class
 
 
 class _Fields:
@@ -58,13 +59,20 @@ class Message:
         dataclass(frozen=True)(cls)
         if code:
             cls.code = code
-            MESSAGES.setdefault(code, []).append(cls)
+            assert code not in MESSAGES, f"{code} has two message classes"
+            MESSAGES[code] = cls
 
     @property
     def args(self) -> dict[str, Any]:
         """The named arguments, as the `Finding` stores them (cells as `CellRef.to_dict()`)."""
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         return {k: v.to_dict() if isinstance(v, CellRef) else v for k, v in values.items()}
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, Any]) -> Message:
+        """The message again from a finding's `args` (cells from their dicts)."""
+        cells = {f.name for f in dataclasses.fields(cls) if "CellRef" in str(f.type)}
+        return cls(**{k: CellRef.from_dict(v) if k in cells else v for k, v in args.items()})
 
     def __str__(self) -> str:
         return self.template.format_map(_Fields(self))
@@ -104,14 +112,16 @@ class DuplicateCellId(Message, code="NB003"):
     first: int
 
 
-class CellNotAnObject(Message, code="NB004"):
-    template = "cell {cell.index} is not a JSON object; it was skipped"
+class InvalidCell(Message, code="NB004"):
+    template = "cell {cell.index} {problem_text}; it was skipped"
     cell: CellRef
+    problem: str  # "not-an-object" or "no-cell-type" (`notebook.Notebook.problems`)
 
-
-class CellWithoutType(Message, code="NB004"):
-    template = "cell {cell.index} has no valid cell_type; it was skipped"
-    cell: CellRef
+    @property
+    def problem_text(self) -> str:
+        if self.problem == "not-an-object":
+            return "is not a JSON object"
+        return "has no valid cell_type"
 
 
 # -- hidden state (NB1xx) ------------------------------------------------------------------
@@ -149,23 +159,21 @@ class UseBeforeDefinition(_NameRead, code="NB103"):
         return f"line {self.same_cell} of this cell"
 
 
-class DeletedName(_NameRead, code="NB104"):
-    template = "`{name}`{via_text} was deleted in cell {deleted_in} above and is not defined again"
-    deleted_in: int
-
-
 class UndefinedName(_NameRead, code="NB104"):
-    template = "`{name}`{via_text} is defined in no cell: {why}"
+    template = "`{name}`{via_text} {problem}"
+    deleted_in: int | None  # the cell above that deleted it; None: no cell ever defined it
     missing: list[int]  # execution counts missing before the reading cell's
 
     @property
-    def why(self) -> str:
+    def problem(self) -> str:
+        if self.deleted_in is not None:
+            return f"was deleted in cell {self.deleted_in} above and is not defined again"
         if not self.missing:
-            return "it lived in a deleted cell or only in the kernel"
+            return "is defined in no cell: it lived in a deleted cell or only in the kernel"
         verb = "is" if len(self.missing) == 1 else "are"
         return (
-            f"it probably lived in a deleted cell ({counts_text(self.missing)} {verb} missing "
-            "from the saved counts)"
+            f"is defined in no cell: it probably lived in a deleted cell "
+            f"({counts_text(self.missing)} {verb} missing from the saved counts)"
         )
 
 
@@ -275,22 +283,27 @@ class IPythonSyntax(Message, code="NB201"):
         return EFFECTS[self.effect]
 
 
-class IPythonOnlyCall(Message, code="NB202"):
-    template = "`{name}()` {why}"
+NOTEBOOK_CALLS = {  # NB202: why a call exists only in a notebook
+    "get_ipython": "exists only inside IPython",
+    "display": "exists only inside IPython; log or return the value instead",
+    "input": "waits for a person at a keyboard; a job or service has none",
+}
+
+
+class NotebookGlobal(Message, code="NB202"):
+    template = "`{shown}` {why}"
     name: str
+    called: bool  # `get_ipython()`, `display()`, `input()`; else a history name (`_`, `Out`)
+
+    @property
+    def shown(self) -> str:
+        return f"{self.name}()" if self.called else self.name
 
     @property
     def why(self) -> str:
-        return {
-            "get_ipython": "exists only inside IPython",
-            "display": "exists only inside IPython; log or return the value instead",
-            "input": "waits for a person at a keyboard; a job or service has none",
-        }[self.name]
-
-
-class IPythonHistory(Message, code="NB202"):
-    template = "`{name}` is IPython's output/input history; it does not exist outside the notebook"
-    name: str
+        if self.called:
+            return NOTEBOOK_CALLS[self.name]
+        return "is IPython's output/input history; it does not exist outside the notebook"
 
 
 PATH_FORMS = {
@@ -364,20 +377,22 @@ class BillableWithoutCleanup(Message, code="NB207"):
 
 
 # -- security (NB3xx) ----------------------------------------------------------------------
-_ROTATE = "read it from the environment or a secret store"
+class HardCodedSecret(Message, code="NB301"):
+    template = "{found}; {advice}"
+    secret: str | None  # what kind ("a GitHub token"); None for a literal bound to `target`
+    target: str | None  # the name or attribute a secret-looking literal is bound to
+    output_of: CellRef | None  # the cell whose saved output shows it
 
+    @property
+    def found(self) -> str:
+        if self.output_of is not None:
+            return f"an output of {self.output_of.label} shows {self.secret}"
+        if self.target is not None:
+            return f"a hard-coded secret in `{self.target}` ({MARKER})"
+        return f"{self.secret} ({MARKER})"
 
-class SecretInCode(Message, code="NB301"):
-    template = "{secret} (" + MARKER + "); " + _ROTATE
-    secret: str  # what kind of secret ("an AWS access key id")
-
-
-class SecretBoundToName(Message, code="NB301"):
-    template = "a hard-coded secret in `{target}` (" + MARKER + "); " + _ROTATE
-    target: str  # the name or attribute the literal is bound to
-
-
-class SecretInOutput(Message, code="NB301"):
-    template = "an output of {cell.label} shows {secret}; clear the output and rotate the secret"
-    cell: CellRef
-    secret: str
+    @property
+    def advice(self) -> str:
+        if self.output_of is not None:
+            return "clear the output and rotate the secret"
+        return "read it from the environment or a secret store"
