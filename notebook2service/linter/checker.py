@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 
 from .. import dataflow
-from ..findings import CellRef
+from ..findings import CellRef, Finding
 from ..notebook import Notebook
 from . import hidden_state, kernel_records, production  # noqa: F401  (register their checks)
 from .messages import (
@@ -15,7 +15,7 @@ from .messages import (
     MissingCellId,
     SyntaxErrorInCell,
 )
-from .rules import CHECKS, Context, Diagnostic
+from .rules import CHECKS, Context
 
 _LINE_NOQA = re.compile(r"#\s*noqa(?::[\s]*(?P<codes>[A-Za-z]+\d+(?:[\s,]+[A-Za-z]+\d+)*))?", re.I)
 _CELL_NOQA = re.compile(
@@ -62,7 +62,7 @@ class Suppressions:
     def _covers(codes: tuple[str, ...] | None, code: str) -> bool:
         return codes is None or any(code.startswith(c) for c in codes)
 
-    def suppressed(self, d: Diagnostic) -> bool:
+    def suppressed(self, d: Finding) -> bool:
         if d.cell is None:
             return False
         if d.cell.index in self.cells and self._covers(self.cells[d.cell.index], d.code):
@@ -73,7 +73,7 @@ class Suppressions:
 
 def check_notebook(
     nb: Notebook, enabled: Callable[[str], bool], flow: dataflow.Flow | None = None
-) -> list[Diagnostic]:
+) -> list[Finding]:
     """Diagnostics for one notebook; pass `flow` when the caller already analysed it."""
     flow = flow if flow is not None else dataflow.analyze(nb)
     ctx = Context(nb, flow, enabled)
@@ -92,5 +92,5 @@ def check_notebook(
     ctx.checking = ""
     suppress = Suppressions(nb)
     out = [d for d in ctx.diagnostics if not suppress.suppressed(d)]
-    out.sort(key=Diagnostic.sort_key)
+    out.sort(key=Finding.sort_key)
     return out
