@@ -276,10 +276,6 @@ def redact_data(value: object) -> object:
     return value
 
 
-def contains_secret(text: str) -> bool:
-    return bool(find_secrets(text))
-
-
 def redact_files(files: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     """The files with every secret redacted, and the names of the files that held one."""
     out, changed = {}, []

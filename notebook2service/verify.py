@@ -182,7 +182,11 @@ def _chatter_kinds(actions: list[dict[str, Any]]) -> list[tuple[str, str]]:
         syntax = str(a.get("syntax") or "")
         m = _MAGIC_NAME.search(syntax)
         kind = _MAGIC_OF.get(m.group(1)) if m else None
-        if kind is None and a.get("action") == "requirement" and installs_packages(syntax.lstrip("!%")):
+        if (
+            kind is None
+            and a.get("action") == "requirement"
+            and installs_packages(syntax.lstrip("!%"))
+        ):
             kind = "pip"
         if kind is not None and kind not in (k for k, _ in kinds):
             shown = m.group(0) if m and m.group(1) in _MAGIC_OF else "!pip install"
@@ -428,9 +432,7 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 _TRACE_LINE = re.compile(r'File "([^"]+)", line (\d+), in (\S+)')
 
 
-def _cell_of_traceback(
-    stderr: str, out: Path, package: str, manifest: Manifest
-) -> int | None:
+def _cell_of_traceback(stderr: str, out: Path, package: str, manifest: Manifest) -> int | None:
     """The notebook cell whose statement was running when the package failed."""
     pipeline = (out / package / "pipeline.py").resolve()
     frames: list[tuple[int, str]] = []
@@ -504,9 +506,7 @@ def _cause(
     for code in ("NB104", "NB103"):
         if code in codes:
             return "deleted cell", f"{label}: {codes[code].message}"
-    earlier = [
-        (i, f) for i in sorted(by_cell) if i < cell for f in by_cell[i] if f.code == "NB204"
-    ]
+    earlier = [(i, f) for i in sorted(by_cell) if i < cell for f in by_cell[i] if f.code == "NB204"]
     if earlier:
         i, f = earlier[-1]
         return (
