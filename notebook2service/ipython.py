@@ -74,6 +74,11 @@ _BRACE = re.compile(r"(?<!\{)\{([^{}\n]+)\}(?!\})")
 _TIMEIT_OPTS = re.compile(r"^(?:-[nrp]\s*\d+\s+|-[tcqo]\s+)*")
 
 
+def timeit_statement(args: str) -> str:
+    """`%timeit`'s statement (`%%timeit`'s setup): its arguments without the options."""
+    return _TIMEIT_OPTS.sub("", args + " ", count=1).strip()
+
+
 @dataclass(frozen=True)
 class Occurrence:
     """One piece of IPython syntax in a cell."""
@@ -87,6 +92,19 @@ class Occurrence:
     target: str | None = None  # `x` in `x = !ls` / `x = %env HOME`
     body: str | None = None  # a cell magic's body
     end_line: int | None = None  # last line of the occurrence (cell magics: the whole cell)
+
+    def writefile(self) -> tuple[str, bool] | None:
+        """(target file, append?) of a `%%writefile [-a] FILE` cell, else None."""
+        if self.kind != "cell_magic" or self.name != "writefile":
+            return None
+        import shlex
+
+        try:
+            argv = shlex.split(self.args)
+        except ValueError:
+            argv = self.args.split()
+        names = [a for a in argv if not a.startswith("-")]
+        return (names[0], "-a" in argv or "--append" in argv) if names else None
 
     @property
     def display(self) -> str:
@@ -114,6 +132,9 @@ class Translation:
     dedent: int = 0
     #: `$name` reads in shell lines: real reads only if the notebook defines `name`
     soft_reads: set[str] = field(default_factory=set)
+    #: line → scope for `%timeit` / `%%timeit` code: IPython runs each in a function scope of
+    #: its own (keyed by the magic's first line), so it reads the notebook's names, binds none
+    scoped_lines: dict[int, int] = field(default_factory=dict)
 
 
 _DOLLAR_NAME = re.compile(r"(?<![$\\])\$([A-Za-z_]\w*)")
@@ -194,6 +215,7 @@ class _Translator:
         self.star = False
         self._keep_continuation = False
         self.soft_reads: set[str] = set()
+        self.scoped: dict[int, int] = {}
 
     def run(self) -> None:
         first = 0
@@ -223,6 +245,9 @@ class _Translator:
             )
         )
         if name in PYTHON_BODY_CELL_MAGICS:
+            if name == "timeit":
+                self._timeit_cell(i, head.rstrip(), args)
+                return True
             target = args.split()[0] if name == "capture" and args.split() else None
             if target and target.isidentifier() and not target.startswith("-"):
                 self.out[i] = f"{target} = ..."
@@ -232,6 +257,18 @@ class _Translator:
         for k in range(i, len(self.lines)):
             self.out[k] = ""
         return False
+
+    def _timeit_cell(self, i: int, head: str, args: str) -> None:
+        """`%%timeit [setup]`: setup and body are one function scope."""
+        setup = timeit_statement(args)
+        try:
+            ast.parse(setup)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            setup = ""
+        self.out[i] = setup
+        if setup and head.endswith(setup):
+            self.col_shift[i + 1] = len(head) - len(setup)
+        self.scoped.update(dict.fromkeys(range(i + 1, len(self.lines) + 1), i + 1))
 
     # -- line by line --------------------------------------------------------------
     def _scan_lines(self, start: int) -> None:
@@ -334,7 +371,7 @@ class _Translator:
             # Python and stay where they are (so their positions stay exact)
             physical = self.lines[i].rstrip()
             first = physical.strip()[1:].lstrip("%")[len(name) :].strip()
-            stmt = _TIMEIT_OPTS.sub("", first + " ", count=1).strip() if name == "timeit" else first
+            stmt = timeit_statement(first) if name == "timeit" else first
             rest = []
             k = i
             while self.lines[k].rstrip().endswith("\\") and k + 1 < len(self.lines):
@@ -345,6 +382,8 @@ class _Translator:
             except (SyntaxError, ValueError, RecursionError, MemoryError):
                 stmt = ""
             if stmt:
+                if name == "timeit":
+                    self.scoped.update(dict.fromkeys(range(i + 1, k + 2), i + 1))
                 self.out[i] = indent + stmt
                 # stmt is a suffix of the line: columns inside it move left by this much
                 self.col_shift[i + 1] = len(physical) - col - len(stmt)
@@ -479,6 +518,7 @@ def _translate(source: str) -> Translation:
         opaque_defs=t.opaque,
         star_import=t.star,
         soft_reads=t.soft_reads,
+        scoped_lines=t.scoped,
     )
     try:
         result.tree = ast.parse(python)

@@ -13,6 +13,7 @@ import libcst as cst
 from ..dataflow import BUILTINS
 from ..ipython import complexity_error
 from .plan import Plan, Step
+from .scoped import SCOPE_FUNCTION
 
 
 @dataclass
@@ -130,6 +131,11 @@ class NotebookMain(cst.CSTTransformer):
         return updated
 
 
+def _runs_in_place(stmt: cst.BaseCompoundStatement) -> bool:
+    """A `%timeit` scope function: defined and called where the statement was, never hoisted."""
+    return isinstance(stmt, cst.FunctionDef) and stmt.name.value == SCOPE_FUNCTION
+
+
 def split_cell(index: int, label: str, source: str) -> CellParts:
     parts = CellParts(index, label, raw=source)
     parts.error = complexity_error(source)  # before libcst sees it (it can segfault)
@@ -153,7 +159,7 @@ def split_cell(index: int, label: str, source: str) -> CellParts:
     for stmt in module.body:
         if _is_import_line(stmt):
             parts.imports.append(stmt)  # type: ignore[arg-type]
-        elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+        elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)) and not _runs_in_place(stmt):
             parts.definitions.append(stmt)
         else:
             parts.body.append(stmt)
@@ -229,7 +235,18 @@ def _docstring(text: str) -> str:
     return '"""' + body + '"""'
 
 
-def step_function(step: Step, cells: dict[int, CellParts], doc: str) -> cst.FunctionDef:
+def end_of_cell(step: str, cell: CellParts) -> cst.SimpleStatementLine:
+    """`end_cell("step", N)`: the inline backend's end of a cell (figures shown, closed)."""
+    call = cst.Call(
+        cst.Name("end_cell"),
+        [cst.Arg(cst.SimpleString(repr(step))), cst.Arg(cst.Integer(str(cell.index)))],
+    )
+    return cst.SimpleStatementLine([cst.Expr(call)], leading_lines=cell.footer)
+
+
+def step_function(
+    step: Step, cells: dict[int, CellParts], doc: str, figures: bool = False
+) -> cst.FunctionDef:
     body: list[cst.BaseStatement] = []
     pending: list[cst.EmptyLine] = []
     for idx in step.cells:
@@ -247,8 +264,8 @@ def step_function(step: Step, cells: dict[int, CellParts], doc: str) -> cst.Func
             pending += marker + c.footer
             continue
         stmts[0] = _with_leading(stmts[0], pending + marker)
-        pending = list(c.footer)
-        body.extend(stmts)
+        pending = [] if figures else list(c.footer)
+        body.extend([*stmts, end_of_cell(step.name, c)] if figures else stmts)
     head: list[cst.BaseStatement] = [
         cst.SimpleStatementLine([cst.Expr(cst.SimpleString(_docstring(doc)))])
     ]
