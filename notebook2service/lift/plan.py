@@ -232,17 +232,26 @@ def _group_by_heading(
 
 def _shared_globals(flow: Flow, module_names: set[str], module_functions: set[str]) -> set[str]:
     """Names that stay module globals: what module-level functions read or assign, and what
-    closures kept in steps read when a later cell rebinds it (the notebook's function sees
-    the new value)."""
+    closures kept in steps read from outside their own cell, or when a later cell rebinds it:
+    the notebook's function reads the global when it runs, which may be in another step (the
+    step that defines the function does not have the name otherwise)."""
     shared: set[str] = set()
     for fname in module_functions:
         for fn in flow.functions.get(fname, []):
             shared |= fn.free | fn.assigns_globals
     defined_in = definition_counts(flow)
+    cells_of: dict[str, set[int]] = {}
+    for f in flow.cells:
+        for n in f.defs:
+            cells_of.setdefault(n, set()).add(f.cell.index)
     for fns in flow.functions.values():
         for fn in fns:
             if fn.name not in module_functions:
-                shared |= {n for n in fn.free if defined_in.get(n, 0) > 1}
+                shared |= {
+                    n
+                    for n in fn.free
+                    if defined_in.get(n, 0) > 1 or cells_of.get(n, {fn.cell}) != {fn.cell}
+                }
     return shared - module_names - BUILTINS
 
 
