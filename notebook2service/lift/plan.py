@@ -15,7 +15,7 @@ import keyword
 import re
 from dataclasses import dataclass, field
 
-from ..dataflow import BUILTINS, Flow, is_ipython_global
+from ..dataflow import BUILTINS, CellFlow, Flow, is_ipython_global
 from ..redact import redact
 from .paths import definitely_bound
 
@@ -176,8 +176,16 @@ def make_plan(
     for heading, cells in groups:
         steps.append(_step(flow, heading, cells, (module_names, shared), taken, len(steps) + 1))
     shared |= _bound_on_some_paths(flow, steps) - param_names
+    shared |= {n for f in flow.cells for n in module_rebinds(f, module_names)}
     undefined = _link_steps(steps, param_names, shared)
     return Plan(steps, parameters, module_names, shared, undefined)
+
+
+def module_rebinds(f: CellFlow, module_names: set[str]) -> set[str]:
+    """Module-level names (hoisted imports) a cell's own statements rebind (`uuid = uuid.uuid4()`):
+    the step declares them `global`, so it rebinds the module's name as the notebook rebound
+    its global (not a local that an earlier read in the step would find unbound)."""
+    return {n for n in f.defs if n in module_names and n not in f.imports and n not in f.functions}
 
 
 def _bound_on_some_paths(flow: Flow, steps: list[Step]) -> set[str]:
@@ -281,7 +289,7 @@ def _step(
                 continue
             if n not in reads:
                 reads.append(n)
-        defs = flow.defs_of(f) - module_names
+        defs = (flow.defs_of(f) - module_names) | module_rebinds(f, module_names)
         for n in list(f.defs) + sorted(defs - set(f.defs)):
             if n in defs and n not in writes:
                 writes.append(n)
