@@ -259,3 +259,25 @@ def test_top_level_await_runs_on_one_loop(tmp_path):
     proc = _run(tmp_path, result.package)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "4 [0, 2]"
+
+
+def test_annotations_are_read_when_the_function_is_defined(tmp_path):
+    nb = notebook(
+        md("# Types"),
+        "Frame = list",
+        md("# Helpers"),
+        "def first(rows: Frame) -> Frame:\n    return rows[:1]",
+        "print(first([1, 2]))",
+    )
+    flow = dataflow.analyze(load_python(nb))
+    assert "Frame" in {u.name for u in flow.expanded[flow.cells[1].cell.index]}
+    result, pipeline = _convert(tmp_path, nb)
+    head = pipeline.split("\ndef run(", 1)[0]
+    assert "\ndef first(" not in head.split("\ndef types", 1)[0]  # not hoisted above `Frame`
+    ruff = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "F821,F823", "-"],
+        input=pipeline,
+        capture_output=True,
+        text=True,
+    )
+    assert ruff.returncode == 0, ruff.stdout

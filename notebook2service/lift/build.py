@@ -54,9 +54,14 @@ def _definition_time_names(node: cst.BaseCompoundStatement) -> tuple[set[str], s
     decorators = _names_in([d.decorator for d in node.decorators])  # type: ignore[attr-defined]
     if isinstance(node, cst.FunctionDef):
         params = node.params
-        for p in (*params.posonly_params, *params.params, *params.kwonly_params):
+        star = [a for a in (params.star_arg, params.star_kwarg) if isinstance(a, cst.Param)]
+        for p in (*params.posonly_params, *params.params, *params.kwonly_params, *star):
             if p.default is not None:
                 parts.append(p.default)
+            if p.annotation is not None:  # evaluated when the function is defined
+                parts.append(p.annotation)
+        if node.returns is not None:
+            parts.append(node.returns)
     elif isinstance(node, cst.ClassDef):
         parts += [a.value for a in node.bases] + [a.value for a in node.keywords]
         body = node.body.body if isinstance(node.body, cst.IndentedBlock) else []

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from ..dataflow import BUILTINS, CellFlow, Flow, is_ipython_global
 from ..redact import redact
-from .paths import definitely_bound
+from .paths import assigned_names, definitely_bound
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
 _STOP = {
@@ -185,7 +185,8 @@ def module_rebinds(f: CellFlow, module_names: set[str]) -> set[str]:
     """Module-level names (hoisted imports) a cell's own statements rebind (`uuid = uuid.uuid4()`):
     the step declares them `global`, so it rebinds the module's name as the notebook rebound
     its global (not a local that an earlier read in the step would find unbound)."""
-    return {n for n in f.defs if n in module_names and n not in f.imports and n not in f.functions}
+    tree = f.translation.tree
+    return assigned_names(tree.body) & module_names if tree is not None else set()
 
 
 def _bound_on_some_paths(flow: Flow, steps: list[Step]) -> set[str]:
