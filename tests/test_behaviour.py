@@ -281,3 +281,11 @@ def test_annotations_are_read_when_the_function_is_defined(tmp_path):
         text=True,
     )
     assert ruff.returncode == 0, ruff.stdout
+
+
+def test_an_interpolated_secret_name_is_not_redacted_into_broken_code():
+    from notebook2service.redact import redact
+
+    line = '    env = {"NGC_API_KEY": f"{NGC_API_KEY}", "PORT": "8000"}'
+    assert redact(line) == line
+    assert "sk-live" not in redact('NGC_API_KEY = "sk-live-4f9a8b7c6d5e4f3a2b1c"')
