@@ -319,6 +319,11 @@ def lift(src: Analysed, params: Parameters) -> Lifted:
                     "true in a notebook: made `True` in the package",
                 )
             )
+        if parts.awaits:
+            out.helpers.add("run_await")
+            out.actions.append(
+                magics.Action(index, 0, "await", "unwrapped", "top-level await → run_await()")
+            )
         if parts.error:
             message = f"cell {index} cannot be parsed ({parts.error}); it is kept as a comment"
             src.findings.append(

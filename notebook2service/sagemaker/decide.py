@@ -390,7 +390,8 @@ def _decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMa
     sm.model_is_pipeline = _is_pipeline(flow, name)
     sm.train_steps = training_slice(plan, step, name)
     for var in (name, sm.fit_x):
-        if var and var not in step.returns and var not in step.global_names:
+        bound = var in step.writes or var in step.params  # not a local of a function
+        if var and bound and var not in step.returns and var not in step.global_names:
             step.returns.append(var)  # training needs them back from the step
     found = _feature_note(flow, sm, name, cell, call)
     if found is not None:
