@@ -243,7 +243,7 @@ def test_rebinding_a_hoisted_import_is_global_and_annotated_globals_compile(tmp_
     )
     result, pipeline = _convert(tmp_path, nb)
     compile(pipeline, "pipeline.py", "exec")
-    use = next(s for s in result.manifest["steps"] if s["function"].startswith("use"))
+    use = next(s for s in result.manifest.steps if s["function"].startswith("use"))
     assert {"uuid", "tag"} <= set(use["globals"])
 
 
