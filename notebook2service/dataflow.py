@@ -525,9 +525,28 @@ class CellVisitor(_Literals):
         return line, getattr(node, "col_offset", 0) + self.shift.get(line, 0) + self.dedent
 
     def run(self, tree: ast.Module) -> None:
-        for stmt in tree.body:
+        scoped = self.flow.translation.scoped_lines
+        body = tree.body
+        i = 0
+        while i < len(body):
             self._reads_log.clear()
-            self.visit(stmt)
+            scope = scoped.get(body[i].lineno) if scoped else None
+            if scope is None:
+                self.visit(body[i])
+                i += 1
+                continue
+            j = i + 1
+            while j < len(body) and scoped.get(body[j].lineno) == scope:
+                j += 1
+            self._in_own_scope(body[i:j])
+            i = j
+
+    def _in_own_scope(self, stmts: list[ast.stmt]) -> None:
+        """`%timeit` code: it runs in a function scope of its own, so it reads the names it
+        does not bind itself and leaves none bound."""
+        free, _ = function_free_names(None, stmts, self)  # type: ignore[arg-type]
+        for name in sorted(free):
+            self.read(name, stmts[0])
 
     # -- names -----------------------------------------------------------------------
     def read(self, name: str, node: ast.AST) -> None:

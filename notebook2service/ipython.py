@@ -74,6 +74,11 @@ _BRACE = re.compile(r"(?<!\{)\{([^{}\n]+)\}(?!\})")
 _TIMEIT_OPTS = re.compile(r"^(?:-[nrp]\s*\d+\s+|-[tcqo]\s+)*")
 
 
+def timeit_statement(args: str) -> str:
+    """`%timeit`'s statement (`%%timeit`'s setup): its arguments without the options."""
+    return _TIMEIT_OPTS.sub("", args + " ", count=1).strip()
+
+
 @dataclass(frozen=True)
 class Occurrence:
     """One piece of IPython syntax in a cell."""
@@ -114,6 +119,9 @@ class Translation:
     dedent: int = 0
     #: `$name` reads in shell lines: real reads only if the notebook defines `name`
     soft_reads: set[str] = field(default_factory=set)
+    #: line → scope for `%timeit` / `%%timeit` code: IPython runs each in a function scope of
+    #: its own (keyed by the magic's first line), so it reads the notebook's names, binds none
+    scoped_lines: dict[int, int] = field(default_factory=dict)
 
 
 _DOLLAR_NAME = re.compile(r"(?<![$\\])\$([A-Za-z_]\w*)")
@@ -194,6 +202,7 @@ class _Translator:
         self.star = False
         self._keep_continuation = False
         self.soft_reads: set[str] = set()
+        self.scoped: dict[int, int] = {}
 
     def run(self) -> None:
         first = 0
@@ -223,6 +232,9 @@ class _Translator:
             )
         )
         if name in PYTHON_BODY_CELL_MAGICS:
+            if name == "timeit":
+                self._timeit_cell(i, head.rstrip(), args)
+                return True
             target = args.split()[0] if name == "capture" and args.split() else None
             if target and target.isidentifier() and not target.startswith("-"):
                 self.out[i] = f"{target} = ..."
@@ -232,6 +244,18 @@ class _Translator:
         for k in range(i, len(self.lines)):
             self.out[k] = ""
         return False
+
+    def _timeit_cell(self, i: int, head: str, args: str) -> None:
+        """`%%timeit [setup]`: setup and body are one function scope."""
+        setup = timeit_statement(args)
+        try:
+            ast.parse(setup)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            setup = ""
+        self.out[i] = setup
+        if setup and head.endswith(setup):
+            self.col_shift[i + 1] = len(head) - len(setup)
+        self.scoped.update(dict.fromkeys(range(i + 1, len(self.lines) + 1), i + 1))
 
     # -- line by line --------------------------------------------------------------
     def _scan_lines(self, start: int) -> None:
@@ -334,7 +358,7 @@ class _Translator:
             # Python and stay where they are (so their positions stay exact)
             physical = self.lines[i].rstrip()
             first = physical.strip()[1:].lstrip("%")[len(name) :].strip()
-            stmt = _TIMEIT_OPTS.sub("", first + " ", count=1).strip() if name == "timeit" else first
+            stmt = timeit_statement(first) if name == "timeit" else first
             rest = []
             k = i
             while self.lines[k].rstrip().endswith("\\") and k + 1 < len(self.lines):
@@ -345,6 +369,8 @@ class _Translator:
             except (SyntaxError, ValueError, RecursionError, MemoryError):
                 stmt = ""
             if stmt:
+                if name == "timeit":
+                    self.scoped.update(dict.fromkeys(range(i + 1, k + 2), i + 1))
                 self.out[i] = indent + stmt
                 # stmt is a suffix of the line: columns inside it move left by this much
                 self.col_shift[i + 1] = len(physical) - col - len(stmt)
@@ -479,6 +505,7 @@ def _translate(source: str) -> Translation:
         opaque_defs=t.opaque,
         star_import=t.star,
         soft_reads=t.soft_reads,
+        scoped_lines=t.scoped,
     )
     try:
         result.tree = ast.parse(python)

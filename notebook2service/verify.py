@@ -78,6 +78,7 @@ from typing import Any
 
 from .findings import CellRef
 from .generated import marker_cell
+from .requirements import installs_packages
 
 __all__ = [
     "CAUSES",
@@ -179,7 +180,6 @@ _MAGIC_OF = {
     "pip": "pip",
 }
 _MAGIC_NAME = re.compile(r"%{1,2}([A-Za-z_]\w*)")
-_PIP = re.compile(r"(?:^|[\s/}])pip3?\s+install\b")
 
 
 def _newlines(text: str) -> str:
@@ -193,7 +193,7 @@ def _chatter_kinds(actions: list[dict[str, Any]]) -> list[tuple[str, str]]:
         syntax = str(a.get("syntax") or "")
         m = _MAGIC_NAME.search(syntax)
         kind = _MAGIC_OF.get(m.group(1)) if m else None
-        if kind is None and a.get("action") == "requirement" and _PIP.search(syntax):
+        if kind is None and a.get("action") == "requirement" and installs_packages(syntax.lstrip("!%")):
             kind = "pip"
         if kind is not None and kind not in (k for k, _ in kinds):
             shown = m.group(0) if m and m.group(1) in _MAGIC_OF else "!pip install"

@@ -13,6 +13,7 @@ import libcst as cst
 from ..dataflow import BUILTINS
 from ..ipython import complexity_error
 from .plan import Plan, Step
+from .scoped import SCOPE_FUNCTION
 
 
 @dataclass
@@ -130,6 +131,11 @@ class NotebookMain(cst.CSTTransformer):
         return updated
 
 
+def _runs_in_place(stmt: cst.BaseCompoundStatement) -> bool:
+    """A `%timeit` scope function: defined and called where the statement was, never hoisted."""
+    return isinstance(stmt, cst.FunctionDef) and stmt.name.value == SCOPE_FUNCTION
+
+
 def split_cell(index: int, label: str, source: str) -> CellParts:
     parts = CellParts(index, label, raw=source)
     parts.error = complexity_error(source)  # before libcst sees it (it can segfault)
@@ -153,7 +159,7 @@ def split_cell(index: int, label: str, source: str) -> CellParts:
     for stmt in module.body:
         if _is_import_line(stmt):
             parts.imports.append(stmt)  # type: ignore[arg-type]
-        elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+        elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)) and not _runs_in_place(stmt):
             parts.definitions.append(stmt)
         else:
             parts.body.append(stmt)

@@ -9,11 +9,12 @@ Lines that are not IPython syntax are left exactly as written.
 
 from __future__ import annotations
 
-import ast
 import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import libcst as cst
 
 from ..ipython import (
     PYTHON_ARG_LINE_MAGICS,
@@ -21,16 +22,20 @@ from ..ipython import (
     SESSION_MAGICS,
     Occurrence,
     Translation,
+    timeit_statement,
 )
+from ..requirements import installs_packages
+from . import scoped
+from .interpolate import command_expression
 
-_INSTALL = re.compile(
-    r"^\s*(?:\S*python3?\S*\s+-m\s+|\{sys\.executable\}\s+-m\s+|uv\s+)?(?:pip3?|conda|mamba)\s+install\b"
-)
+
+def code_of(node: cst.CSTNode) -> str:
+    return cst.Module([]).code_for_node(node)
+
+
 _FETCH = re.compile(
     r"^\s*(?:wget|curl|gsutil\s+(?:-m\s+)?cp|aws\s+s3\s+(?:cp|sync)|azcopy|kaggle\s+\w+\s+download|git\s+clone)\b"
 )
-_DOLLAR = re.compile(r"(?<![\$\\])\$([A-Za-z_]\w*)")
-_BRACES = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 
 
 @dataclass
@@ -67,41 +72,28 @@ class CellCode:
 
 
 def shell_fstring(command: str, known: set[str]) -> str:
-    """A Python f-string literal that expands `{expr}` and `$name` the way IPython does."""
-    command = _DOLLAR.sub(
-        lambda m: "{" + m.group(1) + "}" if m.group(1) in known else m.group(0), command
-    )
-    command = command.replace("$$", "$")
-    parts: list[str] = []
-    has_field = False
-    pos = 0
-    for m in _BRACES.finditer(command):
-        parts.append(command[pos : m.start()].replace("{", "{{").replace("}", "}}"))
-        token = m.group(0)
-        if token in ("{{", "}}"):
-            parts.append(token)
-        elif m.group(1) is not None and _is_expr(m.group(1)):
-            parts.append("{" + m.group(1) + "}")
-            has_field = True
-        else:
-            parts.append(token.replace("{", "{{").replace("}", "}}"))
-        pos = m.end()
-    parts.append(command[pos:].replace("{", "{{").replace("}", "}}"))
-    text = "".join(parts)
-    if not has_field:
-        text = text.replace("{{", "{").replace("}}", "}")
-        return repr(text)
-    return "f" + repr(text)
+    """The command as Python source: a literal or an f-string that expands `{expr}` and
+    `$name` the way IPython does (built as libcst nodes; see interpolate)."""
+    return code_of(command_expression(command, known))
 
 
-def _is_expr(text: str) -> bool:
-    if not text.strip():
-        return False
-    try:
-        ast.parse(text.strip(), mode="eval")
-    except SyntaxError:
-        return False
-    return True
+def _call_line(
+    indent: str, func: str, command: str, known: set[str], target: str | None = None
+) -> str:
+    """`func(<command>)` (or `target = func(...)`) as one line of source, built as nodes."""
+    value = cst.Call(_dotted(func), [cst.Arg(command_expression(command, known))])
+    small: cst.BaseSmallStatement = cst.Expr(value)
+    if target is not None:
+        small = cst.Assign([cst.AssignTarget(cst.parse_expression(target))], value)
+    return indent + code_of(cst.SimpleStatementLine([small])).strip()
+
+
+def _dotted(name: str) -> cst.BaseExpression:
+    head, *rest = name.split(".")
+    node: cst.BaseExpression = cst.Name(head)
+    for part in rest:
+        node = cst.Attribute(node, cst.Name(part))
+    return node
 
 
 def _nothing(indent: str) -> str:
@@ -153,22 +145,8 @@ def production_source(cell_index: int, t: Translation, known: set[str]) -> CellC
             syntax = occ.text if occ.kind != "cell_magic" else f"%%{occ.name} {occ.args}".strip()
             code.actions.append(Action(cell_index, occ.line, syntax, kind, detail))
 
-        if occ.kind == "cell_magic":  # a Python-body cell magic: unwrap or capture
-            if occ.name == "capture":
-                target = (
-                    occ.args.split()[0]
-                    if occ.args.split() and not occ.args.startswith("-")
-                    else "_captured"
-                )
-                body = lines[idx + 1 :]
-                code.imports.update({"contextlib", "io"})
-                out = out[: idx + 1]
-                out[idx] = f"with contextlib.redirect_stdout(io.StringIO()) as {target}:"
-                out.extend(("    " + b if b.strip() else b) for b in body)
-                act("unwrapped", "%%capture → contextlib.redirect_stdout")
-            else:
-                out[idx] = ""
-                act("unwrapped", f"%%{occ.name} removed, body kept")
+        if occ.kind == "cell_magic":  # a Python-body cell magic: its body, wrapped at the end
+            out[idx] = ""
             continue
         if occ.kind == "help":
             out[idx] = _nothing(indent)
@@ -177,9 +155,37 @@ def production_source(cell_index: int, t: Translation, known: set[str]) -> CellC
         if occ.kind == "shell":
             out[idx] = _shell_line(occ, indent, code, known, act)
             continue
-        out[idx] = _line_magic(occ, indent, lines[idx], t, code, known, act)
+        out[idx] = _line_magic(occ, indent, "\n".join(lines[idx : end + 1]), t, code, known, act)
     code.source = "\n".join(out)
+    if cell_magic is not None:
+        _python_body(cell_index, cell_magic, out, code)
     return code
+
+
+def _python_body(cell_index: int, occ: Occurrence, out: list[str], code: CellCode) -> None:
+    """A Python-body cell magic, once its lines are production Python: `%%capture` becomes a
+    `with` block, `%%timeit` a scope of its own, the others (`%%time`, ...) just the body."""
+    idx = occ.line - 1
+    head = f"%%{occ.name} {occ.args}".strip()
+    body = "\n".join(out[idx + 1 :])
+    wrapped: str | None = None
+    if occ.name == "capture":
+        words = occ.args.split()
+        target = words[0] if words and not occ.args.startswith("-") else "_captured"
+        wrapped = scoped.captured(body, target)
+        code.imports.update({"contextlib", "io"})
+        detail = "%%capture → contextlib.redirect_stdout"
+    elif occ.name == "timeit":
+        setup = timeit_statement(occ.args)
+        wrapped = scoped.own_scope(f"{setup}\n{body}" if setup else body, "", "%%timeit")
+        detail = "%%timeit → its body run once in a function scope of its own"
+    else:
+        detail = f"%%{occ.name} removed, body kept"
+    if wrapped is not None:
+        code.source = "\n".join([*out[:idx], wrapped])
+    elif occ.name in ("capture", "timeit") and body.strip():
+        detail = f"%%{occ.name}: the body does not parse; kept as it is"
+    code.actions.append(Action(cell_index, occ.line, head, "unwrapped", detail))
 
 
 Act = Callable[..., None]
@@ -188,15 +194,14 @@ Act = Callable[..., None]
 def _shell_line(occ: Occurrence, indent: str, code: CellCode, known: set[str], act: Act) -> str:
     """`!cmd`: a requirement when it installs packages, else a shell() call."""
     cmd = occ.args
-    if _INSTALL.search(cmd):
+    if installs_packages(cmd, first=True):
         code.pip.append(cmd)
         act("requirement", cmd)
         return _nothing(indent)
     call = "shell_lines" if occ.target else "shell"
     code.helpers.add(call)
-    expr = f"{call}({shell_fstring(cmd, known)})"
     act("data" if _FETCH.search(cmd) else "shell", cmd)
-    return f"{indent}{occ.target} = {expr}" if occ.target else indent + expr
+    return _call_line(indent, call, cmd, known, occ.target)
 
 
 def _line_magic(
@@ -220,21 +225,24 @@ def _line_magic(
         and occ.target is None
         and t.col_shift.get(occ.line) is not None
     ):
-        stmt = text.rstrip()[indent.__len__() + t.col_shift[occ.line] :]
+        stmt = text.rstrip()[len(indent) + t.col_shift[occ.line] :]
         line = indent + stmt
-        act("unwrapped", f"%{name} removed, statement kept")
+        if name == "timeit" and (scope := scoped.own_scope(stmt, indent, "%timeit")) is not None:
+            line = scope
+            act("unwrapped", "%timeit → its statement run once in a function scope of its own")
+        else:
+            act("unwrapped", f"%{name} removed, statement kept")
     elif name in ("env", "set_env") and (new := _env(args, occ.target, indent, code)) is not None:
         line = new
         act("env", args)
     elif name == "cd" and occ.target is None:
         code.imports.add("os")
-        line = f"{indent}os.chdir({shell_fstring(args, known)})"
+        line = _call_line(indent, "os.chdir", args, known)
         act("chdir", args)
     elif name in ("system", "sx") or (name == "sh"):
         call = "shell_lines" if occ.target else "shell"
         code.helpers.add(call)
-        expr = f"{call}({shell_fstring(args, known)})"
-        line = f"{indent}{occ.target} = {expr}" if occ.target else indent + expr
+        line = _call_line(indent, call, args, known, occ.target)
         act("shell", args)
     elif name in SESSION_MAGICS and occ.target is None:
         line = _nothing(indent)

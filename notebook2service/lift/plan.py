@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from ..dataflow import BUILTINS, Flow, is_ipython_global
 from ..redact import redact
+from .paths import definitely_bound
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
 _STOP = {
@@ -171,8 +172,26 @@ def make_plan(
     steps: list[Step] = []
     for heading, cells in groups:
         steps.append(_step(flow, heading, cells, (module_names, shared), taken, len(steps) + 1))
+    shared |= _bound_on_some_paths(flow, steps) - param_names
     undefined = _link_steps(steps, param_names, shared)
     return Plan(steps, parameters, module_names, shared, undefined)
+
+
+def _bound_on_some_paths(flow: Flow, steps: list[Step]) -> set[str]:
+    """Names a step writes but may leave unbound (see lift/paths.py): they stay module
+    globals, never returned; later steps read the global, as the notebook read its own."""
+    maybe: set[str] = set()
+    for step in steps:
+        state = set(step.reads)
+        for idx in step.cells:
+            f = flow.by_index.get(idx)
+            if f is not None and f.translation.tree is not None:
+                skip = set(f.translation.scoped_lines)
+                state = definitely_bound(f.translation.tree.body, state, skip)
+        maybe |= set(step.writes) - state
+    for step in steps:
+        step.reads = [n for n in step.reads if n not in maybe]
+    return maybe
 
 
 def definition_counts(flow: Flow, *, functions: bool = True) -> dict[str, int]:

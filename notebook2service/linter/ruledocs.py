@@ -172,8 +172,10 @@ DOCS: dict[str, RuleDoc] = {
         "endpoint from `.deploy()` or `create_endpoint`) when no cell of the notebook deletes it.",
         "An endpoint keeps its instances running, and billing, after the notebook is closed; "
         "a converted notebook must not create one as a side effect.",
-        "# %%\npredictor = estimator.deploy(initial_instance_count=1, "
-        "instance_type='ml.m5.large')",
+        "# %% In[1]\nfrom sagemaker.sklearn import SKLearn\n"
+        "est = SKLearn(entry_point='train.py', framework_version='1.2-1')\n"
+        "est.fit({'train': 's3://bucket/train'})\n"
+        "# %% In[2]\npredictor = est.deploy(initial_instance_count=1, instance_type='ml.m5.large')",
         "End the notebook with a cleanup cell (`predictor.delete_endpoint()`), and deploy with "
         "the generated `deploy.py` (`deploy.py delete` removes what it created).",
     ),

@@ -1,0 +1,73 @@
+"""Statements that IPython runs in a scope of their own, and cell-magic bodies that need a
+block around them, built as libcst nodes.
+
+`%timeit stmt` and `%%timeit` compile their code into a function (IPython's `Timer`), with the
+notebook's namespace as globals: the code reads the notebook's names, and what it assigns stays
+local to that function (`%timeit counts, edges = f()` does not rebind `counts`; `%time` does).
+The package keeps that: the code runs once, inside a throwaway function it calls at once, so
+its errors and side effects on objects still happen, but no name it binds reaches the step.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+
+#: the throwaway function; steps keep it in place (it is never hoisted to module level)
+SCOPE_FUNCTION = "_nb2svc_timeit"
+
+
+def _comment(text: str) -> cst.EmptyLine:
+    return cst.EmptyLine(comment=cst.Comment("# " + text))
+
+
+def _parse(source: str) -> cst.Module | None:
+    try:
+        return cst.parse_module(source)
+    except (cst.ParserSyntaxError, RecursionError, MemoryError):
+        return None
+
+
+def _block(source: str) -> cst.IndentedBlock | None:
+    """`source` as an indented block, its comments kept; None when it does not parse or
+    holds no statement."""
+    module = _parse(source)
+    body = list(module.body) if module is not None else []
+    if module is None or not body:
+        return None
+    body[0] = body[0].with_changes(leading_lines=[*module.header, *body[0].leading_lines])
+    return cst.IndentedBlock(body, footer=module.footer)
+
+
+def own_scope(source: str, indent: str, magic: str) -> str | None:
+    """`source` run once inside a function of its own, as source at `indent`; None when it
+    does not parse."""
+    block = _block(source)
+    if block is None:
+        return None
+    note = (
+        f"nb2svc: {magic} runs this in a scope of its own (names it binds stay there); "
+        "run once, not timed"
+    )
+    func = cst.FunctionDef(
+        name=cst.Name(SCOPE_FUNCTION),
+        params=cst.Parameters(),
+        body=block,
+        leading_lines=[_comment(note)],
+    )
+    call = cst.SimpleStatementLine([cst.Expr(cst.Call(cst.Name(SCOPE_FUNCTION)))])
+    return textwrap.indent(cst.Module([func, call]).code, indent).rstrip("\n")
+
+
+def captured(source: str, target: str) -> str | None:
+    """`%%capture target`: the body under `with contextlib.redirect_stdout(io.StringIO())`
+    (a body that does not parse stays as it is, and the cell is reported unparsable)."""
+    if _parse(source) is None:
+        return None
+    block = _block(source) or cst.IndentedBlock([cst.SimpleStatementLine([cst.Pass()])])
+    item = cst.WithItem(
+        cst.parse_expression("contextlib.redirect_stdout(io.StringIO())"),
+        asname=cst.AsName(cst.Name(target)),
+    )
+    return cst.Module([cst.With([item], block)]).code.rstrip("\n")

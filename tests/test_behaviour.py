@@ -1,0 +1,158 @@
+"""Conversion keeps the notebook's behaviour: %timeit scopes, `!` interpolation, figures, names
+bound on one path only, imports where the notebook had them. Each test builds its notebook."""
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from nbmake import md, notebook, write
+
+from notebook2service import dataflow
+from notebook2service.convert import convert
+from notebook2service.lift.interpolate import command_expression, portable
+from notebook2service.lift.magics import code_of
+from notebook2service.linter.checker import check_notebook
+from notebook2service.notebook import load_python
+
+slow = [pytest.mark.slow, pytest.mark.integration]
+
+
+def _convert(tmp_path: Path, nb: dict, name: str = "demo"):
+    src = write(tmp_path / f"{name}.ipynb", nb)
+    result = convert(src, tmp_path / "out", force=True)
+    pipeline = (tmp_path / "out" / result.package / "pipeline.py").read_text()
+    return result, pipeline
+
+
+def _run(tmp_path: Path, package: str, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "out"), MPLBACKEND="Agg")
+    return subprocess.run(
+        [sys.executable, "-m", package, *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+# -- %timeit runs in a scope of its own -------------------------------------------------
+
+TIMEIT = notebook(
+    "counts = [0, 0, 0]\nx = [1, 2]",
+    "%timeit counts, edges = sorted(x), len(x)",
+    "%%timeit -n 1 extra = 5\nwidth = extra + len(x)",
+    "%time timed = len(x)",
+    "counts[2] += 1\nprint(counts, timed)",
+)
+
+
+def test_timeit_binds_no_name_in_the_dataflow():
+    flow = dataflow.analyze(load_python(TIMEIT))
+    defs = {n for f in flow.cells for n in f.defs}
+    assert {"edges", "extra", "width"} & defs == set()
+    assert "timed" in defs  # %time binds in the user namespace; %timeit does not
+    reads = {u.name for u in flow.expanded[flow.cells[1].cell.index]}
+    assert reads == {"sorted", "x", "len"}
+    assert "extra" not in {u.name for u in flow.expanded[flow.cells[2].cell.index]}
+
+
+def test_lint_agrees_a_name_bound_only_by_timeit_is_undefined():
+    nb = notebook("%timeit edges = sorted([3, 1])", "print(edges)")
+    findings = check_notebook(load_python(nb), lambda code: True)
+    assert any(f.code == "NB104" and "edges" in f.message for f in findings), findings
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_timeit_does_not_rebind_in_the_package(tmp_path):
+    result, pipeline = _convert(tmp_path, TIMEIT)
+    assert "def _nb2svc_timeit():" in pipeline
+    assert "edges" not in {s for step in result.manifest["steps"] for s in step["returns"]}
+    proc = _run(tmp_path, result.package)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[0, 0, 1] 2"  # `counts` is still the list, not sorted(x)
+
+
+# -- `!cmd {expr}` is built as nodes and parses on every supported Python ----------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        """echo "a" {d['k']}""",
+        """echo {d["a"] + d['k']} 'x' "y" \\n""",
+        "echo {(lambda: 1)()} {x if x else 0} $x $HOME {{literal}} {}",
+        "printf '%s' {'#'} {x!r}",
+    ],
+)
+def test_shell_commands_parse_under_old_grammars(command):
+    source = code_of(command_expression(command, {"x"}))
+    assert portable(source), source
+    ast.parse(source, mode="eval")
+
+
+def test_portable_rejects_what_only_312_accepts():
+    assert not portable("f'{d['k']}'\n")
+    assert portable("f\"{d['k']}\"\n")
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_shell_interpolation_runs_like_ipython(tmp_path):
+    nb = notebook("d = {'k': 'v'}\nn = 2", """!echo "a" {d['k']} {n * 2} $n""")
+    result, pipeline = _convert(tmp_path, nb)
+    assert not [f for f in result.findings if f["kind"] in ("cell-unparsable", "generated-code")]
+    assert portable(pipeline)
+    proc = _run(tmp_path, result.package)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "a v 4 2"
+
+
+def test_capture_body_with_shell_lines_stays_indented(tmp_path):
+    nb = notebook(md("# Run"), "%%capture out\nprint(1)\n!echo {1 + 1}")
+    result, pipeline = _convert(tmp_path, nb)
+    assert "with contextlib.redirect_stdout(io.StringIO()) as out:" in pipeline
+    compile(pipeline, "pipeline.py", "exec")
+    assert not [f for f in result.findings if f["kind"] == "generated-code"]
+
+
+# -- a name bound on one path only is never returned -------------------------------------
+
+ONE_PATH = notebook(
+    md("# Imports"),
+    "try:\n    import not_a_module_nb2svc as fast\nexcept ImportError:\n    import json as slow",
+    "flag = False\nif flag:\n    y = 1\nfor i in range(2):\n    last = i",
+    md("# Use"),
+    "print(slow.dumps([1]), y if flag else 0, last)",
+)
+
+
+def test_names_bound_on_one_path_stay_globals_not_returns(tmp_path):
+    src = write(tmp_path / "demo.ipynb", ONE_PATH)
+    result = convert(src, tmp_path / "out", write=False)
+    steps = result.manifest["steps"]
+    returned = {n for s in steps for n in s["returns"]}
+    assert {"fast", "slow", "y"} & returned == set()
+    assert {"fast", "slow", "y"} <= set(steps[0]["globals"])
+    assert "last" in returned  # `for i in range(2)` runs: `last` is bound on every path
+    assert not [f for f in result.findings if f["kind"] == "undefined-in-package"]
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_one_path_names_run_without_unbound_locals(tmp_path):
+    result, pipeline = _convert(tmp_path, ONE_PATH)
+    proc = _run(tmp_path, result.package)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[1] 0 1"
+    ruff = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "F821,F823", "-"],
+        input=pipeline,
+        capture_output=True,
+        text=True,
+    )
+    assert ruff.returncode == 0, ruff.stdout
