@@ -31,8 +31,8 @@ def _returns_none(expr: cst.BaseExpression) -> bool:
     if not isinstance(expr, cst.Call):
         return False
     func = expr.func
-    if isinstance(func, cst.Name):
-        return func.value in _NONE_CALLS
+    if isinstance(func, cst.Name):  # _nb2svc_*: code convert wrote for IPython syntax
+        return func.value in _NONE_CALLS or func.value.startswith("_nb2svc")
     return isinstance(func, cst.Attribute) and func.attr.value in _NONE_METHODS
 
 
