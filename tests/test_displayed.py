@@ -67,3 +67,10 @@ def test_show_prints_displayed_values(tmp_path: Path) -> None:
     shown = subprocess.run([*run, "--show"], env=env, capture_output=True, text=True, timeout=120)
     assert shown.stdout == "Out[cell 2]: [1, 2, 3]\ndone\nOut[cell 3]: 3\n"
     assert result.package == "shown"
+
+
+def test_a_display_the_notebook_defines_is_shown() -> None:
+    code = _pipeline(
+        "class display:\n    def __init__(self, *a):\n        self.a = a", "display('x')"
+    )
+    assert 'show_result(display("x"), cell=3)' in code
