@@ -35,8 +35,12 @@ differing cell and its cause, values displayed, displayed values: the same), the
 ``stdout equal: X / N (P%)`` and ``displayed values equal: X / N (P%)``, and each difference
 with the explanation verify gives; ``bench/results/fidelity.json`` (git-ignored) holds all of it.
 
+With ``--seed N`` every verify runs with ``seed=N`` (``nb2svc verify --seed N``): both sides
+start with ``random`` and numpy's global generator seeded alike, so notebooks that draw
+unseeded random numbers are compared too; reported separately (``fidelity-seedN.json``).
+
     python bench/fidelity.py [--samples-only] [--corpus DIR] [--jobs 2] [--timeout 60]
-                             [--limit N] [--refresh] [--prefixes]
+                             [--limit N] [--refresh] [--prefixes] [--seed N]
 """
 
 from __future__ import annotations
@@ -320,7 +324,8 @@ _ONE = r"""
 import json, sys
 from notebook2service.verify import VerifyError, report_text, verify
 try:
-    r = verify(sys.argv[1], timeout=float(sys.argv[2]))
+    seed = int(sys.argv[3]) if len(sys.argv) > 3 else None
+    r = verify(sys.argv[1], timeout=float(sys.argv[2]), seed=seed)
 except VerifyError as exc:
     print(json.dumps({"verify_error": str(exc)}))
 else:
@@ -342,6 +347,7 @@ def verify_one(
     *,
     name: str | None = None,
     data: dict[str, Any] | None = None,
+    seed: int | None = None,
 ) -> dict[str, Any]:
     """verify() in a subprocess, on a scratch copy (of `folder` when given, else the file,
     saved as `name`; `data` replaces the notebook's content, e.g. a runnable prefix)."""
@@ -363,7 +369,10 @@ def verify_one(
                 shutil.copy2(notebook, target)
         # several cells may run up to `timeout` s each; bound the whole run generously
         code, out, err, seconds = run_group(
-            [sys.executable, "-c", _ONE, str(target), str(timeout)], work, timeout * 6 + 60
+            [sys.executable, "-c", _ONE, str(target), str(timeout)]
+            + ([] if seed is None else [str(seed)]),
+            work,
+            timeout * 6 + 60,
         )
     line = out.strip().splitlines()[-1] if out.strip() else ""
     try:
@@ -506,7 +515,9 @@ def causes(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     return out
 
 
-def verify_many(items: list[dict[str, Any]], jobs: int, timeout: float) -> list[dict[str, Any]]:
+def verify_many(
+    items: list[dict[str, Any]], jobs: int, timeout: float, seed: int | None = None
+) -> list[dict[str, Any]]:
     """items: {"name", "path", "folder"?, "scratch"?, "data"?}."""
 
     def one(item: dict[str, Any]) -> dict[str, Any]:
@@ -516,6 +527,7 @@ def verify_many(items: list[dict[str, Any]], jobs: int, timeout: float) -> list[
             timeout,
             name=item.get("scratch"),
             data=item.get("data"),
+            seed=seed,
         )
         row = summarize(item["name"], result)
         flag = "equal" if row["equal"] else f"different ({row['cause']})"
@@ -536,6 +548,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--limit", type=int, help="only the first N corpus candidates")
     p.add_argument("--refresh", action="store_true", help="ignore the runnable cache")
+    p.add_argument(
+        "--seed",
+        type=int,
+        help="verify --seed N: both runs start with random and numpy seeded alike "
+        "(results go to fidelity-seedN.json)",
+    )
     p.add_argument(
         "--prefixes",
         action="store_true",
@@ -578,7 +596,12 @@ def skipped_reasons(entries: dict[str, Any]) -> dict[str, int]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    result: dict[str, Any] = {"timeout": args.timeout, "samples": [], "corpus": []}
+    result: dict[str, Any] = {
+        "timeout": args.timeout,
+        "seed": args.seed,
+        "samples": [],
+        "corpus": [],
+    }
 
     samples = sorted(p for p in SAMPLES.glob("*.ipynb") if p.name not in NOT_RUNNABLE_SAMPLES)
     print(f"fidelity: verifying {len(samples)} sample notebooks…", flush=True)
@@ -586,6 +609,7 @@ def main(argv: list[str] | None = None) -> int:
         [{"name": p.name, "path": p, "folder": SAMPLES} for p in samples],
         args.jobs,
         max(args.timeout, 120),
+        args.seed,
     )
     result["samples"] = rows
 
@@ -616,7 +640,7 @@ def main(argv: list[str] | None = None) -> int:
             for p in runnable:
                 rel = p.relative_to(args.corpus).as_posix()
                 items.append({"name": rel, "path": p, "scratch": repo_name(rel)})
-            corpus_rows = verify_many(items, args.jobs, args.timeout)
+            corpus_rows = verify_many(items, args.jobs, args.timeout, args.seed)
             result["corpus"] = corpus_rows
             if args.prefixes:
                 items = []
@@ -634,7 +658,7 @@ def main(argv: list[str] | None = None) -> int:
                             }
                         )
                 print(f"fidelity: verifying {len(items)} runnable prefixes…", flush=True)
-                prefix_rows = verify_many(items, args.jobs, args.timeout)
+                prefix_rows = verify_many(items, args.jobs, args.timeout, args.seed)
                 result["prefixes"] = prefix_rows
 
     report_section("samples", rows, result)
@@ -644,8 +668,9 @@ def main(argv: list[str] | None = None) -> int:
         report_section("corpus prefixes (cells before the first failing cell)", prefix_rows, result)
     result["seconds"] = round(time.perf_counter() - started, 1)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    RESULTS_FILE.write_text(json.dumps(result, indent=1, default=str) + "\n", encoding="utf-8")
-    print(f"\nwrote {RESULTS_FILE.relative_to(REPO_ROOT)} ({result['seconds']} s)")
+    out = RESULTS_FILE if args.seed is None else RESULTS / f"fidelity-seed{args.seed}.json"
+    out.write_text(json.dumps(result, indent=1, default=str) + "\n", encoding="utf-8")
+    print(f"\nwrote {out.relative_to(REPO_ROOT)} ({result['seconds']} s)")
     return 0
 
 

@@ -103,7 +103,16 @@ CAUSES = (
 )
 
 MODULE_LEVEL = "(module level)"
-_IGNORED_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
+SEED_TAG = "nb2svc-seed"
+_IGNORED_TAGS = {"injected-parameters", "papermill-error-cell-tag", SEED_TAG}
+_SEED_CELL = """import random as _nb2svc_random
+_nb2svc_random.seed({seed})
+try:
+    import numpy as _nb2svc_numpy
+    _nb2svc_numpy.random.seed({seed})
+except ImportError:
+    pass
+del _nb2svc_random"""
 
 
 class VerifyError(Exception):
@@ -145,6 +154,7 @@ class VerifyReport:
     displays: int = 0  # values the notebook displayed (execute_result)
     first_mode: str | None = None  # "stdout" or "display": what differs at first_cell
     differences: list[dict[str, Any]] = field(default_factory=list)  # first one per mode
+    seed: int | None = None  # both sides seeded alike (verify --seed)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -193,7 +203,11 @@ def _chatter_kinds(actions: list[dict[str, Any]]) -> list[tuple[str, str]]:
         syntax = str(a.get("syntax") or "")
         m = _MAGIC_NAME.search(syntax)
         kind = _MAGIC_OF.get(m.group(1)) if m else None
-        if kind is None and a.get("action") == "requirement" and installs_packages(syntax.lstrip("!%")):
+        if (
+            kind is None
+            and a.get("action") == "requirement"
+            and installs_packages(syntax.lstrip("!%"))
+        ):
             kind = "pip"
         if kind is not None and kind not in (k for k, _ in kinds):
             shown = m.group(0) if m and m.group(1) in _MAGIC_OF else "!pip install"
@@ -285,8 +299,27 @@ def _failed_cell(nb: Any, executed: Any, running: bool) -> int | None:
     return None
 
 
+def _seeded_copy(path: Path, work: Path, seed: int) -> Path:
+    """A scratch copy of the notebook whose first cell (tagged, ignored when matching cells)
+    seeds `random` and numpy's global generator, as the package harness does."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    cell: dict[str, Any] = {
+        "cell_type": "code",
+        "execution_count": None,
+        "metadata": {"tags": [SEED_TAG]},
+        "outputs": [],
+        "source": _SEED_CELL.format(seed=int(seed)),
+    }
+    if (data.get("nbformat"), data.get("nbformat_minor", 0)) >= (4, 5):
+        cell["id"] = SEED_TAG
+    data["cells"] = [cell, *(data.get("cells") or [])]
+    copy = work / f"{path.stem}.seeded.ipynb"
+    copy.write_text(json.dumps(data), encoding="utf-8")
+    return copy
+
+
 def _run_notebook(
-    path: Path, output: Path, kernel_name: str, timeout: float
+    path: Path, output: Path, kernel_name: str, timeout: float, cwd: Path | None = None
 ) -> tuple[Any, dict[str, Any] | None]:
     """Execute with papermill. Returns (executed notebook or None, error details or None)."""
     try:
@@ -308,7 +341,7 @@ def _run_notebook(
             str(path),
             str(output),
             kernel_name=kernel_name,
-            cwd=str(path.parent),
+            cwd=str(cwd or path.parent),
             execution_timeout=timeout,
             progress_bar=False,
             log_output=False,
@@ -389,6 +422,15 @@ class _Tee:
         return getattr(self._stream, name)
 
 sys.stdout = _Tee(sys.stdout)
+_seed = os.environ.pop("NB2SVC_VERIFY_SEED", None)
+if _seed is not None:  # as the notebook's seeding first cell does
+    import random
+    random.seed(int(_seed))
+    try:
+        import numpy
+        numpy.random.seed(int(_seed))
+    except ImportError:
+        pass
 if importlib.util.find_spec(PKG + "._runtime") is not None:
     _rt = importlib.import_module(PKG + "._runtime")
     if hasattr(_rt, "show_result"):
@@ -425,7 +467,7 @@ class _PackageRun:
 
 
 def _run_package(
-    out: Path, package: str, steps: list[str], cwd: Path, timeout: float
+    out: Path, package: str, steps: list[str], cwd: Path, timeout: float, seed: int | None = None
 ) -> _PackageRun:
     """`python -m package` under the harness: stdout by pipeline.py line, displayed values."""
     env = dict(os.environ)
@@ -434,6 +476,9 @@ def _run_package(
     )
     env.update(MPLBACKEND="Agg", PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8")
     env.pop("NB2SVC_SHOW", None)
+    env.pop("NB2SVC_VERIFY_SEED", None)
+    if seed is not None:
+        env["NB2SVC_VERIFY_SEED"] = str(int(seed))
     record = out / ".nb2svc-verify-record.json"
     start = time.perf_counter()
     code, raw_out, raw_err = _communicate(
@@ -645,11 +690,16 @@ def verify(
     timeout: float = 600,
     workdir: str | os.PathLike[str] | None = None,
     kernel_name: str = "python3",
+    seed: int | None = None,
 ) -> VerifyReport:
-    """Run the notebook (papermill) and its converted package; compare their stdout.
+    """Run the notebook (papermill) and its converted package; compare what they print and
+    display.
 
     `timeout` bounds each notebook cell and the whole package run, in seconds. With
-    `workdir`, the executed notebook and the package are kept there. Raises VerifyError
+    `workdir`, the executed notebook and the package are kept there. With `seed`, both start
+    with `random` and numpy's global generator seeded alike (a scratch copy of the notebook
+    gets a first, ignored cell that seeds; the user's notebook is never changed), so unseeded
+    draws are compared too. Raises VerifyError
     when the notebook cannot be read, is not Python, or the kernel does not exist.
     """
     from .notebook import NotebookError, load_python
@@ -663,17 +713,24 @@ def verify(
     if workdir is not None:
         work = Path(workdir)
         work.mkdir(parents=True, exist_ok=True)
-        return _verify(nb, path, work, timeout, kernel_name, keep=True)
+        return _verify(nb, path, work, timeout, kernel_name, keep=True, seed=seed)
     with tempfile.TemporaryDirectory(prefix="nb2svc-verify-") as tmp:
-        return _verify(nb, path, Path(tmp), timeout, kernel_name, keep=False)
+        return _verify(nb, path, Path(tmp), timeout, kernel_name, keep=False, seed=seed)
 
 
 def _verify(
-    nb: Any, path: Path, work: Path, timeout: float, kernel_name: str, keep: bool
+    nb: Any,
+    path: Path,
+    work: Path,
+    timeout: float,
+    kernel_name: str,
+    keep: bool,
+    seed: int | None = None,
 ) -> VerifyReport:
     """The passes: run the notebook → convert → run the package → normalise → compare →
     explain the first difference (or the failure)."""
-    v = _Run(nb, path, work, timeout, keep, _new_report(path, work, keep))
+    v = _Run(nb, path, work, timeout, keep, _new_report(path, work, keep), seed=seed)
+    v.report.seed = seed
     executed = _notebook_pass(v, kernel_name)
     if executed is None:
         return v.report
@@ -710,6 +767,7 @@ class _Run:
     by_cell: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     code: list[str] = field(default_factory=list)
     actual: dict[int | None, str] = field(default_factory=dict)  # the package's stdout by cell
+    seed: int | None = None  # both sides start with random / numpy seeded alike
 
     @property
     def counts(self) -> dict[int, int | None]:
@@ -747,7 +805,8 @@ def _notebook_pass(v: _Run, kernel_name: str) -> Any:
     """a. the notebook, in a fresh kernel; None (and the report says why) when it fails."""
     start = time.perf_counter()
     target = v.work / f"{v.path.stem}.executed.ipynb"
-    executed, error = _run_notebook(v.path, target, kernel_name, v.timeout)
+    source = _seeded_copy(v.path, v.work, v.seed) if v.seed is not None else v.path
+    executed, error = _run_notebook(source, target, kernel_name, v.timeout, cwd=v.path.parent)
     v.report.timings["notebook_s"] = round(time.perf_counter() - start, 3)
     if error is None:
         if not v.keep:
@@ -793,7 +852,7 @@ def _convert_pass(v: _Run) -> None:
 def _package_pass(v: _Run) -> None:
     """c. the package, in a fresh process."""
     functions = [s["function"] for s in v.steps]
-    v.run = _run_package(v.out, v.result.package, functions, v.path.parent, v.timeout)
+    v.run = _run_package(v.out, v.result.package, functions, v.path.parent, v.timeout, v.seed)
     v.report.timings["package_s"] = round(v.run.seconds, 3)
     if v.keep:
         (v.work / "package.stdout.txt").write_text(v.run.stdout, encoding="utf-8")

@@ -228,3 +228,19 @@ def test_equal_displays_are_counted(tmp_path: Path) -> None:
     assert report.equal, report_text(report)
     assert report.displays == 1 and report.displays_equal and report.stdout_equal
     assert "1 displayed value)" in report_text(report)
+
+
+def test_seed_makes_unseeded_draws_comparable(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "draws.ipynb",
+        notebook(
+            "import random\nimport numpy as np",
+            "print(random.random())\nnp.random.rand(2)",
+            "np.random.randint(0, 100, 3)",
+        ),
+    )
+    before = path.read_bytes()
+    report = verify(path, timeout=TIMEOUT, seed=0)
+    assert report.equal, report_text(report)
+    assert report.seed == 0 and report.displays == 2 and report.lines == 1
+    assert path.read_bytes() == before  # the seeding cell went into a scratch copy
