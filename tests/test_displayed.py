@@ -52,7 +52,7 @@ def test_a_notebook_that_defines_the_hook_keeps_its_own(tmp_path: Path) -> None:
     )
     code = result.files[f"{result.package}/pipeline.py"]
     assert "show_result(3" not in code
-    assert any(f.get("name") == "display-hook-taken" for f in result.findings)
+    assert any(f.name == "display-hook-taken" for f in result.findings)
 
 
 def test_show_prints_displayed_values(tmp_path: Path) -> None:
