@@ -524,7 +524,8 @@ def _comprehension_free(
             inner.visit(cond)
     for e in elts:
         inner.visit(e)
-    return (inner.read - inner.bound) | inner.nested_free
+    # a nested comprehension sees this one's targets: `{c: [c + i for i in r] for c in cs}`
+    return (inner.read | inner.nested_free) - inner.bound
 
 
 def function_free_names(
