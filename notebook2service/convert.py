@@ -23,6 +23,7 @@ from .findings import CellRef, Finding, note
 from .generated import check_code, check_notebook_code, format_code, line_map, same_finding
 from .image import notebook_python
 from .lift import build, display, magics
+from .lift.imports import place_imports
 from .lift.plan import Parameter, Plan, definition_counts, make_plan
 from .lift.secrets_env import secrets_from_env
 from .linter.checker import check_notebook
@@ -49,12 +50,12 @@ class ConvertError(Exception):
 class ConvertResult:
     out_dir: Path
     package: str
-    manifest: dict[str, Any]
+    manifest: Manifest
     files: dict[str, str] = field(default_factory=dict)
 
     @property
-    def findings(self) -> list[dict[str, Any]]:
-        return self.manifest["findings"]
+    def findings(self) -> list[Finding]:
+        return self.manifest.findings
 
 
 def convert(
@@ -94,7 +95,7 @@ def convert(
             notebook_path=src.nb.path,
             binary=package.binary,
         )
-    return ConvertResult(src.out, src.package, manifest.to_dict(), package.files)
+    return ConvertResult(src.out, src.package, manifest, package.files)
 
 
 def _safety_net(manifest: Manifest, package: Any) -> Manifest:
@@ -325,6 +326,7 @@ def lift(src: Analysed, params: Parameters) -> Lifted:
             )
     _display_helper(flow, out)
     _show_displayed(src, out)
+    _figures_helper(flow, out)
     return out
 
 
@@ -340,6 +342,33 @@ def _show_displayed(src: Analysed, out: Lifted) -> None:
         return
     if sum(display.show_displayed(c, out.actions) for c in out.ordered):
         out.helpers.add(display.HOOK)
+
+
+#: modules whose plots are matplotlib figures, which the inline backend shows and closes
+_PLOTTING = frozenset({"matplotlib", "pylab", "seaborn", "plotnine"})
+
+
+def _figures_helper(flow: dataflow.Flow, out: Lifted) -> None:
+    """A notebook that plots gets the inline backend's lifecycle: each cell's figures are
+    closed at its end (and saved under `--figures DIR`)."""
+    imports = {q.split(".")[0] for q in flow.imports.values()}
+    magic = any(
+        o.kind == "line_magic" and o.name in ("matplotlib", "pylab")
+        for f in flow.cells
+        for o in f.translation.occurrences
+    )
+    if imports & _PLOTTING or magic:
+        out.helpers.add("end_cell")
+        out.actions.append(
+            magics.Action(
+                0,
+                0,
+                "matplotlib figures",
+                "unwrapped",
+                "each cell's figures are closed at its end, as the inline backend does "
+                "(`--figures DIR` saves them)",
+            )
+        )
 
 
 def _display_helper(flow: dataflow.Flow, out: Lifted) -> None:
@@ -361,6 +390,7 @@ def plan(src: Analysed, params: Parameters, lifted: Lifted) -> Planned:
     """Which definitions are hoisted to module level, and the step functions."""
     flow = src.flow
     assigned = definition_counts(flow, functions=False)
+    kept_imports = place_imports(lifted.ordered, flow)
     module_names, module_functions = build.choose_hoisting(lifted.ordered, assigned)
     module_names |= lifted.imports | lifted.helpers
     # a followed `from local import *` stays at module level: its names, unless a cell rebinds
@@ -370,7 +400,15 @@ def plan(src: Analysed, params: Parameters, lifted: Lifted) -> Planned:
         i: bool(c.body or c.header or c.footer) or c.error is not None
         for i, c in lifted.cells.items()
     }
-    steps = make_plan(flow, body_cells, module_names, module_functions, params.params, params.cell)
+    steps = make_plan(
+        flow,
+        body_cells,
+        module_names,
+        module_functions,
+        params.params,
+        params.cell,
+        import_globals=kept_imports,
+    )
     return Planned(steps, module_names, module_functions)
 
 
@@ -636,7 +674,9 @@ def _steps(lifted: Lifted, planned: Planned) -> list[str]:
     for step in planned.plan.steps:
         labels = [lifted.cells[i].label for i in step.cells]
         doc = f"{step.heading or 'Notebook'} — {', '.join(labels)}."
-        out.append(build.code_of(build.step_function(step, lifted.cells, doc)).strip())
+        figures = "end_cell" in lifted.helpers
+        step_def = build.step_function(step, lifted.cells, doc, figures)
+        out.append(build.code_of(step_def).strip())
         for i in step.cells:
             lifted.cell_map[i] = step.name
     return out
@@ -719,6 +759,7 @@ def _package_files(
         options=[_option(p) for p in params.params],
         show_flag=_show_flag(params) if display.HOOK in lifted.helpers else None,
         uses_pandas=uses_pandas,
+        figures="end_cell" in lifted.helpers,
         **context,
     )
     files = {

@@ -14,7 +14,7 @@ from typing import Any
 _MARKER = re.compile(r"^\s*# (cell (\d+)(?: \(In\[\d+\]\))?)\s*$")
 
 
-def marker_cell(text: str) -> int | None:
+def _marker_cell(text: str) -> int | None:
     """The cell number of a `# cell N` marker line, else None."""
     m = _MARKER.match(text)
     return int(m.group(2)) if m else None
@@ -146,7 +146,7 @@ def line_map(code: str) -> list[dict[str, Any]]:
 
 
 def _comment_cell(line: Any) -> int | None:
-    return marker_cell(line.comment.value) if line.comment is not None else None
+    return _marker_cell(line.comment.value) if line.comment is not None else None
 
 
 def _is_return(stmt: Any) -> bool:
