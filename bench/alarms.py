@@ -110,6 +110,7 @@ def _findings(path: Path) -> tuple[list[dict], str | None, str]:
     try:
         result = convert(str(path), write=False)
         for d in result.findings:
+            d = d.to_dict() if hasattr(d, "to_dict") else d  # a Finding, or a dict before
             if d["code"].startswith("NB"):
                 continue  # the lint findings convert repeats are counted once, from lint
             found.append({**d, "source": "convert"})
