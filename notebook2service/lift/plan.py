@@ -80,8 +80,10 @@ def make_plan(
     module_functions: set[str],
     parameters: list[Parameter],
     parameters_cell: int | None,
+    training: tuple[set[int], set[int]] = (set(), set()),
 ) -> Plan:
     """`body_cells`: cell index -> whether the cell keeps statements for a step (after hoisting).
+    `training`: (the cells the model needs, cells doing costly work), kept in other steps.
 
     Passes: group cells by heading → the globals module-level functions share → each step's
     reads and writes → parameters and returns, walking top-down."""
@@ -97,7 +99,7 @@ def make_plan(
         everywhere = shared | _bound_on_some_paths(steps, cache) - param_names
         return steps, _link_steps(steps, param_names, everywhere), everywhere
 
-    groups = split.at_stages(flow, groups)
+    groups = split.apart(split.at_stages(flow, groups), *training)
     groups = split.bounded(flow, groups, lambda gs: [len(s.returns) for s in build(gs)[0]])
     steps, undefined, shared = build(groups)
     # step names must not shadow anything the notebook names (run() binds variables)
