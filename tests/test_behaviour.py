@@ -71,7 +71,7 @@ def test_lint_agrees_a_name_bound_only_by_timeit_is_undefined():
 def test_timeit_does_not_rebind_in_the_package(tmp_path):
     result, pipeline = _convert(tmp_path, TIMEIT)
     assert "def _nb2svc_timeit():" in pipeline
-    assert "edges" not in {s for step in result.manifest["steps"] for s in step["returns"]}
+    assert "edges" not in {s for step in result.manifest.steps for s in step["returns"]}
     proc = _run(tmp_path, result.package)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[0, 0, 1] 2"  # `counts` is still the list, not sorted(x)
@@ -105,7 +105,7 @@ def test_portable_rejects_what_only_312_accepts():
 def test_shell_interpolation_runs_like_ipython(tmp_path):
     nb = notebook("d = {'k': 'v'}\nn = 2", """!echo "a" {d['k']} {n * 2} $n""")
     result, pipeline = _convert(tmp_path, nb)
-    assert not [f for f in result.findings if f["kind"] in ("cell-unparsable", "generated-code")]
+    assert not [f for f in result.findings if f.kind in ("cell-unparsable", "generated-code")]
     assert portable(pipeline)
     proc = _run(tmp_path, result.package)
     assert proc.returncode == 0, proc.stderr
@@ -117,7 +117,7 @@ def test_capture_body_with_shell_lines_stays_indented(tmp_path):
     result, pipeline = _convert(tmp_path, nb)
     assert "with contextlib.redirect_stdout(io.StringIO()) as out:" in pipeline
     compile(pipeline, "pipeline.py", "exec")
-    assert not [f for f in result.findings if f["kind"] == "generated-code"]
+    assert not [f for f in result.findings if f.kind == "generated-code"]
 
 
 # -- a name bound on one path only is never returned -------------------------------------
@@ -134,12 +134,12 @@ ONE_PATH = notebook(
 def test_names_bound_on_one_path_stay_globals_not_returns(tmp_path):
     src = write(tmp_path / "demo.ipynb", ONE_PATH)
     result = convert(src, tmp_path / "out", write=False)
-    steps = result.manifest["steps"]
+    steps = result.manifest.steps
     returned = {n for s in steps for n in s["returns"]}
     assert {"fast", "slow", "y"} & returned == set()
     assert {"fast", "slow", "y"} <= set(steps[0]["globals"])
     assert "last" in returned  # `for i in range(2)` runs: `last` is bound on every path
-    assert not [f for f in result.findings if f["kind"] == "undefined-in-package"]
+    assert not [f for f in result.findings if f.kind == "undefined-in-package"]
 
 
 @pytest.mark.slow
@@ -156,3 +156,74 @@ def test_one_path_names_run_without_unbound_locals(tmp_path):
         text=True,
     )
     assert ruff.returncode == 0, ruff.stdout
+
+
+# -- figures: the inline backend's lifecycle ---------------------------------------------
+
+FIGURES = notebook(
+    md("# Plot"),
+    "import matplotlib.pyplot as plt",
+    "fig = plt.figure()\nax = fig.add_subplot(projection='3d')\nax.plot([0, 1], [0, 1], [0, 1])",
+    "plt.plot([1, 2])\nplt.axis([0, 1, 0, 1])\nprint(len(plt.get_fignums()))",
+    "plt.plot([1])\nplt.show()\nplt.plot([2])\nprint(len(plt.gca().lines))",
+)
+
+
+def test_figures_close_at_the_end_of_each_cell_and_convert_imports_no_matplotlib(tmp_path):
+    before = set(sys.modules)
+    result, pipeline = _convert(tmp_path, FIGURES)
+    assert not {m for m in set(sys.modules) - before if m.startswith("matplotlib")}
+    assert pipeline.count("end_cell(") == 3  # after each plotting cell (the import is hoisted)
+    assert "end_cell(\"plot\", 3)" in pipeline.replace("'", '"')
+    (tmp_path / "plain").mkdir()
+    plain, plain_pipeline = _convert(tmp_path / "plain", notebook("x = 1", "print(x)"))
+    assert "end_cell" not in plain_pipeline  # no matplotlib: no lifecycle calls
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_figures_follow_the_inline_backend_and_are_saved_by_step_and_cell(tmp_path):
+    result, _ = _convert(tmp_path, FIGURES)
+    proc = _run(tmp_path, result.package)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["1", "1"]
+    proc = _run(tmp_path, result.package, "--figures", str(tmp_path / "figs"))
+    assert proc.returncode == 0, proc.stderr
+    saved = sorted(p.name for p in (tmp_path / "figs").iterdir())
+    assert saved == ["plot-cell3-1.png", "plot-cell4-1.png", "plot-cell5-1.png", "plot-cell5-2.png"]
+    assert all((tmp_path / "figs" / n).read_bytes().startswith(b"\x89PNG") for n in saved)
+
+
+# -- imports stay where the notebook ran them --------------------------------------------
+
+IMPORTS = notebook(
+    "import json",
+    md("# Load"),
+    "data = json.loads('[1, 2]')\n# the next line doubles the data\nimport csv\ndoubled = data * 2",
+    "import libcst\nprint(libcst.parse_expression('1').value)",
+    md("# Later"),
+    "print(type(libcst.Name('a')).__name__, doubled)",
+    md("# Optional"),
+    "import not_a_module_nb2svc_late\nprint('unreachable')",
+)
+
+
+def test_late_imports_stay_in_their_step_as_globals(tmp_path):
+    result, pipeline = _convert(tmp_path, IMPORTS)
+    head = pipeline.split("\ndef ", 1)[0]
+    assert "import json" in head and "import csv" in head  # leading cells, and the stdlib
+    assert "not_a_module_nb2svc_late" not in head and "import libcst" not in head
+    steps = {s["function"]: s for s in result.manifest["steps"]}
+    assert not any("libcst" in s["returns"] or "libcst" in s["parameters"] for s in steps.values())
+    assert any("libcst" in s["globals"] for s in steps.values())
+    comment = pipeline.index("# the next line doubles the data")
+    assert pipeline.index("doubled = data * 2") > comment > pipeline.index("data = json.loads")
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_a_late_failing_import_fails_in_its_step_not_at_import(tmp_path):
+    result, _ = _convert(tmp_path, IMPORTS)
+    proc = _run(tmp_path, result.package)
+    assert proc.stdout.split("\n")[:2] == ["1", "Name [1, 2, 1, 2]"]
+    assert proc.returncode != 0 and "not_a_module_nb2svc_late" in proc.stderr

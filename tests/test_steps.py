@@ -58,7 +58,7 @@ def test_cut_at_word_boundary_without_dangling_words():
 def _cells(tmp_path, *cells):
     src = write(tmp_path / "n.ipynb", notebook(*cells))
     result = convert(src, tmp_path / "out", force=True)
-    return result, [(s["function"], s["cells"], s["returns"]) for s in result.manifest["steps"]]
+    return result, [(s["function"], s["cells"], s["returns"]) for s in result.manifest.steps]
 
 
 def test_names_from_code_without_headings(tmp_path):
@@ -121,7 +121,7 @@ def test_long_section_split_at_stages_with_few_returns(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[1] == "21 True"
-    line_map = result.manifest["line_map"]["pipeline.py"]
+    line_map = result.manifest.line_map["pipeline.py"]
     assert sorted({r["cell"] for r in line_map}) == sorted(set(cells))
 
 
@@ -141,7 +141,7 @@ def test_corpus_notebook_names_have_no_markup():
             if type(exc).__name__ == "ConvertError":
                 continue
             raise
-        for s in result.manifest["steps"]:
+        for s in result.manifest.steps:
             name = s["function"]
             assert name.isidentifier() and not keyword.iskeyword(name), (p, name)
             assert not any(w in name.split("_") for w in ("anchor", "href", "http", "https")), (
@@ -149,7 +149,7 @@ def test_corpus_notebook_names_have_no_markup():
                 name,
             )
             assert name.split("_")[-1] not in {"to", "for", "with", "into", "the", "a", "of"}
-    json.dumps(result.manifest)
+    json.dumps(result.manifest.to_dict(), default=str)
 
 
 TRAIN_THEN_SEARCH = [
@@ -168,7 +168,7 @@ TRAIN_THEN_SEARCH = [
 
 def test_training_slice_leaves_out_costly_evaluation(tmp_path):
     result, steps = _cells(tmp_path, *TRAIN_THEN_SEARCH)
-    sm = result.manifest["sagemaker"]
+    sm = result.manifest.sagemaker
     assert sm["model"] == "model"
     train_cells = {c for n, cs, _ in steps if n in sm["training_steps"] for c in cs}
     assert {2, 3} <= train_cells  # the data and the fit
@@ -181,7 +181,7 @@ def test_costly_cells_between_training_cells_get_steps_of_their_own(tmp_path):
     data, search, fit = TRAIN_THEN_SEARCH[1], TRAIN_THEN_SEARCH[4], TRAIN_THEN_SEARCH[2]
     search = search.replace("RandomizedSearchCV(model", "RandomizedSearchCV(Ridge()")
     result, steps = _cells(tmp_path, md("# Model"), data, search, fit)
-    sm = result.manifest["sagemaker"]
+    sm = result.manifest.sagemaker
     train_cells = {c for n, cs, _ in steps if n in sm["training_steps"] for c in cs}
     assert train_cells == {2, 4}
 
@@ -208,7 +208,7 @@ def test_model_defaults_to_the_estimator_the_notebook_saves(tmp_path):
         "kept = Ridge().fit(X, y)\njoblib.dump(kept, 'model.joblib')",
         "other = Lasso().fit(X, y)\nprint(other.predict(X[:1]), kept.predict(X[:1]))",
     )
-    assert result.manifest["sagemaker"]["model"] == "kept"
+    assert result.manifest.sagemaker["model"] == "kept"
 
 
 def test_channel_reads_the_file_the_notebook_read(tmp_path):

@@ -235,7 +235,18 @@ def _docstring(text: str) -> str:
     return '"""' + body + '"""'
 
 
-def step_function(step: Step, cells: dict[int, CellParts], doc: str) -> cst.FunctionDef:
+def end_of_cell(step: str, cell: CellParts) -> cst.SimpleStatementLine:
+    """`end_cell("step", N)`: the inline backend's end of a cell (figures shown, closed)."""
+    call = cst.Call(
+        cst.Name("end_cell"),
+        [cst.Arg(cst.SimpleString(repr(step))), cst.Arg(cst.Integer(str(cell.index)))],
+    )
+    return cst.SimpleStatementLine([cst.Expr(call)], leading_lines=cell.footer)
+
+
+def step_function(
+    step: Step, cells: dict[int, CellParts], doc: str, figures: bool = False
+) -> cst.FunctionDef:
     body: list[cst.BaseStatement] = []
     pending: list[cst.EmptyLine] = []
     for idx in step.cells:
@@ -253,8 +264,8 @@ def step_function(step: Step, cells: dict[int, CellParts], doc: str) -> cst.Func
             pending += marker + c.footer
             continue
         stmts[0] = _with_leading(stmts[0], pending + marker)
-        pending = list(c.footer)
-        body.extend(stmts)
+        pending = [] if figures else list(c.footer)
+        body.extend([*stmts, end_of_cell(step.name, c)] if figures else stmts)
     head: list[cst.BaseStatement] = [
         cst.SimpleStatementLine([cst.Expr(cst.SimpleString(_docstring(doc)))])
     ]

@@ -10,7 +10,6 @@ Lines that are not IPython syntax are left exactly as written.
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -258,21 +257,15 @@ def _line_magic(
 def _cell_magic(cell_index: int, occ: Occurrence, code: CellCode, known: set[str]) -> CellCode:
     head = f"%%{occ.name} {occ.args}".strip()
     body = occ.body or ""
-    if occ.name == "writefile":
-        try:
-            argv = shlex.split(occ.args)
-        except ValueError:
-            argv = occ.args.split()
-        append = "-a" in argv or "--append" in argv
-        names = [a for a in argv if not a.startswith("-")]
-        if names:
-            target = names[0]
-            text = body if body.endswith("\n") else body + "\n"
-            code.files[target] = (code.files.get(target, "") if append else "") + text
-            if append:
-                code.appends.add(target)
-            code.actions.append(Action(cell_index, occ.line, head, "file", target))
-            return code
+    written = occ.writefile()
+    if written is not None:
+        target, append = written
+        text = body if body.endswith("\n") else body + "\n"
+        code.files[target] = (code.files.get(target, "") if append else "") + text
+        if append:
+            code.appends.add(target)
+        code.actions.append(Action(cell_index, occ.line, head, "file", target))
+        return code
     if occ.name in ("bash", "sh", "script") and (
         occ.name != "script" or occ.args.split()[:1] in (["bash"], ["sh"])
     ):

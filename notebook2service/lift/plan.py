@@ -80,9 +80,11 @@ def make_plan(
     module_functions: set[str],
     parameters: list[Parameter],
     parameters_cell: int | None,
+    import_globals: set[str] | None = None,
     training: tuple[set[int], set[int]] = (set(), set()),
 ) -> Plan:
-    """`body_cells`: cell index -> whether the cell keeps statements for a step (after hoisting).
+    """`body_cells`: cell index -> whether the cell keeps statements for a step (after hoisting);
+    `import_globals`: names bound by imports kept in steps (module globals, see lift/imports);
     `training`: (the cells the model needs, cells doing costly work), kept in other steps.
 
     Passes: group cells by heading → the globals module-level functions share → each step's
@@ -91,7 +93,8 @@ def make_plan(
         split.Group(h, cells) for h, cells in _group_by_heading(flow, body_cells, parameters_cell)
     ]
     param_names = {p.name for p in parameters}
-    shared = _shared_globals(flow, module_names, module_functions) - param_names
+    shared = _shared_globals(flow, module_names, module_functions) | (import_globals or set())
+    shared -= param_names
     cache: dict[tuple[int, ...], tuple[Step, set[str]]] = {}
 
     def build(gs: list[split.Group]) -> tuple[list[Step], dict[str, list[int]], set[str]]:

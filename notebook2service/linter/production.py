@@ -131,7 +131,7 @@ def path_form(value: str) -> str | None:
 def absolute_paths(ctx: Context) -> None:
     for f in ctx.flow.cells:
         for s in f.strings:
-            if s.docstring:
+            if s.docstring or s.continuation:
                 continue
             form = path_form(s.value)
             if form:

@@ -155,7 +155,9 @@ DOCS: dict[str, RuleDoc] = {
         "Seed once (`rng = np.random.default_rng(0)`) or pass `random_state=0`.",
     ),
     "NB205": RuleDoc(
-        "Reports star imports.",
+        "Reports star imports that nb2svc cannot follow: a library's, or a local module it "
+        "cannot read. A local module's (`preamble.py` next to the notebook, or a file an "
+        "earlier cell writes with `%%writefile`) is read statically and its names are known.",
         "They hide where names come from and switch off undefined-name checks (NB103/NB104).",
         "# %%\nfrom math import *\nprint(sqrt(2))",
         "Import the names you use (`from math import sqrt`).",

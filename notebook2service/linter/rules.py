@@ -159,7 +159,7 @@ _rule(
     "star-import",
     "production",
     "warning",
-    "star imports (they also switch off undefined-name checks)",
+    "star imports nb2svc cannot follow: a library's (a local module's are read statically)",
 )
 _rule(
     "NB206", "stored-error", "production", "warning", "the notebook was saved with an error output"
