@@ -238,3 +238,24 @@ def test_channel_reads_the_file_the_notebook_read(tmp_path):
     (shards / "part-1.csv").write_text("a,b\n3,4\n5,6\n")
     proc = subprocess.run([*run, str(shards)], env=env, capture_output=True, text=True)
     assert proc.stdout.strip() == "3", proc.stderr
+
+
+def test_comments_stay_with_the_code_they_describe(tmp_path):
+    src = write(
+        tmp_path / "n.ipynb",
+        notebook(
+            "x = [3, 1, 2]\n"
+            "# sort the values\n"
+            "import heapq\n"
+            "# the imports for copying\n"
+            "import copy\n"
+            "y = sorted(copy.copy(x))\n"
+            "print(heapq.nsmallest(1, y))"
+        ),
+    )
+    result = convert(src, tmp_path / "out", force=True)
+    pipeline = result.files[f"{result.package}/pipeline.py"]
+    lines = [ln.strip() for ln in pipeline.splitlines()]
+    at = lines.index("# sort the values")
+    assert lines[at + 1] == "y = sorted(copy.copy(x))"  # with its code, not the import
+    assert "# the imports for copying" in lines  # nothing lost
