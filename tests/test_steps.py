@@ -41,6 +41,10 @@ CORPUS = next(
         ("Hyperparameter tuning", "tune_hyperparameter"),
         ("First Step and its wires", "step_and_wires"),
         ("Prepare the data for", "prepare_data"),
+        ("2.b. Submit the script", "submit_script"),
+        ("(c) Get run history", "get_run_history"),
+        ("Deploy prebuilt Llama 3.1 8B", "deploy_prebuilt_llama"),
+        ("Batch predictions", "predict_batch"),
         ("数据", ""),
     ],
 )

@@ -129,7 +129,7 @@ def _name(flow: Flow, step: Step, part: bool) -> str:
         code = names.from_comments(
             [f.cell.source for i in step.cells if (f := flow.by_index.get(i)) is not None]
         )
-    return (code if code not in BUILTINS and not keyword.iskeyword(code) else "") or heading
+    return (code if not keyword.iskeyword(code) else "") or heading
 
 
 def _bound_on_some_paths(
