@@ -17,12 +17,17 @@ from notebook2service.linter.checker import check_notebook
 from notebook2service.notebook import load
 
 
+def findings_of(result) -> list[dict]:
+    """The findings in their serialised form (the manifest's), which these tests compare."""
+    return [f.to_dict() for f in result.findings]
+
+
 def lint_codes(path: Path) -> list[tuple[str, str]]:
     return [(d.code, d.message) for d in check_notebook(load(str(path)), lambda c: True)]
 
 
 def errors(result) -> list[dict]:
-    return [f for f in result.findings if f["severity"] == "error"]
+    return [f for f in findings_of(result) if f["severity"] == "error"]
 
 
 # -- 1. star imports of local modules ----------------------------------------------------
@@ -122,7 +127,7 @@ def test_a_star_import_that_cannot_be_followed_is_one_finding_not_a_flood(tmp_pa
         src = write(tmp_path / f"{module}.ipynb", nb)
         result = convert(src, tmp_path / f"out-{module}")
         assert errors(result) == [], errors(result)
-        [star] = [f for f in result.findings if f["name"] == "star-import-not-followed"]
+        [star] = [f for f in findings_of(result) if f["name"] == "star-import-not-followed"]
         assert why in star["message"] and star["args"]["names"] == ["alpha", "beta", "gamma"]
         assert not [c for c, _ in lint_codes(src) if c == "NB104"]
         assert [m for c, m in lint_codes(src) if c == "NB205"]
@@ -136,7 +141,7 @@ def test_ruff_findings_in_the_authors_code_are_warnings_on_their_cell(tmp_path):
     )
     result = convert(write(tmp_path / "own.ipynb", nb), tmp_path / "out")
     assert errors(result) == []
-    own = {f["code"]: f for f in result.findings if f["kind"] == "notebook-code"}
+    own = {f["code"]: f for f in findings_of(result) if f["kind"] == "notebook-code"}
     assert {"F541", "F632", "F601"} <= set(own)
     assert all(f["severity"] == "warning" and f["cell"]["index"] == 2 for f in own.values())
     assert own["F632"]["line"] == 2 and "cell 2 line 2" in own["F632"]["message"]
@@ -171,7 +176,9 @@ def feature_notes(tmp_path: Path, *cells: str) -> list[dict]:
     src = write(tmp_path / "f.ipynb", notebook(LOAD, *cells))
     result = convert(src, tmp_path / "out", write=False)
     return [
-        f for f in result.findings if f["name"] in ("features-not-pipeline", "pipeline-features")
+        f
+        for f in findings_of(result)
+        if f["name"] in ("features-not-pipeline", "pipeline-features")
     ]
 
 
