@@ -81,9 +81,11 @@ def make_plan(
     parameters: list[Parameter],
     parameters_cell: int | None,
     import_globals: set[str] | None = None,
+    training: tuple[set[int], set[int]] = (set(), set()),
 ) -> Plan:
     """`body_cells`: cell index -> whether the cell keeps statements for a step (after hoisting);
-    `import_globals`: names bound by imports kept in steps (module globals, see lift/imports).
+    `import_globals`: names bound by imports kept in steps (module globals, see lift/imports);
+    `training`: (the cells the model needs, cells doing costly work), kept in other steps.
 
     Passes: group cells by heading → the globals module-level functions share → each step's
     reads and writes → parameters and returns, walking top-down."""
@@ -101,7 +103,7 @@ def make_plan(
         everywhere = shared | rebinds | _bound_on_some_paths(steps, cache) - param_names
         return steps, _link_steps(steps, param_names, everywhere), everywhere
 
-    groups = split.at_stages(flow, groups)
+    groups = split.apart(split.at_stages(flow, groups), *training)
     groups = split.bounded(flow, groups, lambda gs: [len(s.returns) for s in build(gs)[0]])
     steps, undefined, shared = build(groups)
     # step names must not shadow anything the notebook names (run() binds variables)
@@ -128,7 +130,7 @@ def _name(flow: Flow, step: Step, part: bool) -> str:
         code = names.from_comments(
             [f.cell.source for i in step.cells if (f := flow.by_index.get(i)) is not None]
         )
-    return (code if code not in BUILTINS and not keyword.iskeyword(code) else "") or heading
+    return (code if not keyword.iskeyword(code) else "") or heading
 
 
 def module_rebinds(f: CellFlow, module_names: set[str]) -> set[str]:
