@@ -213,7 +213,7 @@ def test_late_imports_stay_in_their_step_as_globals(tmp_path):
     head = pipeline.split("\ndef ", 1)[0]
     assert "import json" in head and "import csv" in head  # leading cells, and the stdlib
     assert "not_a_module_nb2svc_late" not in head and "import libcst" not in head
-    steps = {s["function"]: s for s in result.manifest["steps"]}
+    steps = {s["function"]: s for s in result.manifest.steps}
     assert not any("libcst" in s["returns"] or "libcst" in s["parameters"] for s in steps.values())
     assert any("libcst" in s["globals"] for s in steps.values())
     comment = pipeline.index("# the next line doubles the data")

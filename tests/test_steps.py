@@ -1,7 +1,6 @@
 """Readable steps: names from headings or code, long runs of cells split at natural
 boundaries, few returns per step, and the package still printing what the notebook printed."""
 
-import json
 import keyword
 import os
 import subprocess
@@ -58,7 +57,7 @@ def test_cut_at_word_boundary_without_dangling_words():
 def _cells(tmp_path, *cells):
     src = write(tmp_path / "n.ipynb", notebook(*cells))
     result = convert(src, tmp_path / "out", force=True)
-    return result, [(s["function"], s["cells"], s["returns"]) for s in result.manifest["steps"]]
+    return result, [(s["function"], s["cells"], s["returns"]) for s in result.manifest.steps]
 
 
 def test_names_from_code_without_headings(tmp_path):
@@ -121,7 +120,7 @@ def test_long_section_split_at_stages_with_few_returns(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[1] == "21 True"
-    line_map = result.manifest["line_map"]["pipeline.py"]
+    line_map = result.manifest.line_map["pipeline.py"]
     assert sorted({r["cell"] for r in line_map}) == sorted(set(cells))
 
 
@@ -141,7 +140,7 @@ def test_corpus_notebook_names_have_no_markup():
             if type(exc).__name__ == "ConvertError":
                 continue
             raise
-        for s in result.manifest["steps"]:
+        for s in result.manifest.steps:
             name = s["function"]
             assert name.isidentifier() and not keyword.iskeyword(name), (p, name)
             assert not any(w in name.split("_") for w in ("anchor", "href", "http", "https")), (
@@ -149,4 +148,4 @@ def test_corpus_notebook_names_have_no_markup():
                 name,
             )
             assert name.split("_")[-1] not in {"to", "for", "with", "into", "the", "a", "of"}
-    json.dumps(result.manifest)
+    result.manifest.dumps()
