@@ -108,3 +108,58 @@ def test_check_converted_reports_an_older_runtime(tmp_path, monkeypatch):
     status = staleness._check_runtime(status, Manifest.from_dict(manifest), "pkg")
     assert status.state == "stale" and "nb2svc-runtime 0.0.1" in status.message
     assert "nb2svc convert ..." in status.message and result.package
+
+
+def test_a_request_answered_504_while_queued_is_never_run():
+    """Two slow requests on one worker: both are answered 504 at the timeout, the one that
+    was still queued is skipped (not run after its client left), and the next request is
+    answered by the model thread instead of waiting behind it."""
+    import asyncio
+    import threading
+    import time
+    import types
+
+    from nb2svc_runtime.app import ModelRunner, ServingApp
+
+    class Failed(Exception):
+        status = 500
+
+    calls = []
+
+    def input_fn(body, ctype):
+        calls.append(body)
+        if body == b"slow":
+            time.sleep(30)  # SIGALRM (the runner's timeout) interrupts this
+        return body
+
+    fake = types.SimpleNamespace(
+        input_fn=input_fn, predict_fn=lambda data, model: data, InferenceError=Failed,
+        output_fn=lambda pred, accept: (pred, "text/plain"), Probabilities=type("P", (), {}),
+    )
+    runner = ModelRunner(timeout=1.0)
+    app = ServingApp(fake, "unused", runner, max_body=1024)
+    app.model = object()
+    loop = asyncio.new_event_loop()
+    statuses = {}
+
+    async def post(name, body):
+        async def receive():
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        scope = {"type": "http", "path": "/invocations", "method": "POST", "headers": [],
+                 "query_string": b""}
+        statuses[name] = (await app._route(scope, receive))[0]
+
+    async def scenario():
+        try:
+            await asyncio.gather(post("first", b"slow"), post("queued", b"slow"))
+            await post("after", b"fast")
+        finally:
+            runner.stop()
+
+    thread = threading.Thread(target=lambda: loop.run_until_complete(scenario()), daemon=True)
+    thread.start()
+    runner.run()  # the model thread is the main thread (SIGALRM), as in a worker
+    thread.join(10)
+    assert statuses == {"first": 504, "queued": 504, "after": 200}
+    assert calls == [b"slow", b"fast"]  # the queued slow request never ran

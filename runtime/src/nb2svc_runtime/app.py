@@ -46,7 +46,8 @@ class RequestTimeout(BaseException):
     """Raised in the model thread by SIGALRM when a call is over the request timeout."""
 
 
-Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]", bool]
+#: (call, loop, future, deadline): the deadline is monotonic time, None for unlimited calls
+Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]", float | None]
 
 
 class ModelRunner:
@@ -61,7 +62,8 @@ class ModelRunner:
         """Queue `fn` for the model thread; `limited`: under the request timeout."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self.jobs.put((fn, loop, future, limited))
+        deadline = time.monotonic() + self.timeout if limited else None
+        self.jobs.put((fn, loop, future, deadline))
         return future
 
     def stop(self) -> None:
@@ -73,18 +75,25 @@ class ModelRunner:
             job = self.jobs.get()
             if job is None:
                 return
-            fn, loop, future, limited = job
+            fn, loop, future, deadline = job
             if future.done():  # the client was answered 504 while this call waited
                 continue
+            left = deadline - time.monotonic() if deadline is not None else None
             try:
-                result: Any = self._call(fn) if limited else fn()
+                if left is None:
+                    result: Any = fn()
+                elif left <= 0:  # its time ran out in the queue: never run it
+                    result = RequestTimeout()
+                else:
+                    result = self._call(fn, left)
             except RequestTimeout:
                 result = RequestTimeout()
             loop.call_soon_threadsafe(_resolve, future, result)
 
-    def _call(self, fn: Callable[[], Any]) -> Any:
+    def _call(self, fn: Callable[[], Any], budget: float) -> Any:
+        """`fn()` under SIGALRM after `budget` seconds (what is left of the request's timeout)."""
         self.busy_since = time.monotonic()
-        signal.setitimer(signal.ITIMER_REAL, self.timeout)
+        signal.setitimer(signal.ITIMER_REAL, budget)
         try:
             return fn()
         finally:
