@@ -226,7 +226,6 @@ def _check_converted_parser(sub: Any) -> None:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    import json
 
     from .convert import ConvertError, convert
     from .redact import excerpt, redact
@@ -241,10 +240,10 @@ def _convert(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     m = result.manifest
     if args.format == "json":
-        print(json.dumps(m, indent=2, default=str))
+        print(m.dumps(), end="")
     else:
         print(f"Converted {args.notebook} -> {result.out_dir}/ (package `{result.package}`)")
-        for step in m["steps"]:
+        for step in m.steps:
             cells = ", ".join(str(c) for c in step["cells"])
             params = ", ".join(step["parameters"])
             rets = ", ".join(step["returns"])
@@ -253,17 +252,17 @@ def _convert(args: argparse.Namespace) -> int:
                 + (f" -> {rets}" if rets else "")
                 + f"   cells {cells}"
             )
-        for a in m["ipython"]:
+        for a in m.ipython:
             if a["action"] in ("comment", "data", "file", "requirement"):
                 print(
                     f"  cell {a['cell']}:{a['line']}: {excerpt(a['syntax'], 61)} -> {a['action']} "
                     f"{excerpt(a['detail'], 61)}"
                 )
-        for f in m["findings"]:
-            where = f" cell {f['cell']['index']}" if isinstance(f.get("cell"), dict) else ""
-            print(f"  {f['severity']}:{where} [{f['code']}] {f['message']}")
+        for f in m.findings:
+            where = f" cell {f.cell.index}" if f.cell is not None else ""
+            print(f"  {f.severity}:{where} [{f.code}] {f.message}")
         print(f"Run it: PYTHONPATH={result.out_dir} python -m {result.package}")
-    errors = [f for f in m["findings"] if f["severity"] == "error"]
+    errors = [f for f in m.findings if f.severity == "error"]
     return EXIT_FINDINGS if errors else EXIT_OK
 
 

@@ -20,9 +20,9 @@ from typing import Any
 
 from . import __version__, dataflow
 from .findings import CellRef, Finding, note
-from .generated import check_code, format_code, line_map
+from .generated import check_code, check_notebook_code, format_code, line_map, same_finding
 from .image import notebook_python
-from .lift import build, magics
+from .lift import build, display, magics
 from .lift.imports import place_imports
 from .lift.plan import Parameter, Plan, definition_counts, make_plan
 from .lift.secrets_env import secrets_from_env
@@ -50,12 +50,12 @@ class ConvertError(Exception):
 class ConvertResult:
     out_dir: Path
     package: str
-    manifest: dict[str, Any]
+    manifest: Manifest
     files: dict[str, str] = field(default_factory=dict)
 
     @property
-    def findings(self) -> list[dict[str, Any]]:
-        return self.manifest["findings"]
+    def findings(self) -> list[Finding]:
+        return self.manifest.findings
 
 
 def convert(
@@ -95,7 +95,7 @@ def convert(
             notebook_path=src.nb.path,
             binary=package.binary,
         )
-    return ConvertResult(src.out, src.package, manifest.to_dict(), package.files)
+    return ConvertResult(src.out, src.package, manifest, package.files)
 
 
 def _safety_net(manifest: Manifest, package: Any) -> Manifest:
@@ -330,8 +330,23 @@ def lift(src: Analysed, params: Parameters) -> Lifted:
                 note("convert", "cell-unparsable", "error", message, f.cell, error=parts.error)
             )
     _display_helper(flow, out)
+    _show_displayed(src, out)
     _figures_helper(flow, out)
     return out
+
+
+def _show_displayed(src: Analysed, out: Lifted) -> None:
+    """Each cell's displayed last expression goes to `show_result()` (lift/display.py), unless
+    the notebook itself defines that name (then they stay plain expressions, with a note)."""
+    if display.HOOK in {n for f in src.flow.cells for n in f.defs}:
+        message = (
+            f"the notebook defines `{display.HOOK}`, so displayed values (a cell's last "
+            "expression) are computed but not shown in the package"
+        )
+        src.findings.append(note("convert", "display-hook-taken", "info", message))
+        return
+    if sum(display.show_displayed(c, out.actions) for c in out.ordered):
+        out.helpers.add(display.HOOK)
 
 
 #: modules whose plots are matplotlib figures, which the inline backend shows and closes
@@ -383,6 +398,8 @@ def plan(src: Analysed, params: Parameters, lifted: Lifted) -> Planned:
     kept_imports = place_imports(lifted.ordered, flow)
     module_names, module_functions = build.choose_hoisting(lifted.ordered, assigned)
     module_names |= lifted.imports | lifted.helpers
+    # a followed `from local import *` stays at module level: its names, unless a cell rebinds
+    module_names |= {n for f in flow.cells for n in f.star_names if assigned.get(n) == 1}
     # comment-only cells stay too (notes, and IPython syntax kept as a comment)
     body_cells = {
         i: bool(c.body or c.header or c.footer) or c.error is not None
@@ -476,7 +493,11 @@ def assemble(
     binary = _runtime_wheel(src, served, context)
     files.update(
         container_files(
-            served.sm, planned.plan, {**context, "pipeline_source": pipeline}, copied, notebook_dir
+            served.sm,
+            planned.plan,
+            {**context, "pipeline_source": pipeline},
+            copied,
+            _relative_to_output(notebook_dir, src.out),
         )
     )
     files.update(local.files)
@@ -499,6 +520,14 @@ def assemble(
         files[rel.as_posix()] = text
     environment = image_environment(context, local)
     return Package(files, pipeline, reqs, environment, binary)
+
+
+def _relative_to_output(notebook_dir: str, out: Path) -> str:
+    """The notebook's folder as seen from the output folder (POSIX), so nothing generated holds
+    the converter's absolute paths; "" for an in-memory notebook."""
+    if not notebook_dir:
+        return ""
+    return Path(os.path.relpath(notebook_dir, out.resolve())).as_posix()
 
 
 def _runtime_wheel(src: Analysed, served: Served, context: dict[str, Any]) -> dict[str, bytes]:
@@ -528,15 +557,16 @@ def _clashes(rel: Path, files: dict[str, str]) -> bool:
 
 
 def _plan_findings(src: Analysed, params: Parameters, lifted: Lifted, planned: Planned) -> None:
-    for name_, where in planned.plan.undefined.items():
-        message = (
-            f"`{name_}` is read in cell {where[0]} but no earlier cell defines it; "
-            "the package fails there, as Restart & Run All would"
-        )
-        cell = getattr(src.flow.by_index.get(where[0]), "cell", where[0])
-        src.findings.append(
-            note("convert", "undefined-in-package", "error", message, cell, name=name_)
-        )
+    if not _star_import_finding(src, planned.plan.undefined):
+        for name_, where in planned.plan.undefined.items():
+            message = (
+                f"`{name_}` is read in cell {where[0]} but no earlier cell defines it; "
+                "the package fails there, as Restart & Run All would"
+            )
+            cell = getattr(src.flow.by_index.get(where[0]), "cell", where[0])
+            src.findings.append(
+                note("convert", "undefined-in-package", "error", message, cell, name=name_)
+            )
     for fname in sorted(planned.module_functions):
         for fn in src.flow.functions.get(fname, []):
             for b in sorted(fn.free & params.names):
@@ -551,6 +581,34 @@ def _plan_findings(src: Analysed, params: Parameters, lifted: Lifted, planned: P
                         parameter=b,
                     )
                 )
+
+
+def _star_import_finding(src: Analysed, undefined: dict[str, list[int]]) -> bool:
+    """With a star import nb2svc could not follow, the names no cell defines may come from it:
+    one warning that says so, not an error per name. False when there is no such import."""
+    star = next((f for f in src.flow.cells if f.star_imports), None)
+    if star is None:
+        return False
+    module = star.star_imports[0][0]
+    names = sorted(undefined)
+    shown = ", ".join(f"`{n}`" for n in names[:12]) + (", …" if len(names) > 12 else "")
+    message = (
+        f"`from {module} import *` in cell {star.cell.index} could not be followed "
+        f"({star.star_reasons.get(module, 'not a local module')})"
+        + (f"; names no cell defines are taken to come from it: {shown}" if names else "")
+    )
+    src.findings.append(
+        note(
+            "convert",
+            "star-import-not-followed",
+            "warning" if names else "info",
+            message,
+            star.cell,
+            module=module,
+            names=names,
+        )
+    )
+    return True
 
 
 def _context(src: Analysed) -> dict[str, Any]:
@@ -630,9 +688,18 @@ def _steps(lifted: Lifted, planned: Planned) -> list[str]:
 
 
 def _generated_code_findings(src: Analysed, lifted: Lifted, pipeline: str) -> None:
-    """pyflakes over pipeline.py; each finding names its cell through the line map."""
+    """pyflakes over pipeline.py; each finding names its cell through the line map. What the
+    notebook's own code has already (an f-string without placeholders, `is` with a literal)
+    is the author's, kept as it was: a warning on the cell. Only the rest is an error."""
     ranges = line_map(pipeline)
+    own = check_notebook_code(
+        (f.cell.index, f.translation.python) for f in src.flow.cells if f.parsed
+    )
     for r in check_code(pipeline, f"{src.package}/pipeline.py"):
+        mine = same_finding(r, own) if r["code"] != "ruff" else None
+        if mine is not None:
+            src.findings.append(_notebook_code_finding(src, mine))
+            continue
         cell = next((x["cell"] for x in ranges if x["start"] <= r["line"] <= x["end"]), None)
         src.findings.append(
             Finding(
@@ -646,6 +713,20 @@ def _generated_code_findings(src: Analysed, lifted: Lifted, pipeline: str) -> No
                 file_line=r["line"] or None,
             )
         )
+
+
+def _notebook_code_finding(src: Analysed, r: dict[str, Any]) -> Finding:
+    cell = getattr(src.flow.by_index.get(r["cell"]), "cell", None)
+    return Finding(
+        r["code"],
+        f"cell {r['cell']} line {r['cell_line']}: {r['message']} (in the notebook's own code; "
+        "the package keeps it as written)",
+        cell=CellRef.of(cell),
+        line=r["cell_line"],
+        severity="warning",
+        kind="notebook-code",
+        args={"message": r["message"]},
+    )
 
 
 def _requirements(src: Analysed, lifted: Lifted, served: Served, found: set[str]) -> list[Any]:
@@ -681,6 +762,7 @@ def _package_files(
     main_py = render(
         "package/__main__.py.j2",
         options=[_option(p) for p in params.params],
+        show_flag=_show_flag(params) if display.HOOK in lifted.helpers else None,
         uses_pandas=uses_pandas,
         figures="end_cell" in lifted.helpers,
         **context,
@@ -803,6 +885,12 @@ def package_name(nb: Notebook, name: str | None) -> str:
     if shadows or candidate != _default_package(candidate):
         candidate += "_pipeline"
     return candidate
+
+
+def _show_flag(params: Parameters) -> str:
+    """`--show` prints displayed values, unless a papermill parameter already owns the flag."""
+    taken = {_option(p)["flag"] for p in params.params}
+    return next(f for f in ("show", "show-results", "nb2svc-show") if f not in taken)
 
 
 def _option(p: Parameter) -> dict[str, str]:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from .exports import Exports, StarResolver
 from .ipython import Translation, translate
 from .notebook import Cell, Notebook
 
@@ -122,6 +124,9 @@ class Mutation:
     col: int
     how: str  # e.g. ".append()", "item assignment", "inplace=True"
     accumulating: bool = False
+    #: the receiver is a method call's result (`d.get(k).append(x)`): a mutation of the name
+    #: only when that is not an imported module or class (`sklearn.svm.SVC().fit(X)`)
+    through_call: bool = False
 
 
 @dataclass
@@ -140,6 +145,9 @@ class StringLit:
     col: int
     context: str | None  # assignment target, keyword or dict key the string is bound to
     docstring: bool = False
+    #: the literal continues something computed (`prefix + "/data"`, `f"{root}/data"`): it is
+    #: not the start of the string the program uses
+    continuation: bool = False
 
 
 @dataclass
@@ -175,7 +183,12 @@ class CellFlow:
     strings: list[StringLit] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     imports: dict[str, str] = field(default_factory=dict)  # local name -> qualified name
+    #: star imports whose names are not all known (a library, or a local module not followed)
     star_imports: list[tuple[str, int, int]] = field(default_factory=list)
+    #: names bound by star imports of local modules that were followed (exports.py)
+    star_names: set[str] = field(default_factory=set)
+    #: why each of those could not be followed completely (module -> one line)
+    star_reasons: dict[str, str] = field(default_factory=dict)
     functions: dict[str, Function] = field(default_factory=dict)
     #: reads of functions/classes this cell itself defined (their bodies' reads happen here)
     local_calls: list[Use] = field(default_factory=list)
@@ -199,6 +212,21 @@ def _root_name(node: ast.AST) -> ast.Name | None:
             node = node.func
         else:
             return None
+
+
+def _receiver(node: ast.AST) -> tuple[ast.Name | None, bool]:
+    """The name a method call's receiver is reached from, and whether through a call; None
+    for a fresh result (`SVC(...).fit(X)`: a call of a plain name changes nothing named)."""
+    through_call = False
+    while True:
+        if isinstance(node, ast.Name):
+            return node, through_call
+        if isinstance(node, (ast.Attribute, ast.Subscript, ast.Starred)):
+            node = node.value
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            through_call, node = True, node.func.value
+        else:
+            return None, through_call
 
 
 def dotted(node: ast.AST, calls: bool = False) -> str | None:
@@ -289,11 +317,32 @@ class _Literals(Visitor):
     sink: CellVisitor | None
     context: list[str | None]
 
-    def _string(self, node: ast.Constant, docstring: bool = False) -> None:
+    def _string(self, node: ast.Constant, docstring: bool = False, cont: bool = False) -> None:
         if self.sink is not None:
             line, col = self.sink.pos(node)
             ctx = None if docstring else self.context[-1]
-            self.sink.flow.strings.append(StringLit(node.value, line, col, ctx, docstring))
+            lit = StringLit(node.value, line, col, ctx, docstring, cont)
+            self.sink.flow.strings.append(lit)
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        right = node.right
+        if (
+            isinstance(node.op, ast.Add)
+            and isinstance(right, ast.Constant)
+            and isinstance(right.value, str)
+            and not (isinstance(node.left, ast.Constant) and isinstance(node.left.value, str))
+        ):  # `prefix + "/data"`: the literal is not where the path starts
+            self.visit(node.left)
+            self._string(right, cont=True)
+            return
+        self.generic_visit(node)
+
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
+        for i, part in enumerate(node.values):  # f"{root}/data": only a leading literal starts it
+            if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                self._string(part, cont=i > 0)
+            else:
+                self.visit(part)
 
     def _call(self, node: ast.Call) -> None:
         name = dotted(node.func)
@@ -511,8 +560,9 @@ class CellVisitor(_Literals):
         syntax tree alive until the cyclic collector runs)."""
         return self
 
-    def __init__(self, flow: CellFlow):
+    def __init__(self, flow: CellFlow, stars: Callable[[str], Exports | None] | None = None):
         self.flow = flow
+        self.stars = stars  # what a local module's `import *` binds (exports.StarResolver)
         self.bound: set[str] = set()  # bound so far in this cell
         self.shift = flow.translation.col_shift
         self.dedent = flow.translation.dedent
@@ -565,9 +615,16 @@ class CellVisitor(_Literals):
         self.bound.add(name)
         self.flow.deletes.pop(name, None)
 
-    def mutate(self, name: str, node: ast.AST, how: str, accumulating: bool = False) -> None:
+    def mutate(
+        self,
+        name: str,
+        node: ast.AST,
+        how: str,
+        accumulating: bool = False,
+        through_call: bool = False,
+    ) -> None:
         line, col = self.pos(node)
-        self.flow.mutations.append(Mutation(name, line, col, how, accumulating))
+        self.flow.mutations.append(Mutation(name, line, col, how, accumulating, through_call))
 
     def external(self, name: str) -> bool:
         """Was `name` read in this cell before the cell bound it (so it came from outside)?"""
@@ -711,12 +768,28 @@ class CellVisitor(_Literals):
         module = ("." * node.level) + (node.module or "")
         for alias in node.names:
             if alias.name == "*":
-                line, col = self.pos(node)
-                self.flow.star_imports.append((module, line, col))
+                self._star_import(module, node)
                 continue
             local = alias.asname or alias.name
             self.flow.imports[local] = f"{module}.{alias.name}" if module else alias.name
             self.bind(local, node)
+
+    def _star_import(self, module: str, node: ast.ImportFrom) -> None:
+        """A local module's exports are bound like `from m import a, b`; what is not known
+        (a library, an unreadable module) leaves the star import opaque, with the reason."""
+        found = self.stars(module) if self.stars is not None and module[:1] != "." else None
+        for name, qualified in (found.names if found is not None else {}).items():
+            self.flow.imports[name] = qualified
+            self.flow.star_names.add(name)
+            self.bind(name, node)
+        if found is None or found.reason:
+            line, col = self.pos(node)
+            self.flow.star_imports.append((module, line, col))
+            self.flow.star_reasons[module] = (
+                found.reason
+                if found
+                else f"no local {module.split('.')[0]}.py, and installed libraries are not read"
+            )
 
     def visit_Global(self, node: ast.Global) -> None:  # `global` at module level is a no-op
         pass
@@ -809,13 +882,13 @@ class CellVisitor(_Literals):
             for k in node.keywords
         )
         if isinstance(func, ast.Attribute):
-            root = _root_name(func.value)
+            root, through_call = _receiver(func.value)
             if root is not None and root.id not in self.flow.imports:
                 if inplace:
-                    self.mutate(root.id, node, "inplace=True")
+                    self.mutate(root.id, node, "inplace=True", through_call=through_call)
                 elif func.attr in MUTATING_METHODS:
                     acc = func.attr in ACCUMULATING_METHODS
-                    self.mutate(root.id, node, f".{func.attr}()", accumulating=acc)
+                    self.mutate(root.id, node, f".{func.attr}()", acc, through_call)
                     if acc and self.external(root.id):
                         line, col = self.pos(node)
                         self.flow.self_updates.append(
@@ -878,12 +951,12 @@ def _rebind_is_strong(value: ast.AST | None, target: ast.AST) -> bool:
     return False
 
 
-def analyze_cell(cell: Cell) -> CellFlow:
+def analyze_cell(cell: Cell, stars: Callable[[str], Exports | None] | None = None) -> CellFlow:
     flow = CellFlow(cell, translate(cell.source))
     tree = flow.translation.tree
     if tree is not None:
         try:
-            CellVisitor(flow).run(tree)
+            CellVisitor(flow, stars).run(tree)
         except RecursionError:
             err = SyntaxError("too deeply nested to analyse")
             err.lineno, err.offset = 1, 1
@@ -915,6 +988,10 @@ class Flow:
         self.imports: dict[str, str] = {}
         for f in self.cells:
             self.imports.update(f.imports)
+        for f in self.cells:  # `np.random.default_rng().shuffle(x)` changes no module
+            f.mutations = [
+                m for m in f.mutations if not (m.through_call and m.name in self.imports)
+            ]
         self.opaque_defs = any(
             f.translation.opaque_defs or f.translation.star_import or f.star_imports
             for f in self.cells
@@ -997,4 +1074,23 @@ def _defined_before(f: CellFlow, use: Use) -> bool:
 
 
 def analyze(nb: Notebook) -> Flow:
-    return Flow(nb, [analyze_cell(c) for c in nb.cells if c.is_code and c.source.strip()])
+    """The notebook's flow; `from m import *` of a local module (a file next to the notebook,
+    or one an earlier cell wrote with `%%writefile`) binds the names `m` exports."""
+    written: dict[str, str] = {}
+    folder = None if nb.path.startswith("<") else Path(nb.path).parent
+    stars = StarResolver(folder, lambda: written)
+    cells = []
+    for c in nb.cells:
+        if c.is_code and c.source.strip():
+            cells.append(analyze_cell(c, stars))
+            _record_writes(cells[-1].translation, written)
+    return Flow(nb, cells)
+
+
+def _record_writes(translation: Translation, written: dict[str, str]) -> None:
+    for occ in translation.occurrences:
+        target = occ.writefile()
+        if target is not None:
+            name, append = target
+            text = written.get(name, "") if append else ""
+            written[name] = text + (occ.body or "")

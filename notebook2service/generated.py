@@ -8,12 +8,13 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 _MARKER = re.compile(r"^\s*# (cell (\d+)(?: \(In\[\d+\]\))?)\s*$")
 
 
-def marker_cell(text: str) -> int | None:
+def _marker_cell(text: str) -> int | None:
     """The cell number of a `# cell N` marker line, else None."""
     m = _MARKER.match(text)
     return int(m.group(2)) if m else None
@@ -74,6 +75,39 @@ def check_code(text: str, filename: str) -> list[dict[str, Any]]:
         ]
 
 
+def check_notebook_code(cells: Iterable[tuple[int, str]]) -> list[dict[str, Any]]:
+    """:func:`check_code` over the notebook's own code, its cells (index, Python) joined
+    top-down as Restart & Run All runs them; each finding names its cell and line in it."""
+    text, starts = "", []  # starts: (first line in text, cell index)
+    for index, python in cells:
+        starts.append((text.count("\n") + 1, index))
+        text += python.rstrip("\n") + "\n"
+    out = []
+    for r in check_code(text, "notebook.py"):
+        first, index = next(((a, i) for a, i in reversed(starts) if a <= r["line"]), (1, None))
+        out.append({**r, "cell": index, "cell_line": r["line"] - first + 1})
+    return out
+
+
+_LINE_REF = re.compile(r" (?:from |on )?line \d+")
+
+
+def same_finding(generated: dict[str, Any], own: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The notebook's own finding that a generated-code finding repeats (removed from `own`,
+    so each one accounts for one generated finding), else None: the conversion made it."""
+    key = _key(generated)
+    for i, r in enumerate(own):
+        if _key(r) == key:
+            return own.pop(i)
+    return None
+
+
+def _key(r: dict[str, Any]) -> tuple[str, str]:
+    """Rule and message, without what formatting changes (quotes, case, line numbers)."""
+    text = _LINE_REF.sub("", r["message"]).replace('"', "").replace("'", "")
+    return r["code"], text.lower()
+
+
 def line_map(code: str) -> list[dict[str, Any]]:
     """pipeline.py line ranges → the cell each came from, read from the syntax tree.
 
@@ -112,7 +146,7 @@ def line_map(code: str) -> list[dict[str, Any]]:
 
 
 def _comment_cell(line: Any) -> int | None:
-    return marker_cell(line.comment.value) if line.comment is not None else None
+    return _marker_cell(line.comment.value) if line.comment is not None else None
 
 
 def _is_return(stmt: Any) -> bool:

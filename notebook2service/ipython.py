@@ -93,6 +93,19 @@ class Occurrence:
     body: str | None = None  # a cell magic's body
     end_line: int | None = None  # last line of the occurrence (cell magics: the whole cell)
 
+    def writefile(self) -> tuple[str, bool] | None:
+        """(target file, append?) of a `%%writefile [-a] FILE` cell, else None."""
+        if self.kind != "cell_magic" or self.name != "writefile":
+            return None
+        import shlex
+
+        try:
+            argv = shlex.split(self.args)
+        except ValueError:
+            argv = self.args.split()
+        names = [a for a in argv if not a.startswith("-")]
+        return (names[0], "-a" in argv or "--append" in argv) if names else None
+
     @property
     def display(self) -> str:
         if self.kind == "cell_magic":

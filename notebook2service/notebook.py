@@ -66,7 +66,9 @@ class Notebook:
     nbformat_minor: int
     raw: dict[str, Any] | None = None  # the parsed JSON (v4 layout)
     text: str | None = None  # file text, when read from disk
-    warnings: list[tuple[Cell | None, str, str]] = field(default_factory=list)
+    # structural problems found while loading: (cell, problem, details), problem one of
+    # "not-an-object", "no-cell-type", "missing-id", "duplicate-id" (the linter phrases them)
+    problems: list[tuple[Cell, str, dict[str, Any]]] = field(default_factory=list)
 
     @property
     def code_cells(self) -> list[Cell]:
@@ -240,24 +242,20 @@ def from_dict(data: Any, path: str = "<memory>", text: str | None = None) -> Not
         if not isinstance(raw, dict):
             cell = Cell(index=i, cell_type="invalid", source="")
             nb.cells.append(cell)
-            nb.warnings.append((cell, "NB004", f"cell {i} is not a JSON object; it was skipped"))
+            nb.problems.append((cell, "not-an-object", {}))
             continue
         cell = _cell_of(i, raw)
         ctype, cell_id = cell.cell_type, cell.id
         nb.cells.append(cell)
         if cell_id is None:
             if (minor >= 5) and ctype in ("code", "markdown", "raw"):
-                nb.warnings.append(
-                    (cell, "NB002", f"cell {i} has no id (nbformat 4.{minor} requires one)")
-                )
+                nb.problems.append((cell, "missing-id", {"minor": minor}))
         elif cell_id in seen:
-            nb.warnings.append(
-                (cell, "NB003", f"cell {i} repeats the id {cell_id!r} of cell {seen[cell_id]}")
-            )
+            nb.problems.append((cell, "duplicate-id", {"cell_id": cell_id, "first": seen[cell_id]}))
         else:
             seen[cell_id] = i
         if ctype == "invalid":
-            nb.warnings.append((cell, "NB004", f"cell {i} has no valid cell_type; it was skipped"))
+            nb.problems.append((cell, "no-cell-type", {}))
     if text is not None:
         nb.text = text
         _source_lines(text, nb.cells)

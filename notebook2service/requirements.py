@@ -543,8 +543,10 @@ def _basename(token: str) -> str:
 _Out = tuple[list[str], list[str]]
 
 
-def _parse_segment(segment: str, angle: frozenset[str], reqs: list[str], out: _Out) -> None:
-    warnings = out[0]
+def _command(segment: str) -> tuple[str, list[str], list[str] | None]:
+    """(installer, tokens, pip arguments) of one shell segment: the installer is "pip",
+    "conda", "system" (apt, brew, …) or "" for any other command; pip arguments are None
+    unless it is pip."""
     tokens = _tokens(segment)
     if tokens:
         tokens[0] = tokens[0].lstrip("!%")
@@ -556,8 +558,9 @@ def _parse_segment(segment: str, angle: frozenset[str], reqs: list[str], out: _O
     ):
         tokens = tokens[1:]
     if not tokens:
-        return
+        return "", tokens, None
     exe = _basename(tokens[0])
+    pip_args: list[str] | None = None
     if exe in ("install", "uninstall"):  # the text after "%pip"
         pip_args = tokens
     elif _PIP_EXE.match(exe):
@@ -567,14 +570,41 @@ def _parse_segment(segment: str, angle: frozenset[str], reqs: list[str], out: _O
     elif _PYTHON_EXE.match(exe) or tokens[0].startswith(("{", "$")):
         pip_args = _python_m_pip(tokens[1:])
     elif exe in _CONDA_EXE:
+        return "conda", tokens, None
+    elif exe in _SYSTEM_EXE:
+        return "system", tokens, None
+    return ("pip" if pip_args is not None else ""), tokens, pip_args
+
+
+def installs_packages(command: object, *, first: bool = False) -> bool:
+    """Does this shell / %pip command install Python packages (pip, uv pip, conda, mamba)?
+    With `first`, only the chain's first command counts (`pip install x && ls`).
+
+    The one reading of install commands: lint (NB201), convert (a requirement instead of a
+    shell call) and verify (pip's chatter) all ask here.
+    """
+    if not isinstance(command, str):
+        return False
+    segments = _split_chain(command)
+    for segment, _ in segments[:1] if first else segments:
+        installer, tokens, pip_args = _command(segment)
+        if installer == "pip" and _pip_subcommand(pip_args or [])[0] == "install":
+            return True
+        if installer == "conda" and "install" in tokens:
+            return True
+    return False
+
+
+def _parse_segment(segment: str, angle: frozenset[str], reqs: list[str], out: _Out) -> None:
+    warnings = out[0]
+    installer, tokens, pip_args = _command(segment)
+    if installer == "conda":
         if "install" in tokens or "create" in tokens:
             warnings.append(f"{segment}: conda packages are not translated; add them by hand")
         return
-    elif exe in _SYSTEM_EXE:
+    if installer == "system":
         if "install" in tokens:
             warnings.append(f"{segment}: system packages are not Python requirements")
-        return
-    else:
         return
     if pip_args is None:
         return

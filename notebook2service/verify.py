@@ -72,8 +72,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .findings import CellRef
-from .generated import marker_cell
+from .findings import Finding
+from .manifest import Manifest
+from .requirements import installs_packages
 
 __all__ = [
     "CAUSES",
@@ -168,7 +169,6 @@ _MAGIC_OF = {
     "pip": "pip",
 }
 _MAGIC_NAME = re.compile(r"%{1,2}([A-Za-z_]\w*)")
-_PIP = re.compile(r"(?:^|[\s/}])pip3?\s+install\b")
 
 
 def _newlines(text: str) -> str:
@@ -182,7 +182,7 @@ def _chatter_kinds(actions: list[dict[str, Any]]) -> list[tuple[str, str]]:
         syntax = str(a.get("syntax") or "")
         m = _MAGIC_NAME.search(syntax)
         kind = _MAGIC_OF.get(m.group(1)) if m else None
-        if kind is None and a.get("action") == "requirement" and _PIP.search(syntax):
+        if kind is None and a.get("action") == "requirement" and installs_packages(syntax.lstrip("!%")):
             kind = "pip"
         if kind is not None and kind not in (k for k, _ in kinds):
             shown = m.group(0) if m and m.group(1) in _MAGIC_OF else "!pip install"
@@ -429,7 +429,7 @@ _TRACE_LINE = re.compile(r'File "([^"]+)", line (\d+), in (\S+)')
 
 
 def _cell_of_traceback(
-    stderr: str, out: Path, package: str, manifest: dict, code: list[str]
+    stderr: str, out: Path, package: str, manifest: Manifest
 ) -> int | None:
     """The notebook cell whose statement was running when the package failed."""
     pipeline = (out / package / "pipeline.py").resolve()
@@ -444,66 +444,48 @@ def _cell_of_traceback(
         return None
     # the outermost frame below run(): a step's statement, or module-level code at import
     line = next((n for n, name in frames if name != "run"), frames[-1][0])
-    return _cell_of_line(manifest, code, line)
+    return _cell_of_line(manifest, line)
 
 
-def _cell_of_line(manifest: dict, code: list[str], line: int) -> int | None:
-    """pipeline.py line → cell: the manifest's line map, else the `# cell N` comment that
-    heads the statement (module-level definitions are not in the line map)."""
-    for r in (manifest.get("line_map") or {}).get("pipeline.py", []):
+def _cell_of_line(manifest: Manifest, line: int) -> int | None:
+    """pipeline.py line → cell, from the manifest's line map (built from the syntax tree)."""
+    for r in manifest.line_map.get("pipeline.py", []):
         if r.get("start", 0) <= line <= r.get("end", -1):
             return r.get("cell")
-    i = min(line, len(code)) - 1
-    while i >= 0:
-        text = code[i]
-        cell = marker_cell(text)
-        if cell is not None:
-            return cell
-        if text[:1] not in ("", " ", "\t", "#", ")", "]", "}", "@"):
-            # a top-level statement: its cell is the comment just above it (and its decorators)
-            j = i - 1
-            while j >= 0 and code[j].startswith("@"):
-                j -= 1
-            return marker_cell(code[j]) if j >= 0 else None
-        i -= 1
     return None
 
 
 # -- causes ----------------------------------------------------------------------------
 
 
-def _findings_by_cell(manifest: dict, code: list[str]) -> dict[int, list[dict[str, Any]]]:
+def _findings_by_cell(manifest: Manifest) -> dict[int, list[Finding]]:
     """Convert's findings (hidden state, unseeded randomness, conversion limits) by cell: the
     finding's `cell`, else its generated-file line through the line map."""
-    by_cell: dict[int, list[dict[str, Any]]] = {}
-    for f in manifest.get("findings") or []:
-        if not isinstance(f, dict):
-            continue
-        cell = CellRef.from_dict(f.get("cell"))
-        index = cell.index if cell is not None else None
-        line = f.get("file_line")
-        if index is None and f.get("file") == "pipeline.py" and isinstance(line, int):
-            index = _cell_of_line(manifest, code, line)
+    by_cell: dict[int, list[Finding]] = {}
+    for f in manifest.findings:
+        index = f.cell_index
+        if index is None and f.file == "pipeline.py" and isinstance(f.file_line, int):
+            index = _cell_of_line(manifest, f.file_line)
         if index is not None:
             by_cell.setdefault(index, []).append(f)
     return by_cell
 
 
 def _cause(
-    cell: int, manifest: dict, by_cell: dict[int, list[dict[str, Any]]], label: str
+    cell: int, manifest: Manifest, by_cell: dict[int, list[Finding]], label: str
 ) -> tuple[str, str]:
     findings = by_cell.get(cell, [])
-    codes = {f.get("code"): f for f in findings}
+    codes = {f.code: f for f in findings}
     if "NB204" in codes:
         return (
             "randomness without a seed",
-            f"{label} uses random numbers that are never seeded ({codes['NB204']['message']}), "
+            f"{label} uses random numbers that are never seeded ({codes['NB204'].message}), "
             "so every run prints different values",
         )
     convert_findings = [f for f in findings if _is_conversion(f)]
     if convert_findings:
-        return "conversion limit", f"{label}: {convert_findings[0].get('message')}"
-    for a in manifest.get("ipython") or []:
+        return "conversion limit", f"{label}: {convert_findings[0].message}"
+    for a in manifest.ipython:
         if a.get("cell") == cell and a.get("action") in ("comment", "shell", "data", "requirement"):
             what = {
                 "comment": "is kept as a comment",
@@ -518,19 +500,19 @@ def _cause(
             )
     for code in ("NB101", "NB106"):
         if code in codes:
-            return "execution order", f"{label}: {codes[code]['message']}"
+            return "execution order", f"{label}: {codes[code].message}"
     for code in ("NB104", "NB103"):
         if code in codes:
-            return "deleted cell", f"{label}: {codes[code]['message']}"
+            return "deleted cell", f"{label}: {codes[code].message}"
     earlier = [
-        (i, f) for i in sorted(by_cell) if i < cell for f in by_cell[i] if f.get("code") == "NB204"
+        (i, f) for i in sorted(by_cell) if i < cell for f in by_cell[i] if f.code == "NB204"
     ]
     if earlier:
         i, f = earlier[-1]
         return (
             "randomness without a seed",
             f"{label} prints results that depend on unseeded random numbers drawn in cell {i} "
-            f"({f['message']})",
+            f"({f.message})",
         )
     return (
         "unknown",
@@ -642,9 +624,9 @@ class _Run:
     keep: bool
     report: VerifyReport
     result: Any = None  # convert.ConvertResult
+    manifest: Manifest | None = None  # its manifest, read through the one type
     run: Any = None  # the package run
-    by_cell: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-    code: list[str] = field(default_factory=list)
+    by_cell: dict[int, list[Finding]] = field(default_factory=dict)
 
     @property
     def counts(self) -> dict[int, int | None]:
@@ -656,7 +638,7 @@ class _Run:
 
     @property
     def steps(self) -> list[dict[str, Any]]:
-        return self.result.manifest.get("steps") or []
+        return self.manifest.steps if self.manifest is not None else []
 
     def at(self, cell: int | None) -> None:
         self.report.first_cell = cell
@@ -721,8 +703,8 @@ def _convert_pass(v: _Run) -> None:
         ) from exc
     v.report.timings["convert_s"] = round(time.perf_counter() - start, 3)
     v.report.package = v.result.package
-    v.code = v.result.files.get(f"{v.result.package}/pipeline.py", "").splitlines()
-    v.by_cell = _findings_by_cell(v.result.manifest, v.code)
+    v.manifest = v.result.manifest
+    v.by_cell = _findings_by_cell(v.manifest)
 
 
 def _package_pass(v: _Run) -> None:
@@ -739,7 +721,7 @@ def _expected_output(v: _Run, executed: Any) -> dict[int, str]:
     """d. the notebook's stdout per cell, without the chatter of the magics convert removed."""
     matched = _match_cells(v.nb, executed)
     actions_by_cell: dict[int, list[dict[str, Any]]] = {}
-    for a in v.result.manifest.get("ipython") or []:
+    for a in v.manifest.ipython:
         actions_by_cell.setdefault(a.get("cell"), []).append(a)
     expected: dict[int, str] = {}
     for c in v.nb.code_cells:
@@ -779,7 +761,7 @@ def _package_failed(v: _Run) -> VerifyReport:
     """The package exited with an error or timed out: where, and what convert had warned."""
     run, report = v.run, v.report
     running = run.order[-1] if run.order else None
-    cell = _cell_of_traceback(run.stderr, v.out, v.result.package, v.result.manifest, v.code)
+    cell = _cell_of_traceback(run.stderr, v.out, v.result.package, v.manifest)
     step = next((s for s in v.steps if s["function"] == running), None)
     if cell is None and step and step.get("cells"):
         cell = step["cells"][0]
@@ -802,14 +784,14 @@ def _package_failed(v: _Run) -> VerifyReport:
         )
     warned = [f for f in (v.by_cell.get(cell, []) if cell else []) if _is_conversion(f)]
     if warned:
-        report.explanation += f"; convert had warned: {warned[0].get('message')}"
+        report.explanation += f"; convert had warned: {warned[0].message}"
     seg = next((s for s in report.steps if s.function == running), report.module_level)
     report.expected, report.actual = seg.expected, seg.actual
     return report
 
 
-def _is_conversion(f: dict[str, Any]) -> bool:
-    return f.get("code") == "convert" or f.get("kind") == "generated-code"
+def _is_conversion(f: Finding) -> bool:
+    return f.code == "convert" or f.kind == "generated-code"
 
 
 def _segment_differs(v: _Run, seg: StepResult, expected_by_cell: dict[int, str]) -> VerifyReport:
@@ -830,7 +812,7 @@ def _segment_differs(v: _Run, seg: StepResult, expected_by_cell: dict[int, str])
             "the package printed output at module level that no notebook cell printed",
         )
     else:
-        report.cause, report.explanation = _cause(cell, v.result.manifest, v.by_cell, label)
+        report.cause, report.explanation = _cause(cell, v.manifest, v.by_cell, label)
     return report
 
 

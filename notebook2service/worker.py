@@ -50,7 +50,7 @@ def _convert(req: dict[str, Any]) -> Any:
     from .notebook import loads
 
     nb = loads(req["text"], path=req["path"])
-    return convert(nb, req["out_dir"], force=bool(req.get("force"))).manifest
+    return convert(nb, req["out_dir"], force=bool(req.get("force"))).manifest.to_dict()
 
 
 VERBS = {"lint": _lint, "convert": _convert}

@@ -71,7 +71,7 @@ def test_lint_agrees_a_name_bound_only_by_timeit_is_undefined():
 def test_timeit_does_not_rebind_in_the_package(tmp_path):
     result, pipeline = _convert(tmp_path, TIMEIT)
     assert "def _nb2svc_timeit():" in pipeline
-    assert "edges" not in {s for step in result.manifest["steps"] for s in step["returns"]}
+    assert "edges" not in {s for step in result.manifest.steps for s in step["returns"]}
     proc = _run(tmp_path, result.package)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[0, 0, 1] 2"  # `counts` is still the list, not sorted(x)
@@ -105,7 +105,7 @@ def test_portable_rejects_what_only_312_accepts():
 def test_shell_interpolation_runs_like_ipython(tmp_path):
     nb = notebook("d = {'k': 'v'}\nn = 2", """!echo "a" {d['k']} {n * 2} $n""")
     result, pipeline = _convert(tmp_path, nb)
-    assert not [f for f in result.findings if f["kind"] in ("cell-unparsable", "generated-code")]
+    assert not [f for f in result.findings if f.kind in ("cell-unparsable", "generated-code")]
     assert portable(pipeline)
     proc = _run(tmp_path, result.package)
     assert proc.returncode == 0, proc.stderr
@@ -117,7 +117,7 @@ def test_capture_body_with_shell_lines_stays_indented(tmp_path):
     result, pipeline = _convert(tmp_path, nb)
     assert "with contextlib.redirect_stdout(io.StringIO()) as out:" in pipeline
     compile(pipeline, "pipeline.py", "exec")
-    assert not [f for f in result.findings if f["kind"] == "generated-code"]
+    assert not [f for f in result.findings if f.kind == "generated-code"]
 
 
 # -- a name bound on one path only is never returned -------------------------------------
@@ -134,12 +134,12 @@ ONE_PATH = notebook(
 def test_names_bound_on_one_path_stay_globals_not_returns(tmp_path):
     src = write(tmp_path / "demo.ipynb", ONE_PATH)
     result = convert(src, tmp_path / "out", write=False)
-    steps = result.manifest["steps"]
+    steps = result.manifest.steps
     returned = {n for s in steps for n in s["returns"]}
     assert {"fast", "slow", "y"} & returned == set()
     assert {"fast", "slow", "y"} <= set(steps[0]["globals"])
     assert "last" in returned  # `for i in range(2)` runs: `last` is bound on every path
-    assert not [f for f in result.findings if f["kind"] == "undefined-in-package"]
+    assert not [f for f in result.findings if f.kind == "undefined-in-package"]
 
 
 @pytest.mark.slow
@@ -213,7 +213,7 @@ def test_late_imports_stay_in_their_step_as_globals(tmp_path):
     head = pipeline.split("\ndef ", 1)[0]
     assert "import json" in head and "import csv" in head  # leading cells, and the stdlib
     assert "not_a_module_nb2svc_late" not in head and "import libcst" not in head
-    steps = {s["function"]: s for s in result.manifest["steps"]}
+    steps = {s["function"]: s for s in result.manifest.steps}
     assert not any("libcst" in s["returns"] or "libcst" in s["parameters"] for s in steps.values())
     assert any("libcst" in s["globals"] for s in steps.values())
     comment = pipeline.index("# the next line doubles the data")
@@ -243,7 +243,7 @@ def test_rebinding_a_hoisted_import_is_global_and_annotated_globals_compile(tmp_
     )
     result, pipeline = _convert(tmp_path, nb)
     compile(pipeline, "pipeline.py", "exec")
-    use = next(s for s in result.manifest["steps"] if s["function"].startswith("use"))
+    use = next(s for s in result.manifest.steps if s["function"].startswith("use"))
     assert {"uuid", "tag"} <= set(use["globals"])
 
 

@@ -11,6 +11,7 @@ from nbmake import code, md, notebook, write
 
 from notebook2service.cli import main
 from notebook2service.convert import ConvertError, convert
+from notebook2service.manifest import Manifest
 from notebook2service.render import OutputExistsError, templates_dir
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_notebooks"
@@ -56,7 +57,7 @@ def test_samples_print_exactly_what_the_notebook_printed(tmp_path, name):
     proc = run_package(tmp_path / "out", result.package, SAMPLES)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == stdout_of(SAMPLES / f"{name}.ipynb")
-    assert not [f for f in result.findings if f["kind"] == "generated-code"]
+    assert not [f for f in result.findings if f.kind == "generated-code"]
 
 
 def test_layout_manifest_and_readable_functions(tmp_path):
@@ -66,19 +67,19 @@ def test_layout_manifest_and_readable_functions(tmp_path):
     for rel in ("__init__.py", "__main__.py", "pipeline.py"):
         assert (pkg / rel).is_file()
     assert (out / "pyproject.toml").is_file() and (out / "requirements.txt").is_file()
-    manifest = json.loads((out / "nb2svc.json").read_text())
-    assert manifest["package"] == "house_prices_regression"
-    assert len(manifest["notebook_sha256"]) == 64
-    names = [s["function"] for s in manifest["steps"]]
+    manifest = Manifest.read(out / "nb2svc.json")
+    assert manifest.package == "house_prices_regression"
+    assert len(manifest.notebook_sha256) == 64
+    names = [s["function"] for s in manifest.steps]
     assert names[:3] == ["load_data", "clean", "feature_engineering"]
     assert not any(n.startswith("cell_") or n.startswith("step_") for n in names)
-    clean = next(s for s in manifest["steps"] if s["function"] == "clean")
+    clean = next(s for s in manifest.steps if s["function"] == "clean")
     assert clean["parameters"] == ["df"] and clean["returns"] == ["df"]
     pipeline = (pkg / "pipeline.py").read_text()
     assert "def run(" in pipeline and "df_1" not in pipeline
     # every range in the line map points at a real cell and a real line
     lines = pipeline.split("\n")
-    for r in manifest["line_map"]["pipeline.py"]:
+    for r in manifest.line_map["pipeline.py"]:
         assert 1 <= r["start"] <= r["end"] + 1 <= len(lines) + 1
         above = [ln for ln in lines[: r["start"] - 1] if ln.strip()]  # the marker heads it
         assert above[-1].strip().startswith(f"# cell {r['cell']}")
@@ -89,7 +90,7 @@ def test_layout_manifest_and_readable_functions(tmp_path):
         f"scikit-learn=={md_.version('scikit-learn')}" in req
         and f"pandas=={md_.version('pandas')}" in req
     )
-    assert result.manifest["cells"][0]["target"]
+    assert result.manifest.cells[0]["target"]
 
 
 def test_redefinition_and_mutation_flow_through_functions(tmp_path):
@@ -106,9 +107,9 @@ def test_redefinition_and_mutation_flow_through_functions(tmp_path):
     manifest, proc, pipeline = convert_and_run(tmp_path, nb)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "['z'] [1, 2] ['x', 'y']\n"
-    change = next(s for s in manifest["steps"] if s["function"] == "change")
+    change = next(s for s in manifest.steps if s["function"] == "change")
     assert set(change["returns"]) == {"a", "b", "df"}  # in-place changes are explicit outputs
-    later = next(s for s in manifest["steps"] if s["function"] == "later_change")
+    later = next(s for s in manifest.steps if s["function"] == "later_change")
     assert later["returns"] == ["b"]
 
 
@@ -122,7 +123,7 @@ def test_helper_functions_reading_globals_keep_working(tmp_path):
     manifest, proc, pipeline = convert_and_run(tmp_path, nb)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "7\n"
-    assert set(manifest["shared_globals"]) == {"FACTOR", "BASE"}
+    assert set(manifest.shared_globals) == {"FACTOR", "BASE"}
     assert "global FACTOR, BASE" in pipeline or "global BASE, FACTOR" in pipeline
 
 
@@ -139,15 +140,15 @@ def test_ipython_syntax_by_kind(tmp_path):
         "name = 'x'\n!echo {name} done",
     )
     manifest, proc, pipeline = convert_and_run(tmp_path, nb)
-    actions = {(a["cell"], a["action"]) for a in manifest["ipython"]}
+    actions = {(a["cell"], a["action"]) for a in manifest.ipython}
     assert (1, "removed") in actions and (2, "requirement") in actions and (3, "file") in actions
     assert (5, "unwrapped") in actions and (6, "shell") in actions and (7, "data") in actions
     assert (8, "comment") in actions
-    assert manifest["data_acquisition"][0]["cell"] == 7
-    assert "helper_mod.py" in manifest["files"]
+    assert manifest.data_acquisition[0]["cell"] == 7
+    assert "helper_mod.py" in manifest.files
     assert (tmp_path / "out" / "helper_mod.py").read_text().startswith("def twice")
     assert any(
-        r["name"] == "requests" and r["specifier"] == "==2.31.0" for r in manifest["requirements"]
+        r["name"] == "requests" and r["specifier"] == "==2.31.0" for r in manifest.requirements
     )
     assert "# nb2svc: IPython syntax kept as a comment" in pipeline and "%bookmark" in pipeline
     assert "get_ipython" not in pipeline and "%%time" not in pipeline
@@ -161,17 +162,17 @@ def test_display_only_cells_stay_and_do_not_decide_flow(tmp_path):
     manifest, proc, pipeline = convert_and_run(tmp_path, nb)
     assert proc.returncode == 0 and proc.stdout == "3\n"
     assert "sorted(data)" in pipeline
-    assert all(s["returns"] in ([], ["data"]) for s in manifest["steps"])
+    assert all(s["returns"] in ([], ["data"]) for s in manifest.steps)
 
 
 def test_hidden_state_is_reported_and_top_down_followed(tmp_path):
     nb = notebook(("import math", 1), ("y = x + 1", 3), ("x = 2", 2), ("print(x)", 4))
     src = write(tmp_path / "hs.ipynb", nb)
     result = convert(src, tmp_path / "out")
-    codes = {f["code"] for f in result.findings}
+    codes = {f.code for f in result.findings}
     assert {"NB101", "NB103", "convert"} <= codes
     assert any(
-        "`x` is read in cell 2" in f["message"] for f in result.findings if f["code"] == "convert"
+        "`x` is read in cell 2" in f.message for f in result.findings if f.code == "convert"
     )
 
 
@@ -180,7 +181,7 @@ def test_unparseable_cell_is_kept_as_comment_and_reported(tmp_path):
     manifest, proc, pipeline = convert_and_run(tmp_path, nb)
     assert proc.returncode == 0 and proc.stdout == "1\n"
     assert "# print 'python 2'" in pipeline
-    assert any(f["code"] == "NB001" for f in manifest["findings"])
+    assert any(f.code == "NB001" for f in manifest.findings)
 
 
 def test_loops_with_blocks_star_imports_and_classes(tmp_path):
@@ -205,7 +206,7 @@ def test_parameters_cell_becomes_options(tmp_path):
     nb = notebook(params, "print(label, n * alpha, flag)")
     src = write(tmp_path / "p.ipynb", nb)
     result = convert(src, tmp_path / "out")
-    assert [p["name"] for p in result.manifest["parameters"]] == ["alpha", "n", "label", "flag"]
+    assert [p["name"] for p in result.manifest.parameters] == ["alpha", "n", "label", "flag"]
     proc = run_package(tmp_path / "out", result.package, tmp_path)
     assert proc.stdout == "run 1.5 False\n"
     proc = run_package(

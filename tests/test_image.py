@@ -194,6 +194,6 @@ def test_local_module_notebook_image_builds_trains_and_serves(base, tmp_path):
     src = write(nb_dir / "local.ipynb", nb)
     out = tmp_path / "out"
     result = convert(src, out)
-    assert result.manifest["sagemaker"]["model"] == "model"
+    assert result.manifest.sagemaker["model"] == "model"
     assert "helpers" not in (out / "requirements.txt").read_text()
     build_train_serve(out, base, tmp_path, {"train": [nb_dir / "data" / "points.csv"]})

@@ -24,7 +24,7 @@ def test_written_manifest_validates_and_round_trips(tmp_path: Path) -> None:
     result = convert(SAMPLES / "churn_classification.ipynb", tmp_path / "out")
     written = json.loads((tmp_path / "out" / "nb2svc.json").read_text(encoding="utf-8"))
     jsonschema.validate(written, json_schema())
-    assert written == json.loads(json.dumps(result.manifest, default=str))
+    assert written == json.loads(result.manifest.dumps())
     again = Manifest.read(tmp_path / "out" / "nb2svc.json")
     assert json.loads(again.dumps()) == written
     assert again.findings and all(f.code for f in again.findings)

@@ -47,12 +47,12 @@ def _codes(nb_path: Path) -> list[str]:
 def test_sdk_estimator_is_not_the_model_and_train_py_never_calls_aws(tmp_path):
     src = write(tmp_path / "orch.ipynb", notebook(*CELLS))
     result = convert(src, tmp_path / "out")
-    sm = result.manifest["sagemaker"]
+    sm = result.manifest.sagemaker
     assert sm["model"] is None and sm["training_steps"] == []
-    names = [f["name"] for f in result.manifest["findings"]]
+    names = [f.name for f in result.manifest.findings]
     assert "orchestration-notebook" in names
-    message = next(f["message"] for f in result.manifest["findings"]
-                   if f["name"] == "orchestration-notebook")
+    message = next(f.message for f in result.manifest.findings
+                   if f.name == "orchestration-notebook")
     assert "train.py" in message and "`est`" in message
     pkg = result.package
     assert _aws_calls((tmp_path / "out" / pkg / "train.py").read_text()) == []
@@ -70,7 +70,7 @@ def test_boto3_control_plane_steps_are_left_out(tmp_path):
     result = convert(write(tmp_path / "b.ipynb", notebook(*cells)), tmp_path / "out")
     train_py = (tmp_path / "out" / result.package / "train.py").read_text()
     assert "create_training_job" not in train_py and "create_endpoint" not in train_py
-    assert result.manifest["sagemaker"]["model"] == "model"
+    assert result.manifest.sagemaker["model"] == "model"
 
 
 def test_nb207_flags_an_endpoint_with_no_cleanup(tmp_path):
@@ -120,8 +120,8 @@ def test_corpus_orchestration_notebooks_never_train_through_the_control_plane(tm
         converted += 1
         cells = orchestration_cells(dataflow.analyze(load(nb)))
         with_calls += bool(cells)
-        steps = {s["function"]: set(s["cells"]) for s in result.manifest["steps"]}
-        for name in result.manifest["sagemaker"]["training_steps"]:
+        steps = {s["function"]: set(s["cells"]) for s in result.manifest.steps}
+        for name in result.manifest.sagemaker["training_steps"]:
             if steps.get(name, set()) & cells:
                 offenders.append((nb.name, name))
     print(json.dumps({"cloud_notebooks": len(notebooks), "converted": converted,

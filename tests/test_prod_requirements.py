@@ -39,7 +39,7 @@ def test_local_module_is_copied_with_what_it_needs_and_never_a_requirement(tmp_p
     for rel in ("helpers_05_08.py", "shapes/__init__.py", "scale.json"):
         assert (out / rel).is_file(), rel
         assert f"COPY {rel} ./{rel}" in (out / "Dockerfile").read_text()
-    assert result.manifest["environment"]["local_modules"] == [
+    assert result.manifest.environment["local_modules"] == [
         "helpers_05_08.py", "scale.json", "shapes/__init__.py"
     ]
     # the package runs from its own folder, without the notebook's
@@ -77,7 +77,7 @@ def test_pip_options_and_direct_references_kept_credentials_never(tmp_path):
     assert not any(line.startswith("smexperiments") for line in lines)
     # pipeline.py imports IPython, so the image must install it: a pinned requirement
     assert any(line.startswith("ipython==") for line in lines)
-    messages = [f["message"] for f in result.findings if f["name"] == "requirement"]
+    messages = [f.message for f in result.findings if f.name == "requirement"]
     assert any(m.startswith("smexperiments:") for m in messages)
     assert any("credentials in the URL removed" in m for m in messages)
     assert not any("s3cret" in m for m in messages)

@@ -401,3 +401,29 @@ def test_infer_never_raises(imports, commands):
     reqs = infer(imports, commands, local_modules=imports[:1])
     for r in reqs:
         r.line()
+
+
+@pytest.mark.parametrize(
+    ("command", "first", "expected"),
+    [
+        ("pip install pandas", False, True),
+        ("%pip install -q 'pandas>=2'", False, True),
+        ("python -m pip install xgboost", False, True),
+        ("{sys.executable} -m pip install torch", False, True),
+        ("uv pip install polars", False, True),
+        ("sudo -H pip3 install numpy", False, True),
+        ("conda install -y scipy", False, True),
+        ("cd data && pip install -e .", False, True),
+        ("cd data && pip install -e .", True, False),
+        ("pip install x && python train.py", True, True),
+        ("pip uninstall -y pandas", False, False),
+        ("pip list", False, False),
+        ("echo pip install pandas", False, False),
+        ("apt-get install -y graphviz", False, False),
+        ("ls -la", False, False),
+    ],
+)
+def test_installs_packages_reads_the_command_like_pip(command, first, expected):
+    from notebook2service.requirements import installs_packages
+
+    assert installs_packages(command, first=first) is expected

@@ -3,6 +3,7 @@ registry, and each documented example notebook produces its rule's finding."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -10,8 +11,9 @@ import pytest
 
 from notebook2service.cli import main
 from notebook2service.linter import lint
+from notebook2service.linter.messages import MESSAGES
 from notebook2service.linter.ruledocs import DOCS, rules_table
-from notebook2service.linter.rules import RULES
+from notebook2service.linter.rules import CHECKS, RULES
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -57,28 +59,132 @@ def _notebook(example: str) -> dict:
     return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}
 
 
-# the documented examples that are plain notebooks: code → (cell, args) expected
+# The documented examples that are plain notebooks, and the findings of their rule in them:
+# code → [(cell, args)], compared exactly.
 EXAMPLES = {
-    "NB001": (1, {}),
-    "NB101": (2, {}),
-    "NB103": (1, {"name": "total", "later": 2}),
-    "NB104": (2, {"name": "xs"}),
-    "NB105": (2, {}),
-    "NB107": (3, {}),
-    "NB108": (1, {}),
-    "NB201": (1, {}),
-    "NB202": (1, {}),
-    "NB203": (1, {}),
-    "NB204": (1, {}),
-    "NB205": (1, {}),
-    "NB301": (1, {}),
+    "NB001": [(1, {"cell": 1, "error": "expected ':'"})],
+    "NB101": [(2, {"cell": 2, "count": 1, "above": 1, "above_count": 2})],
+    "NB102": [(2, {"cell": 2, "cells_below_ran": True})],
+    "NB103": [(1, {"name": "total", "via": None, "later": 2, "same_cell": None})],
+    "NB104": [(2, {"name": "xs", "via": None, "missing": [2, 3]})],
+    "NB105": [(2, {"missing": [2, 3, 4]})],
+    "NB106": [
+        (
+            2,
+            {
+                "cell": 2,
+                "count": 3,
+                "name": "x",
+                "modified": False,
+                "saved": 3,
+                "saved_count": 2,
+                "topdown": 1,
+                "topdown_count": 1,
+            },
+        )
+    ],
+    "NB107": [(3, {"cell": 3, "name": "items", "how": ".append()", "readers": [2]})],
+    "NB108": [(1, {"cell": 1, "name": "count", "how": "`count = …count…`"})],
+    "NB201": [
+        (1, {"syntax": "!pip install pandas", "magic": "shell", "effect": "install"}),
+        (1, {"syntax": "%run", "magic": "run", "effect": "run"}),
+    ],
+    "NB202": [(1, {"name": "_"}), (1, {"name": "input"})],
+    "NB203": [(1, {"form": "absolute", "path": "/Users/ana/data/train.csv"})],
+    "NB204": [(1, {"call": "np.random.rand", "problem": "numpy-global"})],
+    "NB205": [(1, {"module": "math"})],
+    "NB207": [(2, {"call": "est.deploy", "creates": "endpoint"})],
+    "NB301": [(1, {"secret": "a GitHub token"})],
 }
+
+# Fixture notebooks (tests/rule_fixtures/CODE-*.ipynb) for what a `# %%` example cannot
+# express: the file's structure, saved outputs, the JupyterLab extension's run records.
+FIXTURES = Path(__file__).resolve().parent / "rule_fixtures"
+FIXTURE_FINDINGS = {
+    "NB002-missing-cell-id": [(2, {"cell": 2, "minor": 5})],
+    "NB003-duplicate-cell-id": [(3, {"cell": 3, "cell_id": "cell-0", "first": 1})],
+    "NB004-invalid-cell": [(2, {"cell": 2}), (3, {"cell": 3})],
+    "NB102-unexecuted-cell": [
+        (2, {"cell": 2, "cells_below_ran": True}),
+        (4, {"cell": 4, "cells_below_ran": False}),
+    ],
+    "NB106-replay-divergence": [
+        (
+            2,
+            {
+                "cell": 2,
+                "count": 3,
+                "name": "x",
+                "modified": False,
+                "saved": 3,
+                "saved_count": 2,
+                "topdown": 1,
+                "topdown_count": 1,
+            },
+        )
+    ],
+    "NB109-cell-edited-after-run": [(2, {"cell": 2, "count": 2})],
+    "NB110-stale-kernel-output": [
+        (1, {"cell": 1, "count": 1, "latest": 3, "latest_count": 1}),
+        (2, {"cell": 2, "count": 2, "latest": 3, "latest_count": 1}),
+    ],
+    "NB206-stored-error": [
+        (
+            2,
+            {"cell": 2, "count": 2, "ename": "ZeroDivisionError", "evalue": "division by zero"},
+        )
+    ],
+    "NB207-boto3-endpoint": [(1, {"call": "sm.create_endpoint", "creates": "endpoint"})],
+}
+
+
+def _findings(source: object, code: str) -> list:
+    return [d for d in lint(source, config=False) if d.code == code]
+
+
+def _shape(findings: list) -> list[tuple[int, dict]]:
+    return [(d.cell.index, dict(d.args)) for d in findings]
 
 
 @pytest.mark.parametrize("code", sorted(EXAMPLES))
 def test_documented_example_produces_the_finding(code: str) -> None:
-    cell, args = EXAMPLES[code]
-    found = [d for d in lint(_notebook(DOCS[code].example), config=False) if d.code == code]
-    assert found, code
-    assert found[0].cell.index == cell
-    assert {k: found[0].args.get(k) for k in args} == args
+    assert _shape(_findings(_notebook(DOCS[code].example), code)) == EXAMPLES[code]
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURE_FINDINGS))
+def test_fixture_notebook_produces_the_findings(name: str) -> None:
+    found = _findings(str(FIXTURES / f"{name}.ipynb"), name[:5])
+    assert _shape(found) == FIXTURE_FINDINGS[name]
+
+
+def test_every_rule_has_a_fixture() -> None:
+    on_disk = {p.stem for p in FIXTURES.glob("*.ipynb")}
+    assert on_disk == set(FIXTURE_FINDINGS)
+    covered = set(EXAMPLES) | {name[:5] for name in FIXTURE_FINDINGS}
+    assert covered == set(RULES)
+
+
+def test_every_rule_has_message_classes_and_each_check_one_code() -> None:
+    assert set(MESSAGES) == set(RULES)
+    assert sorted(code for code, _ in CHECKS) == sorted(
+        set(RULES) - {"NB001", "NB002", "NB003", "NB004"}
+    )
+
+
+@pytest.mark.parametrize("code", sorted(EXAMPLES))
+def test_message_is_its_template_filled_from_args(code: str) -> None:
+    """The args carry everything the message says: one message class rebuilds it."""
+    for d in _findings(_notebook(DOCS[code].example), code):
+        rebuilt = {_text(cls, d.args) for cls in MESSAGES[code] if set(d.args) == _fields(cls)}
+        assert d.message in rebuilt, (d.message, rebuilt)
+
+
+def _text(cls: type, args: dict) -> str | None:
+    try:
+        return str(cls(**args))
+    except KeyError:  # another sentence of the rule (`IPythonOnlyCall` knows three names)
+        return None
+
+
+def _fields(cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)}

@@ -81,7 +81,7 @@ def house(tmp_path_factory):
 
 def test_decisions_model_channels_slice(house):
     out, result = house
-    sm = result.manifest["sagemaker"]
+    sm = result.manifest.sagemaker
     assert sm["model"] == "ridge"  # the last one fitted (and used to predict)
     assert sm["fit"] == {"X": "X_train", "y": "y_train"}
     assert sm["channels"] == [
@@ -96,7 +96,7 @@ def test_decisions_model_channels_slice(house):
     assert "explore" not in sm["training_steps"]  # the plot is not part of training
     assert sm["training_steps"][-2:] == ["train_model", "evaluate"]
     assert any(
-        "not a Pipeline" in f["message"] for f in result.findings if f["code"] == "sagemaker"
+        "not a Pipeline" in f.message for f in result.findings if f.code == "sagemaker"
     )
     pipeline = (out / "house_prices_regression" / "pipeline.py").read_text()
     assert 'read_channel(pd.read_csv, "train", DATA_PATH)' in pipeline
@@ -104,9 +104,9 @@ def test_decisions_model_channels_slice(house):
 
 def test_model_override_and_pipeline_detection(tmp_path):
     r = convert(SAMPLES / "house_prices_regression.ipynb", tmp_path / "o", model="gbr")
-    assert r.manifest["sagemaker"]["model"] == "gbr"
+    assert r.manifest.sagemaker["model"] == "gbr"
     churn = convert(SAMPLES / "churn_classification.ipynb", tmp_path / "c")
-    sm = churn.manifest["sagemaker"]
+    sm = churn.manifest.sagemaker
     assert sm["model_is_pipeline"] and sm["channels"] == []
 
 
@@ -114,11 +114,11 @@ def test_notebook_without_model_gets_training_only(tmp_path):
     r = convert(
         write(tmp_path / "n.ipynb", notebook("x = [1, 2]", "print(sum(x))")), tmp_path / "o"
     )
-    assert r.manifest["sagemaker"]["model"] is None
+    assert r.manifest.sagemaker["model"] is None
     assert (tmp_path / "o" / "bin" / "train").is_file() and not (
         tmp_path / "o" / "bin" / "serve"
     ).exists()
-    assert any("no fitted estimator" in f["message"] for f in r.findings)
+    assert any("no fitted estimator" in f.message for f in r.findings)
 
 
 def test_t1_t4_t6_train_reads_every_file_of_the_channel(house, tmp_path):
@@ -333,7 +333,7 @@ def test_one_feature_path_for_training_and_serving(tmp_path):
     )
     out = tmp_path / "out"
     result = convert(write(tmp_path / "rowwise.ipynb", nb), out)
-    sm = result.manifest["sagemaker"]
+    sm = result.manifest.sagemaker
     assert sm["feature_function"] == "prepare_features" and sm["target"] == "label"
     pipeline = (out / "rowwise" / "pipeline.py").read_text()
     # the feature function needs only imports: it lives in model_code.py, which serving imports

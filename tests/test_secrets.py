@@ -65,13 +65,13 @@ def test_convert_says_where_secrets_were(planted, tmp_path):
     nb, _ = planted
     result = convert(str(nb), tmp_path / "pkg", write=False)
     assert MARKER in result.files["nb2svc.json"] or any(MARKER in t for t in result.files.values())
-    names = {f.get("name") for f in result.findings}
+    names = {f.name for f in result.findings}
     assert {"hard-coded-secret", "secret-from-env", "secret-redacted"} <= names
     pipeline = next(t for rel, t in result.files.items() if rel.endswith("pipeline.py"))
     assert 'password = os.environ["PASSWORD"]' in pipeline
     assert 'DB_URL = os.environ["DB_URL"]' in pipeline
     compile(pipeline, "pipeline.py", "exec")
-    assert any("PIP_INDEX_URL" in f["message"] for f in result.findings)
+    assert any("PIP_INDEX_URL" in f.message for f in result.findings)
 
 
 @pytest.mark.parametrize(
@@ -144,5 +144,5 @@ def test_a_secret_parameter_is_read_from_the_environment(tmp_path):
     blob = "\n".join(result.files.values())
     assert secret not in blob and leaks(blob) == []
     assert 'db_password = os.environ["DB_PASSWORD"]' in blob
-    assert "db_password" not in json.dumps(result.manifest.get("parameters"))
-    assert any("read from the environment" in f["message"] for f in result.findings)
+    assert "db_password" not in json.dumps(result.manifest.parameters)
+    assert any("read from the environment" in f.message for f in result.findings)

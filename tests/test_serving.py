@@ -830,20 +830,34 @@ def test_s14_orphans_are_reaped(fserver):
 # S16, S17: latency and model loading
 
 
-def test_s16_keepalive_latency(server):
+def test_s16_keepalive_one_connection_no_nagle(server):
+    """S16: sequential requests are answered on one keep-alive connection, and the connections
+    the server accepts have TCP_NODELAY (inherited from its listening socket): without it a
+    small response waits for Nagle/delayed ACK, ~40 ms a request. The latency figure itself
+    (p50 at c=1) is measured by bench/serve_bench.py, not asserted here."""
+    import dataclasses
+
+    from nb2svc_runtime import server as runtime_server
+
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    conn.connect()
+    first = conn.sock
     body = csv_body(IRIS_ROWS[:1]).encode()
-    times = []
-    for _ in range(300):
-        t0 = time.perf_counter()
+    for _ in range(50):
         conn.request("POST", "/invocations", body, {"Content-Type": "text/csv"})
         r = conn.getresponse()
-        r.read()
-        times.append(time.perf_counter() - t0)
-        assert r.status == 200
+        assert r.read() and r.status == 200 and not r.will_close
+        assert conn.sock is first  # the same connection: kept alive, never re-opened
     conn.close()
-    p50 = sorted(times)[len(times) // 2]
-    assert p50 < 0.010, f"p50 {p50 * 1e3:.1f} ms (a Nagle/delayed-ACK stall is ~40 ms)"
+    cfg = dataclasses.replace(runtime_server.parse_args([]), host="127.0.0.1", port=0)
+    listener = runtime_server.listen(cfg)
+    try:
+        client = socket.create_connection(listener.getsockname()[:2], timeout=5)
+        accepted, _ = listener.accept()
+        with client, accepted:
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        listener.close()
 
 
 def test_s17_model_loaded_once_per_worker(env, fserver):

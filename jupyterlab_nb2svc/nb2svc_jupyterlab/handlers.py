@@ -47,21 +47,21 @@ def _package_summary(manifest: dict[str, Any]) -> dict[str, Any]:
     sm = typed.sagemaker if isinstance(typed.sagemaker, dict) else {}
     findings = [f.to_dict() for f in typed.findings]
     return {
-        "package": manifest.get("package"),
-        "entrypoint": manifest.get("entrypoint"),
+        "package": typed.package,
+        "entrypoint": typed.entrypoint,
         "model": sm.get("model"),
         "model_cell": sm.get("model_cell"),
         "channels": sm.get("channels") or [],
         "hyperparameters": sm.get("hyperparameters") or [],
-        "parameters": manifest.get("parameters") or [],
+        "parameters": typed.parameters,
         "steps": [
             {"function": s.get("function"), "cells": s.get("cells")}
-            for s in manifest.get("steps") or []
+            for s in typed.steps
             if isinstance(s, dict)
         ],
         "requirements": [
             r.get("name") + (r.get("specifier") or "")
-            for r in manifest.get("requirements") or []
+            for r in typed.requirements
             if isinstance(r, dict) and isinstance(r.get("name"), str)
         ],
         "findings": findings,  # SageMaker decisions are findings too (code "sagemaker")

@@ -12,7 +12,6 @@ Docker (with a running engine) is used as is: ``docker build -t TAG OUT``. Podma
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -21,6 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..manifest import FILENAME, Manifest, ManifestError
 from .base_image import BaseImageError, ensure_base_image
 
 __all__ = ["BuildError", "BuildResult", "build_image", "find_engine", "host_pip_mounts"]
@@ -96,19 +96,23 @@ def host_pip_mounts() -> list[str]:
     return args
 
 
-def _python_of(out: Path) -> str:
+def _manifest(out: Path) -> Manifest | None:
     try:
-        manifest = json.loads((out / "nb2svc.json").read_text())
-        return str(manifest["environment"]["python"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return f"{sys.version_info.major}.{sys.version_info.minor}"
+        return Manifest.read(out / FILENAME)
+    except ManifestError:
+        return None
+
+
+def _python_of(out: Path) -> str:
+    manifest = _manifest(out)
+    env = manifest.environment if manifest is not None else None
+    python = env.get("python") if isinstance(env, dict) else None
+    return str(python) if python else f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
 def _tag_of(out: Path) -> str:
-    try:
-        package = json.loads((out / "nb2svc.json").read_text())["package"]
-    except (OSError, ValueError, KeyError, TypeError):
-        package = out.resolve().name
+    manifest = _manifest(out)
+    package = manifest.package if manifest is not None else out.resolve().name
     return f"localhost/{str(package).replace('_', '-').lower()}:latest"
 
 

@@ -10,7 +10,6 @@ Lines that are not IPython syntax are left exactly as written.
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,6 +23,7 @@ from ..ipython import (
     Translation,
     timeit_statement,
 )
+from ..requirements import installs_packages
 from . import scoped
 from .interpolate import command_expression
 
@@ -32,9 +32,6 @@ def code_of(node: cst.CSTNode) -> str:
     return cst.Module([]).code_for_node(node)
 
 
-_INSTALL = re.compile(
-    r"^\s*(?:\S*python3?\S*\s+-m\s+|\{sys\.executable\}\s+-m\s+|uv\s+)?(?:pip3?|conda|mamba)\s+install\b"
-)
 _FETCH = re.compile(
     r"^\s*(?:wget|curl|gsutil\s+(?:-m\s+)?cp|aws\s+s3\s+(?:cp|sync)|azcopy|kaggle\s+\w+\s+download|git\s+clone)\b"
 )
@@ -196,7 +193,7 @@ Act = Callable[..., None]
 def _shell_line(occ: Occurrence, indent: str, code: CellCode, known: set[str], act: Act) -> str:
     """`!cmd`: a requirement when it installs packages, else a shell() call."""
     cmd = occ.args
-    if _INSTALL.search(cmd):
+    if installs_packages(cmd, first=True):
         code.pip.append(cmd)
         act("requirement", cmd)
         return _nothing(indent)
@@ -260,21 +257,15 @@ def _line_magic(
 def _cell_magic(cell_index: int, occ: Occurrence, code: CellCode, known: set[str]) -> CellCode:
     head = f"%%{occ.name} {occ.args}".strip()
     body = occ.body or ""
-    if occ.name == "writefile":
-        try:
-            argv = shlex.split(occ.args)
-        except ValueError:
-            argv = occ.args.split()
-        append = "-a" in argv or "--append" in argv
-        names = [a for a in argv if not a.startswith("-")]
-        if names:
-            target = names[0]
-            text = body if body.endswith("\n") else body + "\n"
-            code.files[target] = (code.files.get(target, "") if append else "") + text
-            if append:
-                code.appends.add(target)
-            code.actions.append(Action(cell_index, occ.line, head, "file", target))
-            return code
+    written = occ.writefile()
+    if written is not None:
+        target, append = written
+        text = body if body.endswith("\n") else body + "\n"
+        code.files[target] = (code.files.get(target, "") if append else "") + text
+        if append:
+            code.appends.add(target)
+        code.actions.append(Action(cell_index, occ.line, head, "file", target))
+        return code
     if occ.name in ("bash", "sh", "script") and (
         occ.name != "script" or occ.args.split()[:1] in (["bash"], ["sh"])
     ):

@@ -10,34 +10,21 @@ globals (the steps that assign them declare ``global``), so helpers keep working
 
 from __future__ import annotations
 
-import ast
 import keyword
 import re
 from dataclasses import dataclass, field
 
 from ..dataflow import BUILTINS, CellFlow, Flow, is_ipython_global
 from ..redact import redact
+from . import names, split
 from .paths import assigned_names, definitely_bound
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
-_STOP = {
-    "the",
-    "a",
-    "an",
-    "and",
-    "of",
-    "to",
-    "for",
-    "with",
-    "in",
-    "on",
-    "our",
-    "your",
-    "we",
-    "step",
-    "part",
-    "section",
-}
+#: headings that say nothing about what the step does: the name comes from its code
+_GENERIC = frozenset(
+    "imports import_libraries import_packages import_modules libraries setup set_up "
+    "preamble overview introduction intro code example examples solution notebook".split()
+)
 
 
 @dataclass
@@ -51,6 +38,9 @@ class Step:
     reads: list[str] = field(default_factory=list)  # external reads, in order
     writes: list[str] = field(default_factory=list)  # defined or mutated names, in order
     mutated: list[str] = field(default_factory=list)
+    #: module globals the step reads that another step binds (imports kept in steps, names
+    #: bound on one path): the training slice needs the steps that bind them
+    global_reads: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -72,68 +62,6 @@ class Plan:
 def heading_of(source: str) -> str | None:
     m = _HEADING.search(source)
     return redact(m.group(1).strip()) if m else None  # a name made from it never holds a secret
-
-
-def snake(text: str, limit: int = 4) -> str:
-    text = re.sub(r"`|\*\*?|_|\[([^\]]*)\]\([^)]*\)", r"\1", text)
-    text = re.sub(r"^\s*(?:step\s*)?\d+(?:\.\d+)*[.):]?\s*", "", text, flags=re.I)
-    words = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9]*", text.lower())]
-    words = [w for w in words if w not in _STOP] or words
-    name = "_".join(words[:limit])
-    if not name or not name.isidentifier() or keyword.iskeyword(name):
-        return ""
-    return name
-
-
-_LOADERS = re.compile(r"\b(?:read_\w+|load_\w+|loadtxt|genfromtxt|open|fetch_\w+|make_\w+)\s*\(")
-
-
-def name_from_code(tree: ast.Module | None, defs: list[str]) -> str:
-    """A verb-object name from what a cell does: load_df, train_model, plot_results, ..."""
-    if tree is None:
-        return ""
-    src_calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
-    attrs = {n.func.attr for n in src_calls if isinstance(n.func, ast.Attribute)}
-    funcs = {n.func.id for n in src_calls if isinstance(n.func, ast.Name)}
-    target = next((d for d in defs if not d.startswith("_")), "")
-    if attrs & {"fit", "fit_transform", "partial_fit", "train"}:
-        obj = next(
-            (
-                n.func.value.id
-                for n in src_calls
-                if isinstance(n.func, ast.Attribute)
-                and n.func.attr in ("fit", "partial_fit", "train")
-                and isinstance(n.func.value, ast.Name)
-            ),
-            "model",
-        )
-        return f"train_{obj}"
-    if any(_LOADERS.match(f"{c}(") for c in attrs | funcs):
-        return f"load_{target or 'data'}"
-    if attrs & {
-        "plot",
-        "scatter",
-        "hist",
-        "imshow",
-        "show",
-        "savefig",
-        "barplot",
-        "heatmap",
-        "lineplot",
-    }:
-        return f"plot_{target}" if target else "plot"
-    if attrs & {"predict", "predict_proba", "score", "transform"} or funcs & {
-        "accuracy_score",
-        "mean_squared_error",
-        "r2_score",
-        "classification_report",
-    }:
-        return f"evaluate_{target}" if target else "evaluate"
-    if target:
-        return f"make_{target}"
-    if funcs & {"print"} or attrs & {"head", "describe", "info"}:
-        return "show"
-    return ""
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -162,23 +90,62 @@ def make_plan(
 
     Passes: group cells by heading → the globals module-level functions share → each step's
     reads and writes → parameters and returns, walking top-down."""
-    groups = _group_by_heading(flow, body_cells, parameters_cell)
+    groups = [
+        split.Group(h, cells) for h, cells in _group_by_heading(flow, body_cells, parameters_cell)
+    ]
     param_names = {p.name for p in parameters}
     shared = _shared_globals(flow, module_names, module_functions) | (import_globals or set())
+    shared |= {n for f in flow.cells for n in module_rebinds(f, module_names)}
     shared -= param_names
+    cache: dict[tuple[int, ...], tuple[Step, set[str]]] = {}
+
+    def build(gs: list[split.Group]) -> tuple[list[Step], dict[str, list[int]], set[str]]:
+        steps = [_step_copy(flow, g, (module_names, shared), cache) for g in gs]
+        everywhere = shared | _bound_on_some_paths(steps, cache) - param_names
+        return steps, _link_steps(steps, param_names, everywhere), everywhere
+
+    groups = split.at_stages(flow, groups)
+    groups = split.bounded(flow, groups, lambda gs: [len(s.returns) for s in build(gs)[0]])
+    steps, undefined, shared = build(groups)
     # step names must not shadow anything the notebook names (run() binds variables)
     taken = (
         set(module_names)
         | {"run", "main"}
         | {n for f in flow.cells for n in (*f.defs, *f.all_reads)}
     )
-    steps: list[Step] = []
-    for heading, cells in groups:
-        steps.append(_step(flow, heading, cells, (module_names, shared), taken, len(steps) + 1))
-    shared |= _bound_on_some_paths(flow, steps) - param_names
-    shared |= {n for f in flow.cells for n in module_rebinds(f, module_names)}
-    undefined = _link_steps(steps, param_names, shared)
+    for number, (step, group) in enumerate(zip(steps, groups, strict=True), start=1):
+        step.name = _unique(_name(flow, step, group.part) or f"step_{number}", taken)
     return Plan(steps, parameters, module_names, shared, undefined)
+
+
+def _name(flow: Flow, step: Step, part: bool) -> str:
+    """The heading's name (a part of a cut heading: its code's name first)."""
+    heading = names.from_heading(step.heading) if step.heading else ""
+    if heading in _GENERIC:
+        heading = ""
+    if heading and not part:
+        return heading
+    trees = [f.translation.tree for i in step.cells if (f := flow.by_index.get(i)) is not None]
+    code = names.from_code([t for t in trees if t is not None], step.writes)
+    if not code:
+        code = names.from_comments(
+            [f.cell.source for i in step.cells if (f := flow.by_index.get(i)) is not None]
+        )
+    return (code if code not in BUILTINS and not keyword.iskeyword(code) else "") or heading
+
+
+def _bound_on_some_paths(
+    steps: list[Step], cache: dict[tuple[int, ...], tuple[Step, set[str]]]
+) -> set[str]:
+    """Names a step writes but may leave unbound (see lift/paths.py): they stay module
+    globals, never returned; later steps read the global, as the notebook read its own."""
+    maybe: set[str] = set()
+    for step in steps:
+        maybe |= cache[tuple(step.cells)][1]
+    for step in steps:
+        step.global_reads = step.global_reads + [n for n in step.reads if n in maybe]
+        step.reads = [n for n in step.reads if n not in maybe]
+    return maybe
 
 
 def module_rebinds(f: CellFlow, module_names: set[str]) -> set[str]:
@@ -189,21 +156,15 @@ def module_rebinds(f: CellFlow, module_names: set[str]) -> set[str]:
     return assigned_names(tree.body) & module_names if tree is not None else set()
 
 
-def _bound_on_some_paths(flow: Flow, steps: list[Step]) -> set[str]:
-    """Names a step writes but may leave unbound (see lift/paths.py): they stay module
-    globals, never returned; later steps read the global, as the notebook read its own."""
-    maybe: set[str] = set()
-    for step in steps:
-        state = set(step.reads)
-        for idx in step.cells:
-            f = flow.by_index.get(idx)
-            if f is not None and f.translation.tree is not None:
-                skip = set(f.translation.scoped_lines)
-                state = definitely_bound(f.translation.tree.body, state, skip)
-        maybe |= set(step.writes) - state
-    for step in steps:
-        step.reads = [n for n in step.reads if n not in maybe]
-    return maybe
+def _maybe_unbound(flow: Flow, step: Step) -> set[str]:
+    """The names `step` writes that some path through its cells leaves unbound."""
+    state = set(step.reads)
+    for idx in step.cells:
+        f = flow.by_index.get(idx)
+        if f is not None and f.translation.tree is not None:
+            skip = set(f.translation.scoped_lines)
+            state = definitely_bound(f.translation.tree.body, state, skip)
+    return set(step.writes) - state
 
 
 def definition_counts(flow: Flow, *, functions: bool = True) -> dict[str, int]:
@@ -264,18 +225,41 @@ def _shared_globals(flow: Flow, module_names: set[str], module_functions: set[st
     return shared - module_names - BUILTINS
 
 
+def _step_copy(
+    flow: Flow,
+    group: split.Group,
+    outside: tuple[set[str], set[str]],
+    cache: dict[tuple[int, ...], tuple[Step, set[str]]],
+) -> Step:
+    """A fresh Step for the group (its reads and writes, and the names it may leave
+    unbound, computed once per run of cells)."""
+    key = tuple(group.cells)
+    if key not in cache:
+        made = _step(flow, group.heading, group.cells, outside)
+        cache[key] = (made, _maybe_unbound(flow, made))
+    s = cache[key][0]
+    return Step(
+        s.name,
+        list(s.cells),
+        s.heading,
+        reads=s.reads,
+        writes=s.writes,
+        mutated=s.mutated,
+        global_reads=list(s.global_reads),
+    )
+
+
 def _step(
     flow: Flow,
     heading: str | None,
     cells: list[int],
     outside: tuple[set[str], set[str]],
-    taken: set[str],
-    number: int,
 ) -> Step:
     """One step's external reads (in order) and the names it defines or mutates."""
     reads: list[str] = []
     writes: list[str] = []
     mutated: list[str] = []
+    global_reads: list[str] = []
     bound: set[str] = set()
     module_names, shared = outside
     for idx in cells:
@@ -284,6 +268,8 @@ def _step(
             continue
         for use in flow.expanded[idx]:
             n = use.name
+            if n in shared and n not in bound and n not in global_reads:
+                global_reads.append(n)
             if n in bound or n in module_names or n in shared:
                 continue
             if n in BUILTINS or is_ipython_global(n):
@@ -299,12 +285,9 @@ def _step(
                 writes.append(m.name)
                 mutated.append(m.name)
         bound |= defs
-    name = snake(heading) if heading else ""
-    if not name or name in ("imports", "setup", "import_libraries", "import_packages"):
-        first = flow.by_index.get(cells[0])
-        name = name_from_code(first.translation.tree if first else None, writes) or name
-    unique = _unique(name or f"step_{number}", taken)
-    return Step(unique, cells, heading, reads=reads, writes=writes, mutated=mutated)
+    step = Step("", cells, heading, reads=reads, writes=writes, mutated=mutated)
+    step.global_reads = global_reads
+    return step
 
 
 def _link_steps(steps: list[Step], param_names: set[str], shared: set[str]) -> dict[str, list[int]]:

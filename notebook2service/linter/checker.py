@@ -8,12 +8,26 @@ from collections.abc import Callable
 from .. import dataflow
 from ..notebook import Notebook
 from . import hidden_state, kernel_records, production  # noqa: F401  (register their checks)
+from .messages import (
+    CellNotAnObject,
+    CellWithoutType,
+    DuplicateCellId,
+    MissingCellId,
+    SyntaxErrorInCell,
+)
 from .rules import CHECKS, Context, Diagnostic
 
 _LINE_NOQA = re.compile(r"#\s*noqa(?::[\s]*(?P<codes>[A-Za-z]+\d+(?:[\s,]+[A-Za-z]+\d+)*))?", re.I)
 _CELL_NOQA = re.compile(
     r"#\s*nb2svc\s*:\s*noqa(?:[:\s]+(?P<codes>[A-Za-z]+\d*(?:[\s,]+[A-Za-z]+\d*)*))?", re.I
 )
+
+_PROBLEMS = {  # notebook.Notebook.problems → the message that reports each
+    "not-an-object": CellNotAnObject,
+    "no-cell-type": CellWithoutType,
+    "missing-id": MissingCellId,
+    "duplicate-id": DuplicateCellId,
+}
 
 
 class Suppressions:
@@ -64,24 +78,19 @@ def check_notebook(
     """Diagnostics for one notebook; pass `flow` when the caller already analysed it."""
     flow = flow if flow is not None else dataflow.analyze(nb)
     ctx = Context(nb, flow, enabled)
-    for cell, code, message in nb.warnings:
-        ctx.report(code, cell, 1, 1, message)
+    for cell, problem, details in nb.problems:
+        ctx.report(cell, 1, 1, _PROBLEMS[problem](cell=cell.index, **details))
     for f in flow.cells:
         err = f.translation.error
         if err is not None:
             line = err.lineno or 1
             col = (err.offset or 1) + f.translation.col_shift.get(line, 0) + f.translation.dedent
-            ctx.report(
-                "NB001",
-                f.cell,
-                line,
-                col,
-                f"cell {f.cell.index} cannot be parsed ({err.msg}); it is skipped and the rest "
-                "of the notebook is still checked",
-            )
-    for codes, fn in CHECKS:
-        if any(enabled(c) for c in codes):
+            ctx.report(f.cell, line, col, SyntaxErrorInCell(cell=f.cell.index, error=err.msg))
+    for code, fn in CHECKS:
+        if enabled(code):
+            ctx.checking = code
             fn(ctx)
+    ctx.checking = ""
     suppress = Suppressions(nb)
     out = [d for d in ctx.diagnostics if not suppress.suppressed(d)]
     out.sort(key=Diagnostic.sort_key)

@@ -6,18 +6,23 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..dataflow import BUILTINS, CellFlow, Flow, is_ipython_global
+from .messages import (
+    DeletedName,
+    ExecutionCountGap,
+    Message,
+    MutatedAfterRead,
+    NonIdempotentCell,
+    OutOfOrderExecution,
+    ReplayDivergence,
+    UndefinedName,
+    UnexecutedCell,
+    UseBeforeDefinition,
+)
 from .rules import Context, check
 
 
 def _is_code(source: str) -> bool:
     return any(line.strip() and not line.lstrip().startswith("#") for line in source.splitlines())
-
-
-def _cells_list(indexes: list[int]) -> str:
-    names = [str(i) for i in indexes]
-    if len(names) > 4:
-        names = names[:4] + [f"… ({len(indexes)} in all)"]
-    return ("cells " if len(indexes) > 1 else "cell ") + ", ".join(names)
 
 
 def _missing_counts(flow: Flow, limit: int = 1000) -> list[int]:
@@ -34,59 +39,51 @@ def _missing_counts(flow: Flow, limit: int = 1000) -> list[int]:
     return missing
 
 
-def _fmt_missing(missing: list[int], limit: int = 4) -> str:
-    shown = ", ".join(f"In[{k}]" for k in missing[:limit])
-    return shown + (f" and {len(missing) - limit} more" if len(missing) > limit else "")
-
-
-@check("NB101", "NB102", "NB105")
-def execution_counts(ctx: Context) -> None:
+def _executed(ctx: Context) -> tuple[list[Any], list[Any]]:
+    """(non-empty code cells, those of them that ran)."""
     code_cells = [c for c in ctx.notebook.code_cells if c.source.strip()]
-    executed = [c for c in code_cells if c.execution_count is not None]
-    if not executed:
-        return
-    # NB101: counts must increase top-down
+    return code_cells, [c for c in code_cells if c.execution_count is not None]
+
+
+@check("NB101")
+def out_of_order(ctx: Context) -> None:
+    """Counts must increase top-down."""
     top = None
-    for cell in executed:
+    for cell in _executed(ctx)[1]:
         if top is not None and cell.execution_count < top.execution_count:
-            ctx.report(
-                "NB101",
-                cell,
-                1,
-                1,
-                f"{cell.label()} ran before {top.label()} above it: saved execution counts are "
-                "not in top-down order",
-                related=(top.index,),
+            message = OutOfOrderExecution(
+                cell=cell.index,
+                count=cell.execution_count,
+                above=top.index,
+                above_count=top.execution_count,
             )
+            ctx.report(cell, 1, 1, message, related=(top.index,))
         if top is None or cell.execution_count > top.execution_count:
             top = cell
-    # NB102: a code cell never executed among executed ones
+
+
+@check("NB102")
+def unexecuted(ctx: Context) -> None:
+    """A code cell never executed among executed ones."""
+    code_cells, executed = _executed(ctx)
+    if not executed:
+        return
     last_executed = executed[-1].index
     for cell in code_cells:
         if cell.execution_count is None and _is_code(cell.source):
             after = cell.index < last_executed
-            ctx.report(
-                "NB102",
-                cell,
-                1,
-                1,
-                f"cell {cell.index} was never executed"
-                + (" although cells below it were" if after else " (cells above it were)")
-                + "; its effects are missing from the saved outputs",
-                severity="warning" if after else "info",
-            )
-    # NB105: gaps in the counter (common and mild on its own)
+            message = UnexecutedCell(cell=cell.index, cells_below_ran=after)
+            ctx.report(cell, 1, 1, message, severity="warning" if after else "info")
+
+
+@check("NB105")
+def count_gaps(ctx: Context) -> None:
+    """Gaps in the counter (common and mild on its own)."""
+    executed = _executed(ctx)[1]
     missing = _missing_counts(ctx.flow)
-    if missing:
+    if executed and missing:
         first_after = next((c for c in executed if c.execution_count > missing[0]), executed[0])
-        ctx.report(
-            "NB105",
-            first_after,
-            1,
-            1,
-            f"execution counts skip {_fmt_missing(missing)}: cells were re-run or deleted "
-            "after they ran",
-        )
+        ctx.report(first_after, 1, 1, ExecutionCountGap(missing=missing))
 
 
 def _first_definers(flow: Flow) -> dict[str, list[int]]:
@@ -97,9 +94,9 @@ def _first_definers(flow: Flow) -> dict[str, list[int]]:
     return out
 
 
-def _name_reads(flow: Flow) -> Iterator[tuple[Any, Any, str, str, str, int | None]]:
+def _name_reads(flow: Flow) -> Iterator[tuple[Any, Any, str, str, int | None]]:
     """Each first read of a name per cell that a top-down run cannot satisfy, as
-    (cell flow, use, name, via, verdict, cell or line) — the verdict is "later" (defined in a
+    (cell flow, use, name, verdict, cell or line) — the verdict is "later" (defined in a
     cell below), "same-cell" (defined further down this cell), "deleted" or "nowhere"."""
     definers = _first_definers(flow)
     defined: set[str] = set()
@@ -111,16 +108,15 @@ def _name_reads(flow: Flow) -> Iterator[tuple[Any, Any, str, str, str, int | Non
             if name in seen or name in defined or name in BUILTINS or is_ipython_global(name):
                 continue
             seen.add(name)
-            via = f" (read by `{use.via}()`)" if use.via else ""
             later = [i for i in definers.get(name, []) if i > f.cell.index]
             if name in f.defs and f.defs[name] > (use.line, use.col):
-                yield f, use, name, via, "same-cell", f.defs[name][0]
+                yield f, use, name, "same-cell", f.defs[name][0]
             elif later:
-                yield f, use, name, via, "later", later[0]
+                yield f, use, name, "later", later[0]
             elif name in deleted:
-                yield f, use, name, via, "deleted", deleted[name]
+                yield f, use, name, "deleted", deleted[name]
             elif not (name in definers or name in flow.unparsed_names or flow.opaque_defs):
-                yield f, use, name, via, "nowhere", None
+                yield f, use, name, "nowhere", None
         defined |= flow.defs_of(f)
         for name in f.deletes:
             defined.discard(name)
@@ -131,44 +127,31 @@ def _name_reads(flow: Flow) -> Iterator[tuple[Any, Any, str, str, str, int | Non
 
 @check("NB103")
 def use_before_definition(ctx: Context) -> None:
-    for f, use, name, via, verdict, where in _name_reads(ctx.flow):
-        if verdict not in ("same-cell", "later"):
+    for f, use, name, verdict, where in _name_reads(ctx.flow):
+        if verdict == "later":
+            message = UseBeforeDefinition(name=name, via=use.via, later=where)
+        elif verdict == "same-cell":
+            message = UseBeforeDefinition(name=name, via=use.via, same_cell=where)
+        else:
             continue
-        place = f"line {where} of this cell" if verdict == "same-cell" else f"cell {where} below"
-        ctx.report(
-            "NB103",
-            f.cell,
-            use.line,
-            use.col + 1,
-            f"`{name}`{via} is read before {place} defines it; Restart & Run All fails here "
-            "with NameError (it only works because an earlier run left it in the kernel)",
-            related=(where,) if verdict == "later" and where is not None else (),
-            args={"name": name, "via": use.via, verdict.replace("-", "_"): where},
-        )
+        related = (where,) if verdict == "later" and where is not None else ()
+        ctx.report(f.cell, use.line, use.col + 1, message, related=related)
 
 
 @check("NB104")
 def undefined_name(ctx: Context) -> None:
     missing = _missing_counts(ctx.flow)
-    for f, use, name, via, verdict, where in _name_reads(ctx.flow):
+    for f, use, name, verdict, where in _name_reads(ctx.flow):
         if verdict == "deleted":
-            message = f"`{name}`{via} was deleted in cell {where} above and is not defined again"
+            message: Message = DeletedName(name=name, via=use.via, deleted_in=where)
         elif verdict == "nowhere":
             count = f.cell.execution_count
             gap = [k for k in missing if count is None or k < count]
-            if gap:
-                why = (
-                    f"it probably lived in a deleted cell ({_fmt_missing(gap)} "
-                    f"{'is' if len(gap) == 1 else 'are'} missing from the saved counts)"
-                )
-            else:
-                why = "it lived in a deleted cell or only in the kernel"
-            message = f"`{name}`{via} is defined in no cell: {why}"
+            message = UndefinedName(name=name, via=use.via, missing=gap)
         else:
             continue
         related = (where,) if where is not None else ()
-        args = {"name": name, "via": use.via, "deleted_in": where}
-        ctx.report("NB104", f.cell, use.line, use.col + 1, message, related=related, args=args)
+        ctx.report(f.cell, use.line, use.col + 1, message, related=related)
 
 
 def _writers(f: CellFlow) -> set[str]:
@@ -203,17 +186,18 @@ def replay(ctx: Context) -> None:
             if saved is None or topdown is None or saved is topdown:
                 continue
             reported.add(name)
-            verb = "defined" if name in saved.defs else "modified"
-            td_note = "" if topdown.cell.execution_count is not None else ", which never ran"
-            ctx.report(
-                "NB106",
-                f.cell,
-                use.line,
-                use.col + 1,
-                f"when {f.cell.label()} ran, `{name}` was last {verb} by {saved.cell.label()}; "
-                f"on Restart & Run All it comes from {topdown.cell.label()}{td_note}",
-                related=(saved.cell.index, topdown.cell.index),
+            message = ReplayDivergence(
+                cell=f.cell.index,
+                count=f.cell.execution_count,
+                name=name,
+                modified=name not in saved.defs,
+                saved=saved.cell.index,
+                saved_count=saved.cell.execution_count,
+                topdown=topdown.cell.index,
+                topdown_count=topdown.cell.execution_count,
             )
+            related = (saved.cell.index, topdown.cell.index)
+            ctx.report(f.cell, use.line, use.col + 1, message, related=related)
 
 
 @check("NB107")
@@ -241,15 +225,10 @@ def mutated_after_read(ctx: Context) -> None:
             reported.add(name)
             affects_state = any(r.defs for r in readers)
             idx = [r.cell.index for r in readers]
+            message = MutatedAfterRead(cell=fj.cell.index, name=name, how=mut.how, readers=idx)
+            severity = "warning" if affects_state else "info"
             ctx.report(
-                "NB107",
-                fj.cell,
-                mut.line,
-                mut.col + 1,
-                f"cell {fj.cell.index} mutates `{name}` ({mut.how}) after {_cells_list(idx)} read it; "
-                f"re-running {'them' if len(idx) > 1 else 'it'} now gives another result",
-                severity="warning" if affects_state else "info",
-                related=tuple(idx),
+                fj.cell, mut.line, mut.col + 1, message, severity=severity, related=tuple(idx)
             )
 
 
@@ -261,12 +240,6 @@ def non_idempotent(ctx: Context) -> None:
             if upd.name in seen:
                 continue
             seen.add(upd.name)
-            ctx.report(
-                "NB108",
-                f.cell,
-                upd.line,
-                upd.col + 1,
-                f"running cell {f.cell.index} twice changes `{upd.name}` again: it reads and "
-                f"updates it ({upd.how})",
-                severity="warning" if upd.strong else "info",
-            )
+            message = NonIdempotentCell(cell=f.cell.index, name=upd.name, how=upd.how)
+            severity = "warning" if upd.strong else "info"
+            ctx.report(f.cell, upd.line, upd.col + 1, message, severity=severity)

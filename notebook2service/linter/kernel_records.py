@@ -9,12 +9,15 @@ without the extension keeps an old record, and that record says nothing about th
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..provenance import read_record, source_sha256
+from .messages import EditedAfterRun, StaleKernelOutput
 from .rules import Context, check
 
 
-@check("NB109", "NB110")
-def run_provenance(ctx: Context) -> None:
+def _records(ctx: Context) -> list[tuple[Any, dict[str, Any]]]:
+    """(cell, record) for each code cell whose record describes its saved output."""
     records = []
     for cell in ctx.notebook.cells:
         if not cell.is_code or not cell.metadata or cell.execution_count is None:
@@ -23,21 +26,19 @@ def run_provenance(ctx: Context) -> None:
         if record is None or record.get("execution_count") != cell.execution_count:
             continue
         records.append((cell, record))
-    if not records:
-        return
+    return records
 
-    for cell, record in records:
+
+@check("NB109")
+def edited_after_run(ctx: Context) -> None:
+    for cell, record in _records(ctx):
         if source_sha256(cell.source) != record["source_sha256"]:
-            ctx.report(
-                "NB109",
-                cell,
-                1,
-                1,
-                f"{cell.label()} was edited after it ran: its saved output and what the kernel "
-                "holds come from code that is no longer in the cell; re-run it",
-            )
+            ctx.report(cell, 1, 1, EditedAfterRun(cell=cell.index, count=cell.execution_count))
 
-    sessions = [(c, r) for c, r in records if isinstance(r.get("kernel_session"), str)]
+
+@check("NB110")
+def stale_kernel_output(ctx: Context) -> None:
+    sessions = [(c, r) for c, r in _records(ctx) if isinstance(r.get("kernel_session"), str)]
     if len(sessions) < 2:
         return
     latest_cell, latest = max(
@@ -47,14 +48,10 @@ def run_provenance(ctx: Context) -> None:
     current = latest["kernel_session"]
     for cell, record in sessions:
         if record["kernel_session"] != current:
-            ctx.report(
-                "NB110",
-                cell,
-                1,
-                1,
-                f"{cell.label()} shows output from an earlier kernel session: the kernel was "
-                f"restarted before the latest run ({latest_cell.label()}) and this cell was not "
-                "run again, so its values are not in the current kernel; run it again "
-                "(or Restart & Run All)",
-                related=(latest_cell.index,),
+            message = StaleKernelOutput(
+                cell=cell.index,
+                count=cell.execution_count,
+                latest=latest_cell.index,
+                latest_count=latest_cell.execution_count,
             )
+            ctx.report(cell, 1, 1, message, related=(latest_cell.index,))

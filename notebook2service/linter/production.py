@@ -3,34 +3,62 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from ..dataflow import CellFlow, Flow, is_ipython_global
-from ..ipython import SESSION_MAGICS
-from ..redact import MARKER, excerpt, find_secrets, is_secret_name
+from ..ipython import SESSION_MAGICS, Occurrence
+from ..redact import excerpt, find_secrets, is_secret_name
+from ..requirements import installs_packages
+from .messages import (
+    AbsolutePath,
+    BillableWithoutCleanup,
+    IPythonHistory,
+    IPythonOnlyCall,
+    IPythonSyntax,
+    Message,
+    SecretBoundToName,
+    SecretInCode,
+    SecretInOutput,
+    StarImport,
+    StoredError,
+    UnseededRandomness,
+)
 from .rules import Context, check
 
 # -- NB201 ------------------------------------------------------------------------------
-_MAGIC_WHY = {
-    "pip": "installs packages at run time; declare them as requirements",
-    "conda": "installs packages at run time; declare them as requirements",
-    "run": "runs another file whose names analysis cannot see",
-    "load": "pastes another file's code at run time",
-    "cd": "changes the working directory of the process",
-    "env": "sets environment variables; a service gets them from its deployment",
-    "set_env": "sets environment variables; a service gets them from its deployment",
-    "store": "keeps values between kernel sessions, outside the code",
-    "writefile": "writes a file at run time; ship the file instead",
-    "bash": "runs a shell script",
-    "sh": "runs a shell script",
-    "script": "runs a script in another interpreter",
-    "system": "runs a shell command",
-    "sx": "runs a shell command",
-    "sql": "runs SQL through an IPython extension",
-    "pylab": "star-imports numpy and matplotlib",
+_MAGIC_EFFECT = {  # a magic's effect: a key of messages.EFFECTS
+    "pip": "install",
+    "conda": "install",
+    "run": "run",
+    "load": "load",
+    "cd": "cd",
+    "env": "env",
+    "set_env": "env",
+    "store": "store",
+    "writefile": "writefile",
+    "bash": "script",
+    "sh": "script",
+    "script": "interpreter",
+    "system": "system",
+    "sx": "system",
+    "sql": "sql",
+    "pylab": "pylab",
 }
+_FETCHERS = frozenset({"wget", "curl", "gsutil", "aws", "azcopy", "kaggle", "git"})
 
 
-_INSTALL = re.compile(r"\b(?:pip3?|conda|mamba|uv\s+pip)\s+install\b")
+def _syntax_message(occ: Occurrence) -> IPythonSyntax:
+    if occ.kind != "shell":
+        effect = _MAGIC_EFFECT.get(occ.name, "ipython")
+        return IPythonSyntax(syntax=occ.display, magic=occ.name, effect=effect)
+    words = occ.args.split()
+    if installs_packages(occ.args):
+        effect = "install"
+    elif words and words[0] in _FETCHERS:
+        effect = "fetch"
+    else:
+        effect = "shell"
+    return IPythonSyntax(syntax="!" + excerpt(occ.args, 41), magic="shell", effect=effect)
 
 
 @check("NB201")
@@ -39,28 +67,13 @@ def ipython_syntax(ctx: Context) -> None:
         for occ in f.translation.occurrences:
             if occ.kind == "help" or (occ.kind != "shell" and occ.name in SESSION_MAGICS):
                 continue
-            if occ.kind == "shell":
-                first = occ.args.split()[0] if occ.args.split() else ""
-                if _INSTALL.search(occ.args):
-                    why = "installs packages at run time; declare them as requirements"
-                elif first in ("wget", "curl", "gsutil", "aws", "azcopy", "kaggle", "git"):
-                    why = "fetches data at run time; make it an explicit data step"
-                else:
-                    why = "runs a shell command; use subprocess or a real script step"
-                what = "`!" + excerpt(occ.args, 41) + "`"
-            else:
-                why = _MAGIC_WHY.get(occ.name, "is IPython syntax that plain Python cannot run")
-                what = f"`{occ.display}`"
             end = occ.end_line if occ.kind == "cell_magic" else None
-            ctx.report("NB201", f.cell, occ.line, occ.column + 1, f"{what} {why}", end_line=end)
+            message = _syntax_message(occ)
+            ctx.report(f.cell, occ.line, occ.column + 1, message, end_line=end)
 
 
 # -- NB202 ------------------------------------------------------------------------------
-_CALL_GLOBALS = {
-    "get_ipython": "`get_ipython()` exists only inside IPython",
-    "display": "`display()` exists only inside IPython; log or return the value instead",
-    "input": "`input()` waits for a person at a keyboard; a job or service has none",
-}
+_CALL_GLOBALS = frozenset({"get_ipython", "display", "input"})
 
 
 @check("NB202")
@@ -72,7 +85,7 @@ def notebook_globals(ctx: Context) -> None:
         for call in f.calls:
             if call.func in _CALL_GLOBALS and call.func not in user_defined:
                 seen.add((call.func, call.line))
-                ctx.report("NB202", f.cell, call.line, call.col + 1, _CALL_GLOBALS[call.func])
+                ctx.report(f.cell, call.line, call.col + 1, IPythonOnlyCall(name=call.func))
         for use in f.uses:
             name = use.name
             if use.via or name in user_defined or not is_ipython_global(name):
@@ -80,13 +93,7 @@ def notebook_globals(ctx: Context) -> None:
             if (name, use.line) in seen or name in _CALL_GLOBALS:
                 continue
             seen.add((name, use.line))
-            ctx.report(
-                "NB202",
-                f.cell,
-                use.line,
-                use.col + 1,
-                f"`{name}` is IPython's output/input history; it does not exist outside the notebook",
-            )
+            ctx.report(f.cell, use.line, use.col + 1, IPythonHistory(name=name))
 
 
 # -- NB203 ------------------------------------------------------------------------------
@@ -96,17 +103,18 @@ _ROOTS = (
     "opt(?!/ml(?:/|$))|usr/local/(?!bin|lib)"
 )
 _PATH_PATTERNS = [
-    (re.compile(rf"^/(?:{_ROOTS})(?:/|$)"), "an absolute path"),
-    (re.compile(r"^/[\w.-]+(?:/[\w. -]+)+\.[A-Za-z][\w]{0,7}$"), "an absolute path"),
-    (re.compile(r"^[A-Za-z]:[\\/]"), "a Windows drive path"),
-    (re.compile(r"^\\\\[\w.$-]+\\"), "a Windows network path"),
-    (re.compile(r"^~(?:[/\\]|$)|^~\w+/"), "a home-directory path"),
-    (re.compile(r"^\$(?:HOME|\{HOME\})(?:/|$)|^%USERPROFILE%"), "a home-directory path"),
-]
+    (re.compile(rf"^/(?:{_ROOTS})(?:/|$)"), "absolute"),
+    (re.compile(r"^/[\w.-]+(?:/[\w. -]+)+\.[A-Za-z][\w]{0,7}$"), "absolute"),
+    (re.compile(r"^[A-Za-z]:[\\/]"), "windows-drive"),
+    (re.compile(r"^\\\\[\w.$-]+\\"), "windows-network"),
+    (re.compile(r"^~(?:[/\\]|$)|^~\w+/"), "home"),
+    (re.compile(r"^\$(?:HOME|\{HOME\})(?:/|$)|^%USERPROFILE%"), "home"),
+]  # (pattern, form): a key of messages.PATH_FORMS
 _NOT_PATHS = re.compile(r"^/(?:dev|proc|sys|tmp)(?:/|$)")
 
 
-def path_kind(value: str) -> str | None:
+def path_form(value: str) -> str | None:
+    """The form of a machine-specific path ("absolute", "home", …), or None."""
     if not value or value[0] not in "/~\\$%" and value[1:2] != ":":
         return None
     if len(value) > 260 or "\n" in value or value.count(" ") > 4:
@@ -123,19 +131,12 @@ def path_kind(value: str) -> str | None:
 def absolute_paths(ctx: Context) -> None:
     for f in ctx.flow.cells:
         for s in f.strings:
-            if s.docstring:
+            if s.docstring or s.continuation:
                 continue
-            kind = path_kind(s.value)
-            if kind:
-                shown = excerpt(s.value, 58)
-                ctx.report(
-                    "NB203",
-                    f.cell,
-                    s.line,
-                    s.col + 1,
-                    f"{kind} {shown!r} only exists on one machine; pass it as a parameter or make "
-                    "it relative to the project",
-                )
+            form = path_form(s.value)
+            if form:
+                message = AbsolutePath(form=form, path=excerpt(s.value, 58))
+                ctx.report(f.cell, s.line, s.col + 1, message)
 
 
 # -- NB204 ------------------------------------------------------------------------------
@@ -211,40 +212,35 @@ def unseeded_randomness(ctx: Context) -> None:
                     and not call.nargs
                     and not call.keywords
                 ):
-                    why = f"`{call.func}()` without a seed"
+                    why = "no-seed"
                 elif last in _NP_GLOBAL and "numpy" not in seeded:
-                    why = f"`{call.func}()` uses numpy's global generator, which was never seeded"
+                    why = "numpy-global"
             elif q.startswith("random.") and q.count(".") == 1 and last in _PY_RANDOM:
                 if "random" not in seeded:
-                    why = f"`{call.func}()` uses the `random` module, which was never seeded"
+                    why = "random-module"
             elif q.startswith("torch.") and last in _TORCH and "torch" not in seeded:
                 if "generator" not in call.keywords:
-                    why = f"`{call.func}()` without `torch.manual_seed`"
+                    why = "torch"
             elif (
                 q.startswith("tensorflow.random.")
                 and "tensorflow" not in seeded
                 and "seed" not in call.keywords
             ):
-                why = f"`{call.func}()` without a seed"
+                why = "no-seed"
             elif q.split(".")[0] in ("sklearn", "xgboost", "lightgbm", "imblearn"):
                 kw = call.keywords
                 if last in _SKLEARN_RANDOM or (
                     last in _SHUFFLE_KW and _constant_true(kw.get("shuffle"))
                 ):
                     if "random_state" not in kw and "seed" not in kw and "sklearn" not in seeded:
-                        why = f"`{call.func}(…)` has no `random_state`"
+                        why = "no-random-state"
             elif q.split(".")[0] == "catboost" and last.startswith("CatBoost"):
                 if not {"random_seed", "random_state"} & set(call.keywords):
-                    why = f"`{call.func}(…)` has no `random_seed`"
+                    why = "no-random-seed"
             if why and q not in reported:
                 reported.add(q)
-                ctx.report(
-                    "NB204",
-                    f.cell,
-                    call.line,
-                    call.col + 1,
-                    f"{why}; results change from run to run",
-                )
+                message = UnseededRandomness(call=call.func, problem=why)
+                ctx.report(f.cell, call.line, call.col + 1, message)
 
 
 # -- NB205 ------------------------------------------------------------------------------
@@ -252,14 +248,7 @@ def unseeded_randomness(ctx: Context) -> None:
 def star_imports(ctx: Context) -> None:
     for f in ctx.flow.cells:
         for module, line, col in f.star_imports:
-            ctx.report(
-                "NB205",
-                f.cell,
-                line,
-                col + 1,
-                f"`from {module} import *` hides where names come from; undefined-name checks "
-                "are off for this notebook",
-            )
+            ctx.report(f.cell, line, col + 1, StarImport(module=module))
 
 
 # -- NB206 ------------------------------------------------------------------------------
@@ -268,38 +257,30 @@ def stored_errors(ctx: Context) -> None:
     for cell in ctx.notebook.code_cells:
         for out in cell.outputs:
             if isinstance(out, dict) and out.get("output_type") == "error":
-                ename = str(out.get("ename", "Error"))[:60]
-                evalue = " ".join(str(out.get("evalue", "")).split())
-                evalue = excerpt(evalue, 78)
-                ctx.report(
-                    "NB206",
-                    cell,
-                    1,
-                    1,
-                    f"{cell.label()} was saved with an error output ({ename}: {evalue})".replace(
-                        ": )", ")"
-                    ),
+                message = StoredError(
+                    cell=cell.index,
+                    count=cell.execution_count,
+                    ename=str(out.get("ename", "Error"))[:60],
+                    evalue=excerpt(" ".join(str(out.get("evalue", "")).split()), 78),
                 )
+                ctx.report(cell, 1, 1, message)
                 break
 
 
 # -- NB301 ------------------------------------------------------------------------------
 # the detectors live in `redact.py`, shared with the redaction of every message and file
-_FIXED = "; read it from the environment or a secret store"
-
-
 def _line_col(text: str, pos: int) -> tuple[int, int]:
     return text.count("\n", 0, pos) + 1, pos - (text.rfind("\n", 0, pos) + 1)
 
 
-def _named_literals(f: CellFlow, done: set[int]):
-    """(line, col, what) for a string literal bound to a secret-like name (`cfg.pwd = "..."`)."""
+def _named_literals(f: CellFlow, done: set[int]) -> Iterator[tuple[int, int, Message]]:
+    """(line, col, message) for a string literal bound to a secret-like name (`cfg.pwd = "..."`)."""
     for s in f.strings:
         value = s.value.strip()
         if s.line in done or not is_secret_name(s.context) or len(value) < 4 or " " in value:
             continue
         if find_secrets(f"{s.context} = {value!r}"):
-            yield s.line, s.col, f"a hard-coded secret in `{s.context}`"
+            yield s.line, s.col, SecretBoundToName(target=s.context)
 
 
 @check("NB301")
@@ -311,22 +292,18 @@ def secrets(ctx: Context) -> None:
             line, col = _line_col(source, hit.start)
             if line not in done:
                 done.add(line)
-                ctx.report("NB301", f.cell, line, col + 1, f"{hit.kind} ({MARKER}){_FIXED}")
-        for line, col, what in _named_literals(f, done):
+                ctx.report(f.cell, line, col + 1, SecretInCode(secret=hit.kind))
+        for line, col, message in _named_literals(f, done):
             done.add(line)
-            ctx.report("NB301", f.cell, line, col + 1, f"{what} ({MARKER}){_FIXED}")
+            ctx.report(f.cell, line, col + 1, message)
     for cell in ctx.notebook.code_cells:
         for out in cell.outputs:
             text = _output_text(out)
             if text and (hits := find_secrets(text)):
-                ctx.report(
-                    "NB301",
-                    cell,
-                    1,
-                    1,
-                    f"an output of {cell.label()} shows {hits[0].kind}; clear the output and "
-                    "rotate the secret",
+                message = SecretInOutput(
+                    cell=cell.index, count=cell.execution_count, secret=hits[0].kind
                 )
+                ctx.report(cell, 1, 1, message)
                 break
 
 
@@ -355,9 +332,5 @@ def billable_without_cleanup(ctx: Context) -> None:
 
     by_index = {f.cell.index: f.cell for f in ctx.flow.cells}
     for c in uncleaned(control_calls(ctx.flow)):
-        message = (
-            f"`{c.call}(...)` creates a SageMaker {c.creates}, billed until it is deleted, and "
-            f"no cell deletes it (e.g. `predictor.delete_endpoint()` or "
-            f"`sm.delete_endpoint(EndpointName=...)`)"
-        )
-        ctx.report("NB207", by_index[c.cell], c.line, c.col + 1, message)
+        message = BillableWithoutCleanup(call=c.call, creates=c.creates)
+        ctx.report(by_index[c.cell], c.line, c.col + 1, message)

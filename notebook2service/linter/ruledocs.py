@@ -155,7 +155,9 @@ DOCS: dict[str, RuleDoc] = {
         "Seed once (`rng = np.random.default_rng(0)`) or pass `random_state=0`.",
     ),
     "NB205": RuleDoc(
-        "Reports star imports.",
+        "Reports star imports that nb2svc cannot follow: a library's, or a local module it "
+        "cannot read. A local module's (`preamble.py` next to the notebook, or a file an "
+        "earlier cell writes with `%%writefile`) is read statically and its names are known.",
         "They hide where names come from and switch off undefined-name checks (NB103/NB104).",
         "# %%\nfrom math import *\nprint(sqrt(2))",
         "Import the names you use (`from math import sqrt`).",
@@ -172,8 +174,10 @@ DOCS: dict[str, RuleDoc] = {
         "endpoint from `.deploy()` or `create_endpoint`) when no cell of the notebook deletes it.",
         "An endpoint keeps its instances running, and billing, after the notebook is closed; "
         "a converted notebook must not create one as a side effect.",
-        "# %%\npredictor = estimator.deploy(initial_instance_count=1, "
-        "instance_type='ml.m5.large')",
+        "# %% In[1]\nfrom sagemaker.sklearn import SKLearn\n"
+        "est = SKLearn(entry_point='train.py', framework_version='1.2-1')\n"
+        "est.fit({'train': 's3://bucket/train'})\n"
+        "# %% In[2]\npredictor = est.deploy(initial_instance_count=1, instance_type='ml.m5.large')",
         "End the notebook with a cleanup cell (`predictor.delete_endpoint()`), and deploy with "
         "the generated `deploy.py` (`deploy.py delete` removes what it created).",
     ),

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..findings import CellRef, Finding
+from .messages import Message
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ _rule(
     "star-import",
     "production",
     "warning",
-    "star imports (they also switch off undefined-name checks)",
+    "star imports nb2svc cannot follow: a library's (a local module's are read statically)",
 )
 _rule(
     "NB206", "stored-error", "production", "warning", "the notebook was saved with an error output"
@@ -191,20 +192,22 @@ class Context:
     flow: Any  # dataflow.Flow
     enabled: Callable[[str], bool]
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    checking: str = ""  # the rule whose check is running: it reports only its own code
 
     def report(
         self,
-        code: str,
         cell: Any,
         line: int,
         column: int,
-        message: str,
+        message: Message,
         *,
         severity: str = "",
         related: tuple[int, ...] = (),
         end_line: int | None = None,
-        args: dict[str, Any] | None = None,
     ) -> None:
+        """Record `message` (its class gives the code, its fields the finding's `args`)."""
+        code = message.code
+        assert code == (self.checking or code), f"the {self.checking} check reported {code}"
         if not self.enabled(code):
             return
         rule = RULES[code]
@@ -212,7 +215,7 @@ class Context:
         self.diagnostics.append(
             Finding(
                 code,
-                message,
+                str(message),
                 self.notebook.path,
                 CellRef.of(cell),
                 line,
@@ -220,7 +223,7 @@ class Context:
                 severity=severity or rule.severity,
                 kind=rule.kind,
                 name=rule.name,
-                args=args or {},
+                args=message.args,
                 file_line=cell.file_line_of(line) if cell is not None else None,
                 related=related,
                 fixable=rule.fixable,
@@ -229,16 +232,15 @@ class Context:
         )
 
 
-CHECKS: list[tuple[tuple[str, ...], Callable[[Context], None]]] = []
+CHECKS: list[tuple[str, Callable[[Context], None]]] = []
 
 
-def check(*codes: str) -> Callable[[Callable[[Context], None]], Callable[[Context], None]]:
-    """Register a check that may emit the given codes (skipped when none is selected)."""
+def check(code: str) -> Callable[[Callable[[Context], None]], Callable[[Context], None]]:
+    """Register the check for one rule (skipped when the rule is not selected)."""
 
     def deco(fn: Callable[[Context], None]) -> Callable[[Context], None]:
-        for code in codes:
-            assert code in RULES, code
-        CHECKS.append((codes, fn))
+        assert code in RULES and code not in dict(CHECKS), code
+        CHECKS.append((code, fn))
         return fn
 
     return deco

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -94,7 +95,21 @@ def _blake2b(data: bytes):  # type: ignore[no-untyped-def]
 def _cache_key(data: bytes, options: Options, path: str) -> str:
     h = _blake2b(data)
     h.update(f"\0{__version__}\0{options.resolve(path).key()}\0{path}".encode())
+    if _STAR_IMPORT.search(data):  # a local module's exports are part of the result
+        h.update(_local_modules_stamp(Path(path).parent).encode())
     return h.hexdigest()
+
+
+_STAR_IMPORT = re.compile(rb"import\s+\*")
+
+
+def _local_modules_stamp(folder: Path) -> str:
+    """Names, sizes and mtimes of the Python files a star import may read (bounded)."""
+    try:
+        files = sorted([*folder.glob("*.py"), *folder.glob("*/*.py")])[:500]
+        return "\0".join(f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
+    except OSError:
+        return ""
 
 
 def _cache_read(cache: Path, key: str) -> list[Diagnostic] | None:

@@ -92,8 +92,10 @@ def container_files(
     plan: Plan,
     context: dict[str, Any],
     extra_files: list[str],
-    notebook_dir: str,
+    notebook_rel: str,
 ) -> dict[str, str]:
+    """The training and serving files; `notebook_rel` is the notebook's folder relative to the
+    output folder ("" for an in-memory notebook): the generated tests find its data from there."""
     package = context["package"]
     steps = [{"name": s.name, "params": s.params, "returns": s.returns} for s in sm.train_steps]
     ctx = dict(context)
@@ -108,7 +110,7 @@ def container_files(
         or f"{sys.version_info.major}.{sys.version_info.minor}",
         distribution=package.replace("_", "-"),
         extra_files=extra_files,
-        notebook_dir=notebook_dir,
+        notebook_rel=notebook_rel,
         serving=bool(sm.model) and has_serving_templates(),
         feature_function=sm.feature_function,
         target=sm.target,

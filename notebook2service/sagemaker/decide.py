@@ -14,6 +14,7 @@ from typing import Any
 from ..dataflow import Flow
 from ..findings import Finding, note
 from ..lift.plan import Plan, Step
+from .feature_path import learned_on_path
 from .orchestration import orchestration_plan
 
 FIT_METHODS = ("fit", "partial_fit", "fit_predict")
@@ -93,10 +94,14 @@ def _object_name(dotted: str) -> tuple[str, str] | None:
     return (parts[0], parts[-1]) if len(parts) == 2 else None
 
 
-def _fits_and_predictions(flow: Flow) -> tuple[list[tuple[int, int, str, object]], set[str]]:
-    """(cell, line, name, call) of every fit, and the names something predicts with."""
+def _fits_and_predictions(
+    flow: Flow,
+) -> tuple[list[tuple[int, int, str, object]], set[str], set[str]]:
+    """(cell, line, name, call) of every fit, the names something predicts with, and the
+    names something transforms with (fitted scalers and encoders, not models)."""
     fitted: list[tuple[int, int, str, object]] = []  # (cell, line, name, call)
     predicted: set[str] = set()
+    transformers: set[str] = set()  # `sc.transform(X)`: a fitted scaler is not the model
     for f in flow.cells:
         for call in f.calls:
             pair = _object_name(call.func)
@@ -107,6 +112,8 @@ def _fits_and_predictions(flow: Flow) -> tuple[list[tuple[int, int, str, object]
                 fitted.append((f.cell.index, call.line, name, call))
             elif method in PREDICT_METHODS:
                 predicted.add(name)
+            elif method in ("transform", "inverse_transform"):
+                transformers.add(name)
         # `model = Estimator(...).fit(X, y)`: fit returns the estimator, bound to the target
         tree = f.translation.tree
         for node in ast.walk(tree) if tree is not None else ():
@@ -120,14 +127,14 @@ def _fits_and_predictions(flow: Flow) -> tuple[list[tuple[int, int, str, object]
                 and not isinstance(node.value.func.value, ast.Name)
             ):
                 fitted.append((f.cell.index, node.lineno, node.targets[0].id, node.value))
-    return fitted, predicted
+    return fitted, predicted, transformers
 
 
 def find_model(
     flow: Flow, override: str | None = None
 ) -> tuple[str | None, int | None, ast.Call | None, list[Finding]]:
     """The fitted estimator the notebook predicts or scores with (the last one fitted)."""
-    fitted, predicted = _fits_and_predictions(flow)
+    fitted, predicted, transformers = _fits_and_predictions(flow)
     notes: list[Finding] = []
     tagged = [
         c.index for c in flow.notebook.code_cells if "model" in c.tags or "nb2svc-model" in c.tags
@@ -147,7 +154,11 @@ def find_model(
     elif tagged:
         chosen = [x for x in fitted if x[0] in tagged]
     else:
-        chosen = [x for x in fitted if x[2] in predicted] or fitted
+        chosen = (
+            [x for x in fitted if x[2] in predicted]
+            or [x for x in fitted if x[2] not in transformers]
+            or fitted
+        )
     if not chosen:
         notes.append(
             _note(
@@ -179,25 +190,52 @@ def _arg_name(node: ast.expr | None) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-def _is_pipeline(flow: Flow, name: str) -> bool:
+#: estimators that wrap another one (the first argument, or `estimator=`…)
+WRAPPERS = frozenset(
+    "GridSearchCV RandomizedSearchCV HalvingGridSearchCV HalvingRandomSearchCV "
+    "BaggingClassifier BaggingRegressor CalibratedClassifierCV OneVsRestClassifier "
+    "OneVsOneClassifier MultiOutputClassifier MultiOutputRegressor TransformedTargetRegressor "
+    "SelfTrainingClassifier RFE RFECV SequentialFeatureSelector".split()
+)
+_WRAPPED = ("estimator", "base_estimator", "regressor", "classifier")
+
+
+def _is_pipeline(flow: Flow, name: str, depth: int = 0) -> bool:
+    """Is `name` bound to a Pipeline (`make_pipeline(…)`, `Pipeline(…).fit(…)`, an alias of
+    one, or a search/wrapper around one, e.g. `GridSearchCV(pipe, …)`)?"""
+    if depth > 5:
+        return False
     for f in flow.cells:
         tree = f.translation.tree
         if tree is None or name not in f.defs:
             continue
         for node in ast.walk(tree):
-            if isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Name) and t.id == name for t in node.targets
+            if (
+                isinstance(node, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+                and _builds_pipeline(flow, node.value, name, depth)
             ):
-                v = node.value
-                if isinstance(v, ast.Call):
-                    fn = (
-                        v.func.attr
-                        if isinstance(v.func, ast.Attribute)
-                        else getattr(v.func, "id", "")
-                    )
-                    if fn in PIPELINE_BUILDERS:
-                        return True
+                return True
     return False
+
+
+def _builds_pipeline(flow: Flow, value: ast.expr, name: str, depth: int) -> bool:
+    while (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and value.func.attr in (*FIT_METHODS, "set_params")
+    ):
+        value = value.func.value  # make_pipeline(…).fit(X, y) returns the pipeline
+    if isinstance(value, ast.Name):
+        return value.id != name and _is_pipeline(flow, value.id, depth + 1)
+    if not isinstance(value, ast.Call):
+        return False
+    fn = value.func.attr if isinstance(value.func, ast.Attribute) else getattr(value.func, "id", "")
+    if fn in PIPELINE_BUILDERS:
+        return True
+    inner = value.args[0] if value.args else None
+    inner = inner or next((k.value for k in value.keywords if k.arg in _WRAPPED), None)
+    return fn in WRAPPERS and inner is not None and _builds_pipeline(flow, inner, name, depth + 1)
 
 
 def _string_constants(flow: Flow) -> dict[str, str]:
@@ -290,7 +328,7 @@ def training_slice(plan: Plan, model_step: Step, model: str) -> list[Step]:
     while frontier:
         step = frontier.pop()
         i = index[step.name]
-        wants = set(step.params) | (set(step.reads) & plan.shared_globals)
+        wants = set(step.params) | set(step.global_reads) | (set(step.reads) & plan.shared_globals)
         for name in wants:
             producer = next(
                 (s for s in reversed(steps[:i]) if name in s.returns or name in s.global_names),
@@ -355,7 +393,9 @@ def _decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMa
         bound = var in step.writes or var in step.params  # not a local of a function
         if var and bound and var not in step.returns and var not in step.global_names:
             step.returns.append(var)  # training needs them back from the step
-    sm.notes.append(_feature_note(flow, sm, step, name, cell))
+    found = _feature_note(flow, sm, name, cell, call)
+    if found is not None:
+        sm.notes.append(found)
     return sm
 
 
@@ -367,10 +407,10 @@ def _fit_arguments(call: Any) -> tuple[str | None, str | None]:
     return x, y
 
 
-def _feature_note(
-    flow: Flow, sm: SageMakerPlan, step: Step, name: str, cell: int | None
-) -> Finding:
-    """Where feature preparation runs: inside the Pipeline, or why it cannot be shared."""
+def _feature_note(flow: Flow, sm: SageMakerPlan, name: str, cell: int, call: Any) -> Finding | None:
+    """Where feature preparation runs: inside the Pipeline; or, when a preparation on the
+    dataflow path to the model's features learns from the training data, why it cannot be
+    shared with serving. Nothing when the features need no such preparation."""
     if sm.model_is_pipeline:
         return _note(
             "info",
@@ -379,26 +419,25 @@ def _feature_note(
             name="pipeline-features",
             model=name,
         )
-    before = sm.train_steps[: sm.train_steps.index(step) + 1]
-    learned = _learned_statistics(flow, [c for s in before for c in s.cells], name)
-    if learned:
-        why = "; ".join(f"cell {c} uses `{what}`" for c, what in learned[:4])
-        reason = (
-            f"it learns from the training data ({why}), so one row at a time it would "
-            "give other features than training did"
-        )
-    else:
-        reason = "nb2svc does not yet extract row-wise preparation into a serving function"
+    args = getattr(call, "args", ())
+    x = args[0] if args else _keyword(call, "X")
+    line = getattr(call, "line", None) or getattr(call, "lineno", 0)
+    learned = learned_on_path(flow, name, cell, line, x if isinstance(x, ast.expr) else None)
+    if not learned:
+        return None
+    why = "; ".join(f"cell {c} {what}" for c, what in learned[:4])
     return _note(
         "warning",
         f"`{name}` is not a Pipeline, and the feature preparation before it cannot be one "
-        f"function for training and serving: {reason}. Serving expects the features "
-        f"`{sm.fit_x or 'X'}` exactly as the model saw them. Move the preparation into an "
-        "sklearn Pipeline (SimpleImputer, OneHotEncoder, FunctionTransformer) to serve raw rows.",
+        f"function for training and serving: it learns from the training data ({why}), so "
+        "one row at a time it would give other features than training did. Serving expects the "
+        f"features `{sm.fit_x or 'X'}` exactly as the model saw them. Move the preparation into "
+        "an sklearn Pipeline (SimpleImputer, OneHotEncoder, FunctionTransformer) to serve raw rows.",
         cell,
         name="features-not-pipeline",
         model=name,
         features=sm.fit_x,
+        learned=[{"cell": c, "what": what} for c, what in learned],
     )
 
 
@@ -407,39 +446,3 @@ LEARNED = frozenset(
     "mean median std var sum min max quantile mode value_counts unique nunique get_dummies "
     "factorize groupby describe corr cov cut qcut rank fit fit_transform".split()
 )
-
-
-def _learned_statistics(flow: Flow, cells: list[int], model: str) -> list[tuple[int, str]]:
-    """(cell, operation) for whole-dataset operations whose results the cells keep (display-only
-    statements aside) before the model's fit."""
-    out: list[tuple[int, str]] = []
-    for idx in cells:
-        f = flow.by_index.get(idx)
-        tree = f.translation.tree if f is not None else None
-        if tree is None:
-            continue
-        seen: set[str] = set()
-        for stmt in tree.body:
-            if isinstance(stmt, ast.Expr) and not _is_inplace(stmt.value):
-                continue  # `df.describe()`, `print(df.mean())`: shown, not kept
-            for node in ast.walk(stmt):
-                if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
-                    continue
-                attr = node.func.attr
-                owner = node.func.value
-                if attr in LEARNED and attr not in seen:
-                    if (
-                        attr in ("fit", "fit_transform")
-                        and isinstance(owner, ast.Name)
-                        and owner.id == model
-                    ):
-                        continue
-                    seen.add(attr)
-                    out.append((idx, attr))
-    return out
-
-
-def _is_inplace(node: ast.expr) -> bool:
-    return isinstance(node, ast.Call) and any(
-        k.arg == "inplace" and getattr(k.value, "value", None) is True for k in node.keywords
-    )

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..notebook import read_json
+from ..manifest import FILENAME, Manifest
 
 
 class LocalRunError(Exception):
@@ -86,9 +86,9 @@ def train(
     out = Path(out_dir).resolve()
     program = _program(out, "train")
     root = Path(base).resolve() if base else default_base(out)
-    manifest = read_json(out / "nb2svc.json")
+    manifest = Manifest.read(out / FILENAME)
     channels = dict(data)
-    for ch in manifest.get("sagemaker", {}).get("channels", []):
+    for ch in manifest.sagemaker.get("channels", []):
         if ch["name"] not in channels:
             raise LocalRunError(
                 f"channel {ch['name']!r} is needed (the notebook read {ch['default']!r}); "

@@ -4,4 +4,4 @@ Installed into the serving image (pinned to an exact version in the package's
 requirements.txt), imported by the package's thin `inference.py`/`serve.py`/`train.py`.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

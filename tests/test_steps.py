@@ -1,0 +1,152 @@
+"""Readable steps: names from headings or code, long runs of cells split at natural
+boundaries, few returns per step, and the package still printing what the notebook printed."""
+
+import json
+import keyword
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from nbmake import md, notebook, write
+
+from notebook2service.convert import convert
+from notebook2service.lift import names, split
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = next(
+    (
+        p
+        for p in [Path(os.environ.get("NB2SVC_CORPUS", "/nonexistent"))]
+        + [q / "shared" / "corpus" for q in REPO.parents[:2]]
+        if p.is_dir()
+    ),
+    Path("/nonexistent"),
+)
+
+
+@pytest.mark.parametrize(
+    ("heading", "name"),
+    [
+        ("Review parameter tuning using the SageMaker console", "review_parameter_tuning"),
+        ("Using best parameters, make predictions", "make_predictions"),
+        ("Splitting X, y into train and test sets", "split_x_y"),
+        ('Batch Transform <a class="anchor" id="batch"></a>', "batch_transform"),
+        ('Deploy model <a name="deploythemodel"></a>', "deploy_model"),
+        ("Step 2: Train the model", "train_model"),
+        ("1.2 Data loading", "load_data"),
+        ("[Load](http://example.com/x) the **data**", "load_data"),
+        ("Fitting a `LinearRegression`", "fit_linear_regression"),
+        ("Hyperparameter tuning", "tune_hyperparameter"),
+        ("First Step and its wires", "step_and_wires"),
+        ("Prepare the data for", "prepare_data"),
+        ("数据", ""),
+    ],
+)
+def test_heading_names_read_as_what_the_step_does(heading, name):
+    assert names.from_heading(heading) == name
+
+
+def test_cut_at_word_boundary_without_dangling_words():
+    name = names.from_heading("Train a very large model with many layers on the data")
+    assert name == "train_very_large_model"
+    # a cut falls before a preposition, never after it
+    assert names.cut("split x y into train test sets".split(), 4) == ["split", "x", "y"]
+
+
+def _cells(tmp_path, *cells):
+    src = write(tmp_path / "n.ipynb", notebook(*cells))
+    result = convert(src, tmp_path / "out", force=True)
+    return result, [(s["function"], s["cells"], s["returns"]) for s in result.manifest.steps]
+
+
+def test_names_from_code_without_headings(tmp_path):
+    (tmp_path / "d.csv").write_text("a,b\n1,2\n3,4\n")
+    _, steps = _cells(
+        tmp_path,
+        "import pandas as pd\ndf = pd.read_csv('d.csv')",
+        "from sklearn.linear_model import LinearRegression\n"
+        "model = LinearRegression()\nmodel.fit(df[['a']], df['b'])",
+        "print(model.predict(df[['a']]))",
+    )
+    got = [n for n, _, _ in steps]
+    assert got[:2] == ["load_df", "fit_model"]
+    assert not any(n.startswith("step_") for n in got)
+    assert all(n.isidentifier() and not keyword.iskeyword(n) for n in got)
+
+
+def test_names_are_unique_stable_and_never_shadow(tmp_path):
+    cells = [md("# Load data"), "x = 1", md("# Load data"), "y = x + 1", "print(y)"]
+    _, first = _cells(tmp_path, *cells)
+    _, again = _cells(tmp_path, *cells)
+    assert first == again  # same notebook, same names
+    got = [n for n, _, _ in first]
+    assert len(set(got)) == len(got) and "load_data" in got
+    # a step is never named like a variable the notebook uses
+    _, steps = _cells(tmp_path, md("# Load data"), "load_data = 3\nprint(load_data)")
+    assert steps[0][0] != "load_data"
+
+
+LONG_SECTION = [
+    md("# Everything"),
+    "import numpy as np\nrng = np.random.default_rng(0)",
+    "a = rng.normal(size=(40, 3))\nb = a @ np.array([1.0, 2.0, 3.0])\nc = 1\nd = 2\ne = 3",
+    "from sklearn.model_selection import train_test_split\n"
+    "a_tr, a_te, b_tr, b_te = train_test_split(a, b, random_state=0)",
+    "from sklearn.linear_model import LinearRegression\nm = LinearRegression().fit(a_tr, b_tr)",
+    "from sklearn.metrics import r2_score\nscore = r2_score(b_te, m.predict(a_te))",
+    "print(round(score, 6), c + d + e)",
+    "f = 1\ng = 2\nh = 3\nk = 4\nl5 = 5\nq = 6",
+    "print(f + g + h + k + l5 + q, score > 0.9)",
+]
+
+
+def test_long_section_split_at_stages_with_few_returns(tmp_path):
+    result, steps = _cells(tmp_path, *LONG_SECTION)
+    assert len(steps) >= 3
+    cells = [c for _, cs, _ in steps for c in cs]
+    assert cells == sorted(cells) and len(cells) == len(set(cells))  # each cell once, in order
+    assert all(len(r) <= split.MAX_RETURNS for _, _, r in steps[:-1])
+    fit = next(s for s in steps if 5 in s[1])
+    assert 6 not in fit[1]  # the evaluation after the fit is a step of its own
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "out"), MPLBACKEND="Agg")
+    proc = subprocess.run(
+        [sys.executable, "-m", result.package],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[1] == "21 True"
+    line_map = result.manifest.line_map["pipeline.py"]
+    assert sorted({r["cell"] for r in line_map}) == sorted(set(cells))
+
+
+def test_short_groups_are_not_split_without_cause(tmp_path):
+    _, steps = _cells(tmp_path, md("# Setup"), "x = [1, 2]", "y = sum(x)", "print(y)")
+    assert len(steps) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="no corpus next to the repository")
+def test_corpus_notebook_names_have_no_markup():
+    paths = sorted(CORPUS.rglob("*.ipynb"))[::60]
+    for p in paths:
+        try:
+            result = convert(p, None, write=False)
+        except Exception as exc:  # noqa: BLE001 - unreadable corpus notebooks are not ours
+            if type(exc).__name__ == "ConvertError":
+                continue
+            raise
+        for s in result.manifest.steps:
+            name = s["function"]
+            assert name.isidentifier() and not keyword.iskeyword(name), (p, name)
+            assert not any(w in name.split("_") for w in ("anchor", "href", "http", "https")), (
+                p,
+                name,
+            )
+            assert name.split("_")[-1] not in {"to", "for", "with", "into", "the", "a", "of"}
+    json.dumps(result.manifest)
