@@ -71,7 +71,7 @@ def convert_one(path: Path) -> dict:
     nb = load_python(str(path))
     # cells that do not parse are kept as comments in the package: leave them out here too
     own = "\n\n".join(t.python for c in nb.code_cells if (t := translate(c.source)).tree)
-    written = set(result.manifest.get("files", []))  # %%writefile: the notebook's own files
+    written = set(result.manifest.files or [])  # %%writefile: the notebook's own files
     py = {k: v for k, v in result.files.items() if k.endswith(".py") and k not in written}
     return {"status": "ok", "files": py, "own": own}
 

@@ -5,7 +5,8 @@ notebook (a missing optional package, a name removed from a library) fail the wh
 import time, before any step runs and outside the training entrypoint's failure handling. So an
 import is hoisted only when hoisting cannot move a failure earlier than the notebook had it:
 
-* it sits in the notebook's leading cells (before any cell runs other code): it ran first anyway;
+* it sits in the notebook's leading cells (before any cell runs code other than assignments of
+  literals, such as the parameters cell): it ran first anyway;
 * it imports from the standard library, or is a `from __future__` / star import (those must be
   at module level);
 * the same name is already hoisted with the same meaning (a re-import);
@@ -19,6 +20,7 @@ they usually describe what follows, not the import alone.
 
 from __future__ import annotations
 
+import ast
 import re
 import sys
 
@@ -49,10 +51,28 @@ def place_imports(cells: list[CellParts], flow: Flow) -> set[str]:
             c.imports = [s for s in c.imports if s not in keep]
             inline = {id(s) for s in c.imports} | {id(d) for d in c.definitions}
             c.body = [s for s in c.ordered if id(s) not in inline]
-        if c.body or c.error is not None:
+        if (c.body and not _constants_only(c.body)) or c.error is not None:
             leading = False
         _comments_stay(c)
     return kept_names - hoisted
+
+
+def _constants_only(body: list[cst.BaseStatement]) -> bool:
+    """Assignments of literals (a parameters cell, constants): running them first cannot fail,
+    so imports after them still count as the notebook's leading imports."""
+    try:
+        tree = ast.parse("\n".join(code_of(s) for s in body))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    for stmt in tree.body:
+        value = getattr(stmt, "value", None)
+        if not isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.Expr)) or value is None:
+            return False
+        try:
+            ast.literal_eval(value)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return False
+    return True
 
 
 def _import_meanings(flow: Flow) -> dict[str, bool]:

@@ -38,6 +38,9 @@ class Step:
     reads: list[str] = field(default_factory=list)  # external reads, in order
     writes: list[str] = field(default_factory=list)  # defined or mutated names, in order
     mutated: list[str] = field(default_factory=list)
+    #: module globals the step reads that another step binds (imports kept in steps, names
+    #: bound on one path): the training slice needs the steps that bind them
+    global_reads: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -94,13 +97,13 @@ def make_plan(
     ]
     param_names = {p.name for p in parameters}
     shared = _shared_globals(flow, module_names, module_functions) | (import_globals or set())
+    shared |= {n for f in flow.cells for n in module_rebinds(f, module_names)}
     shared -= param_names
-    rebinds = {n for f in flow.cells for n in module_rebinds(f, module_names)} - param_names
     cache: dict[tuple[int, ...], tuple[Step, set[str]]] = {}
 
     def build(gs: list[split.Group]) -> tuple[list[Step], dict[str, list[int]], set[str]]:
         steps = [_step_copy(flow, g, (module_names, shared), cache) for g in gs]
-        everywhere = shared | rebinds | _bound_on_some_paths(steps, cache) - param_names
+        everywhere = shared | _bound_on_some_paths(steps, cache) - param_names
         return steps, _link_steps(steps, param_names, everywhere), everywhere
 
     groups = split.apart(split.at_stages(flow, groups), *training)
@@ -133,14 +136,6 @@ def _name(flow: Flow, step: Step, part: bool) -> str:
     return (code if not keyword.iskeyword(code) else "") or heading
 
 
-def module_rebinds(f: CellFlow, module_names: set[str]) -> set[str]:
-    """Module-level names (hoisted imports) a cell's own statements rebind (`uuid = uuid.uuid4()`):
-    the step declares them `global`, so it rebinds the module's name as the notebook rebound
-    its global (not a local that an earlier read in the step would find unbound)."""
-    tree = f.translation.tree
-    return assigned_names(tree.body) & module_names if tree is not None else set()
-
-
 def _bound_on_some_paths(
     steps: list[Step], cache: dict[tuple[int, ...], tuple[Step, set[str]]]
 ) -> set[str]:
@@ -150,8 +145,17 @@ def _bound_on_some_paths(
     for step in steps:
         maybe |= cache[tuple(step.cells)][1]
     for step in steps:
+        step.global_reads = step.global_reads + [n for n in step.reads if n in maybe]
         step.reads = [n for n in step.reads if n not in maybe]
     return maybe
+
+
+def module_rebinds(f: CellFlow, module_names: set[str]) -> set[str]:
+    """Module-level names (hoisted imports) a cell's own statements rebind (`uuid = uuid.uuid4()`):
+    the step declares them `global`, so it rebinds the module's name as the notebook rebound
+    its global (not a local that an earlier read in the step would find unbound)."""
+    tree = f.translation.tree
+    return assigned_names(tree.body) & module_names if tree is not None else set()
 
 
 def _maybe_unbound(flow: Flow, step: Step) -> set[str]:
@@ -236,7 +240,15 @@ def _step_copy(
         made = _step(flow, group.heading, group.cells, outside)
         cache[key] = (made, _maybe_unbound(flow, made))
     s = cache[key][0]
-    return Step(s.name, list(s.cells), s.heading, reads=s.reads, writes=s.writes, mutated=s.mutated)
+    return Step(
+        s.name,
+        list(s.cells),
+        s.heading,
+        reads=s.reads,
+        writes=s.writes,
+        mutated=s.mutated,
+        global_reads=list(s.global_reads),
+    )
 
 
 def _step(
@@ -249,6 +261,7 @@ def _step(
     reads: list[str] = []
     writes: list[str] = []
     mutated: list[str] = []
+    global_reads: list[str] = []
     bound: set[str] = set()
     module_names, shared = outside
     for idx in cells:
@@ -257,6 +270,8 @@ def _step(
             continue
         for use in flow.expanded[idx]:
             n = use.name
+            if n in shared and n not in bound and n not in global_reads:
+                global_reads.append(n)
             if n in bound or n in module_names or n in shared:
                 continue
             if n in BUILTINS or is_ipython_global(n):
@@ -272,7 +287,9 @@ def _step(
                 writes.append(m.name)
                 mutated.append(m.name)
         bound |= defs
-    return Step("", cells, heading, reads=reads, writes=writes, mutated=mutated)
+    step = Step("", cells, heading, reads=reads, writes=writes, mutated=mutated)
+    step.global_reads = global_reads
+    return step
 
 
 def _link_steps(steps: list[Step], param_names: set[str], shared: set[str]) -> dict[str, list[int]]:
