@@ -402,13 +402,13 @@ def _rules() -> int:
 
 
 def _rule(code: str) -> int:
-    from .linter.ruledocs import render_doc
+    from .linter.ruledocs import rule_text
     from .linter.rules import RULES
 
     if code.upper() not in RULES:
         print(f"nb2svc: error: unknown rule code {code!r} (see `nb2svc rules`)", file=sys.stderr)
         return EXIT_ERROR
-    print(render_doc(code.upper()), end="")
+    print(rule_text(code.upper()), end="")
     return EXIT_OK
 
 
