@@ -62,6 +62,7 @@ stderr are kept there for inspection.
 
 from __future__ import annotations
 
+import ast
 import difflib
 import json
 import logging
@@ -435,8 +436,9 @@ if importlib.util.find_spec(PKG + "._runtime") is not None:
     _rt = importlib.import_module(PKG + "._runtime")
     if hasattr(_rt, "show_result"):
         def show_result(value, cell):
-            if value is not None:
-                record["displays"].append([cell, _rt.plain_text(value)])
+            text = None if value is None else _rt.plain_text(value)
+            if text is not None:  # None: the formatter failed (IPython shows no Out either)
+                record["displays"].append([cell, text])
         _rt.show_result = show_result
 _p = importlib.import_module(PKG + ".pipeline")
 
@@ -997,6 +999,13 @@ def _explain(v: _Run, d: dict[str, Any]) -> tuple[str, str]:
         return "unknown", f"the package never called `{step['function']}()` ({label})"
     source = next((c.source for c in v.nb.code_cells if c.index == cell), "")
     cause, why = _cause(cell, v.manifest, v.by_cell, label, source)
+    dynamic = _dynamic_lookup(v, source) if cause == "unknown" else None
+    if dynamic:
+        cause, why = (
+            "conversion limit",
+            f"{label} looks names up at run time ({dynamic}); in the package the notebook's "
+            "names are local variables of step functions, which such lookups do not see",
+        )
     if d["mode"] == "display":
         if not d["actual"]:
             why = "displayed value: the package displays nothing; " + why
@@ -1005,6 +1014,45 @@ def _explain(v: _Run, d: dict[str, Any]) -> tuple[str, str]:
         else:
             why = "displayed value: the package displays another one; " + why
     return cause, why
+
+
+_DYNAMIC = frozenset({"eval", "exec", "globals", "locals", "vars"})
+
+
+def _dynamic_calls(tree: ast.AST) -> str | None:
+    """The first `eval(`/`exec(`/`globals()`... call in a syntax tree, by name."""
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in _DYNAMIC
+        ):
+            return node.func.id
+    return None
+
+
+def _dynamic_lookup(v: _Run, source: str) -> str | None:
+    """How the cell looks names up at run time, directly or through a function or class the
+    notebook defines (`eval` in `display.__repr__`), else None."""
+    try:
+        own = _dynamic_calls(ast.parse(source))
+    except SyntaxError:
+        return None
+    if own:
+        return f"`{own}()`"
+    for c in v.nb.code_cells:
+        try:
+            tree = ast.parse(c.source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and re.search(
+                rf"\b{re.escape(node.name)}\s*\(", source
+            ):
+                call = _dynamic_calls(node)
+                if call:
+                    return f"`{call}()` in `{node.name}` (cell {c.index})"
+    return None
 
 
 def _output_moved(

@@ -244,3 +244,19 @@ def test_seed_makes_unseeded_draws_comparable(tmp_path: Path) -> None:
     assert report.equal, report_text(report)
     assert report.seed == 0 and report.displays == 2 and report.lines == 1
     assert path.read_bytes() == before  # the seeding cell went into a scratch copy
+
+
+def test_a_name_looked_up_at_run_time_is_a_conversion_limit(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "lookup.ipynb",
+        notebook(
+            "class Show:\n    def __init__(self, name):\n        self.name = name\n"
+            "    def __repr__(self):\n        return repr(eval(self.name))",
+            md("# Use"),
+            "x = 5\nShow('x')",
+        ),
+    )
+    report = verify(path, timeout=TIMEOUT)
+    assert report.first_cell == 3 and report.first_mode == "display"
+    assert report.cause == "conversion limit"
+    assert "`eval()` in `Show` (cell 1)" in report.explanation
