@@ -52,7 +52,7 @@ CLASSES = {
     "nb203-continuation": "  of which: the literal continues a non-literal (`p + '/x'`)",
 }
 #: undefined names a conversion can itself introduce (what stays an error)
-CONVERSION_CODES = frozenset({"F821", "F822", "F823", "E999"})
+CONVERSION_CODES = frozenset({"F821", "F822", "F823", "E999", "invalid-syntax"})
 _STAR = re.compile(r"^\s*from\s+[\w.]+\s+import\s+\*", re.M)
 _PIPELINE = re.compile(r"^\s*(\w+)\s*=\s*(?:[\w.]+\.)?(?:Pipeline|make_pipeline)\s*\(", re.M)
 
