@@ -236,6 +236,27 @@ def print_table(before: dict, after: dict) -> None:
     print(f"seconds: before {before['seconds']:.0f}, after {after['seconds']:.0f} (loaded machine)")
 
 
+def print_changes(before: dict, after: dict, n: int = 3) -> None:
+    """Per class, the findings gone and the new ones (same notebook, cell, line, message)."""
+
+    def keys(side: dict, cls: str) -> dict[tuple, str]:
+        return {
+            (r["notebook"], f["cell"], f["line"], f["message"]): f["cell_line"]
+            for r in side["notebooks"]
+            for f in r["findings"]
+            if cls in f["classes"]
+        }
+
+    for cls in CLASSES:
+        kb, ka = keys(before, cls), keys(after, cls)
+        gone, new = sorted(set(kb) - set(ka)), sorted(set(ka) - set(kb))
+        print(f"\n{cls}: {len(gone)} gone, {len(new)} new")
+        for sign, rows, src in (("-", gone, kb), ("+", new, ka)):
+            for k in rows[:n]:
+                print(f"  {sign} {k[0][:50]} cell {k[1]}: {k[3][:90]}")
+                print(f"      | {src[k][:110]}")
+
+
 def print_sample(after: dict, n: int, seed: int = 12) -> None:
     rng = random.Random(seed)
     for cls in CLASSES:
@@ -285,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     done = {r["notebook"] for r in after["notebooks"]}
     before["notebooks"] = [r for r in before["notebooks"] if r["notebook"] in done]
     print_table(before, after)
+    print_changes(before, after)
     if args.sample:
         print_sample(after, args.sample)
     return 0
