@@ -989,10 +989,7 @@ class Flow:
         self.imports: dict[str, str] = {}
         for f in self.cells:
             self.imports.update(f.imports)
-        for f in self.cells:  # `np.random.default_rng().shuffle(x)` changes no module
-            f.mutations = [
-                m for m in f.mutations if not (m.through_call and m.name in self.imports)
-            ]
+        self._drop_module_mutations()
         self.opaque_defs = any(
             f.translation.opaque_defs or f.translation.star_import or f.star_imports
             for f in self.cells
@@ -1007,6 +1004,19 @@ class Flow:
                     for fn in self.functions[u.name]:
                         names |= fn.assigns_globals
             self.global_assigns[f.cell.index] = names
+
+    def _drop_module_mutations(self) -> None:
+        """`np.append(a, b)`, `pd.eval(…)`, `compiler.Compiler().compile(…)`: a function of an
+        imported module, or a method of a fresh result, changes nothing the notebook named.
+        (A name the notebook also assigns keeps its mutations.)"""
+        assigned = {n for f in self.cells for n in f.defs if n not in f.imports}
+        imported = set(self.imports) - assigned
+        for f in self.cells:
+            f.mutations = [
+                m
+                for m in f.mutations
+                if m.name not in imported and not (m.through_call and m.name in self.imports)
+            ]
 
     def defs_of(self, f: CellFlow) -> set[str]:
         """Names a cell leaves defined, including those its calls set through `global`."""
