@@ -1,11 +1,41 @@
-"""What the notebook got from IPython, as plain Python (no IPython needed): `!cmd` shell
-commands, display(), data channels, and the inline backend's figure lifecycle."""
+"""What a notebook's code needs outside Jupyter: what it got from IPython, as plain Python.
 
+A converted package's ``pipeline.py`` imports these (``from nb2svc_runtime.notebook import
+...``) instead of carrying a copy: ``!cmd`` shell commands, ``display()``, data reads as
+SageMaker channels, each cell's displayed value (``Out[n]``) and the inline backend's figure
+lifecycle. No IPython is needed; matplotlib, pandas and numpy are used only when the
+notebook's code already imported them.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+__all__ = [
+    "display",
+    "end_cell",
+    "plain_text",
+    "read_channel",
+    "save_figures_to",
+    "shell",
+    "shell_lines",
+    "show_result",
+]
+
+_OFF = ("", "0", "false", "no")  # NB2SVC_SHOW values that mean "do not print"
 
 
-def shell(command, executable=None):
+def shell(command: str, executable: str | None = None) -> int:
     """`!cmd`: run it, print what it printed (stdout and stderr, as Jupyter shows them)."""
     sys.stdout.flush()
     proc = subprocess.run(
@@ -15,38 +45,41 @@ def shell(command, executable=None):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        check=False,
     )
     sys.stdout.write(proc.stdout)
     sys.stdout.flush()
     return proc.returncode
 
 
-def shell_lines(command):
+def shell_lines(command: str) -> list[str]:
     """`x = !cmd`: the lines the command printed."""
     proc = subprocess.run(
-        command, shell=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command,
+        shell=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
     )
     return proc.stdout.splitlines()
 
 
-def display(*objs, **kwargs):
+def display(*objs: object, **kwargs: object) -> None:
     """IPython's `display()`: rich output has no place in a batch job; it is logged (DEBUG)."""
-    import logging
-
     for obj in objs:
         logging.getLogger(__name__).debug("display: %r", obj)
 
 
-def read_channel(reader, channel, default, *args, **kwargs):
+def read_channel(
+    reader: Callable[..., T], channel: str, default: str, *args: Any, **kwargs: Any
+) -> T | list[T] | Any:
     """A data-file read the notebook made, as a SageMaker channel.
 
     Locally (no `SM_CHANNEL_<NAME>` set) this is `reader(default, ...)`, the notebook's own
     read. Under SageMaker training it reads every file in the channel folder and concatenates
     the parts (pandas frames with `pd.concat`, arrays with `np.concatenate`).
     """
-    import os
-    from pathlib import Path
-
     folder = os.environ.get("SM_CHANNEL_" + channel.upper().replace("-", "_"))
     if not folder:
         return reader(default, *args, **kwargs)
@@ -70,30 +103,34 @@ def read_channel(reader, channel, default, *args, **kwargs):
     return parts
 
 
-def plain_text(value):
+def plain_text(value: object) -> str:
     """The text/plain form Jupyter shows for a value (`Out[n]`): IPython's formatter when IPython
     is installed, as in the kernel; else `repr()`."""
     try:
         from IPython.core.formatters import PlainTextFormatter
     except ImportError:
         return repr(value)
-    return PlainTextFormatter()(value)
+    return str(PlainTextFormatter()(value))
 
 
-def show_result(value, cell):
+def displayed_logger(module: str) -> logging.Logger:
+    """The logger of displayed values for code in `module`: `<package>.displayed` (the package
+    that holds `module`; a top-level module is its own package)."""
+    package = module.rpartition(".")[0] or module
+    return logging.getLogger(package + ".displayed")
+
+
+def show_result(value: object, cell: int | str) -> None:
     """A cell's displayed value (its last expression, which Jupyter shows as `Out[n]`).
 
     None is not shown, as in Jupyter. Otherwise it is logged at INFO (logger
-    `<package>.displayed`, with the cell number) and, with `python -m <package> --show` (or
-    NB2SVC_SHOW=1), printed as `Out[cell N]: ...`.
+    `<package>.displayed`, the package of the calling module, with the cell number) and,
+    with `python -m <package> --show` (or NB2SVC_SHOW=1), printed as `Out[cell N]: ...`.
     """
-    import logging
-    import os
-
     if value is None:
         return
-    logger = logging.getLogger(__name__.rpartition(".")[0] + ".displayed")
-    show = os.environ.get("NB2SVC_SHOW", "").lower() not in ("", "0", "false", "no")
+    logger = displayed_logger(sys._getframe(1).f_globals.get("__name__", "__main__"))
+    show = os.environ.get("NB2SVC_SHOW", "").lower() not in _OFF
     if not (show or logger.isEnabledFor(logging.INFO)):
         return
     text = plain_text(value)
@@ -102,23 +139,23 @@ def show_result(value, cell):
         sys.stdout.write(f"Out[cell {cell}]:{chr(10) if chr(10) in text else ' '}{text}\n")
 
 
-_FIGURES = {"folder": None, "shown": []}  # --figures DIR, and figures shown mid-cell
+class _Figures:
+    """The process's figure state: the --figures folder, and figures shown mid-cell."""
+
+    folder: str | None = None
+    shown: list[bytes] = []
 
 
-def save_figures_to(folder):
+def save_figures_to(folder: str) -> None:
     """`python -m <package> --figures DIR`: each cell's figures become DIR/<step>-cell<N>-<k>.png."""
-    import os
-
     os.makedirs(folder, exist_ok=True)
-    _FIGURES["folder"] = folder
+    _Figures.folder = folder
 
 
-def _rendered(pyplot):
+def _rendered(pyplot: ModuleType) -> list[bytes]:
     """The open figures as PNG bytes (only when they are saved), then closed."""
-    import io
-
     images = []
-    if _FIGURES["folder"] is not None:
+    if _Figures.folder is not None:
         for number in pyplot.get_fignums():
             buffer = io.BytesIO()
             pyplot.figure(number).savefig(buffer, format="png", bbox_inches="tight")
@@ -127,13 +164,13 @@ def _rendered(pyplot):
     return images
 
 
-def _inline_show(*args, **kwargs):
+def _inline_show(*args: object, **kwargs: object) -> None:
     """`plt.show()` under the inline backend: the figures are shown (here: kept for
     --figures) and closed, so later plotting in the cell starts a new figure."""
-    _FIGURES["shown"] += _rendered(sys.modules["matplotlib.pyplot"])
+    _Figures.shown = _Figures.shown + _rendered(sys.modules["matplotlib.pyplot"])
 
 
-def end_cell(step, cell):
+def end_cell(step: str, cell: int | str) -> None:
     """The end of a notebook cell under the inline backend: its figures are shown (saved
     under --figures) and closed, so the next cell's `plt.*` calls never reach them. Nothing
     happens while matplotlib is not imported (this never imports it)."""
@@ -142,7 +179,7 @@ def end_cell(step, cell):
         return
     if pyplot.show is not _inline_show:
         pyplot.show = _inline_show
-    images, _FIGURES["shown"] = _FIGURES["shown"] + _rendered(pyplot), []
+    images, _Figures.shown = _Figures.shown + _rendered(pyplot), []
     for k, data in enumerate(images, 1):
-        with open(f"{_FIGURES['folder']}/{step}-cell{cell}-{k}.png", "wb") as fh:
+        with open(f"{_Figures.folder}/{step}-cell{cell}-{k}.png", "wb") as fh:
             fh.write(data)
