@@ -72,6 +72,32 @@ def test_read_channel_single_file_and_empty_channel(tmp_path, monkeypatch):
     assert notebook.read_channel(lambda p: Path(p).read_text(), "train", "x") == "1"
 
 
+def test_read_channel_reads_the_file_of_the_notebooks_name(tmp_path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.csv").write_text("nested")
+    (tmp_path / "train.csv").write_text("flat")
+    (tmp_path / "test.csv").write_text("other")
+    monkeypatch.setenv("SM_CHANNEL_TRAIN", str(tmp_path))
+    read = lambda p: Path(p).read_text()  # noqa: E731
+    assert notebook.read_channel(read, "train", "data/train.csv") == "nested"
+    assert notebook.read_channel(read, "train", "../inputs/train.csv") == "flat"  # its tail
+    (tmp_path / "notes.txt").write_text("not a part")
+    parts = notebook.read_channel(read, "train", "shards.csv")  # no such name: the .csv parts
+    assert sorted(parts) == ["flat", "nested", "other"]
+
+
+def test_run_await_runs_every_top_level_await_on_one_loop():
+    import asyncio
+
+    async def current():
+        return asyncio.get_running_loop()
+
+    first = notebook.run_await(current())
+    assert notebook.run_await(current()) is first and not first.is_closed()
+    first.close()
+    assert notebook.run_await(current()) is not first  # a closed loop is replaced
+
+
 # -- displayed values ------------------------------------------------------------------------
 
 

@@ -9,13 +9,14 @@ notebook's code already imported them.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import os
 import subprocess
 import sys
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
+from pathlib import Path, PurePosixPath
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -26,6 +27,7 @@ __all__ = [
     "end_cell",
     "plain_text",
     "read_channel",
+    "run_await",
     "save_figures_to",
     "shell",
     "shell_lines",
@@ -77,18 +79,16 @@ def read_channel(
     """A data-file read the notebook made, as a SageMaker channel.
 
     Locally (no `SM_CHANNEL_<NAME>` set) this is `reader(default, ...)`, the notebook's own
-    read. Under SageMaker training it reads every file in the channel folder and concatenates
-    the parts (pandas frames with `pd.concat`, arrays with `np.concatenate`).
+    read. Under SageMaker training it reads the file of the notebook's name in the channel
+    folder (`data/train.csv` → `<channel>/data/train.csv`, else `<channel>/train.csv`), or
+    the folder's only file. A folder without that name holds the data in parts (sharded
+    S3 objects): the files of the notebook's file type are read and concatenated (pandas
+    frames with `pd.concat`, arrays with `np.concatenate`).
     """
     folder = os.environ.get("SM_CHANNEL_" + channel.upper().replace("-", "_"))
     if not folder:
         return reader(default, *args, **kwargs)
-    files = sorted(
-        p for p in Path(folder).rglob("*") if p.is_file() and not p.name.startswith((".", "_"))
-    )
-    if not files:
-        raise FileNotFoundError(f"channel {channel!r} ({folder}) holds no files")
-    parts = [reader(str(p), *args, **kwargs) for p in files]
+    parts = [reader(str(p), *args, **kwargs) for p in _channel_files(channel, folder, default)]
     if len(parts) == 1:
         return parts[0]
     kind = type(parts[0]).__module__.split(".")[0]
@@ -101,6 +101,23 @@ def read_channel(
 
         return numpy.concatenate(parts)
     return parts
+
+
+def _channel_files(channel: str, folder: str, default: str) -> list[Path]:
+    """The files of `folder` that hold the notebook's `default` file: the one of its name (or a
+    shorter tail of its path), the only file, or the parts of its file type."""
+    files = sorted(
+        p for p in Path(folder).rglob("*") if p.is_file() and not p.name.startswith((".", "_"))
+    )
+    if not files:
+        raise FileNotFoundError(f"channel {channel!r} ({folder}) holds no files")
+    wanted = [p for p in PurePosixPath(default).parts if p not in ("", ".", "..", "/")]
+    for k in range(len(wanted), 0, -1):  # the notebook's path, then shorter tails of it
+        candidate = Path(folder, *wanted[-k:])
+        if candidate.is_file():
+            return [candidate]
+    suffix = PurePosixPath(default).suffix
+    return files if len(files) == 1 else [p for p in files if p.suffix == suffix] or files
 
 
 def plain_text(value: object) -> str:
@@ -183,3 +200,19 @@ def end_cell(step: str, cell: int | str) -> None:
     for k, data in enumerate(images, 1):
         with open(f"{_Figures.folder}/{step}-cell{cell}-{k}.png", "wb") as fh:
             fh.write(data)
+
+
+class _Loop:
+    """The one event loop of a run's top-level `await`s."""
+
+    loop: asyncio.AbstractEventLoop | None = None
+
+
+def run_await(awaitable: Awaitable[T]) -> T:
+    """A cell's top-level `await` (IPython's autoawait): run to completion on one event loop
+    kept for the whole run, so objects bound to the loop outlive the cell."""
+    loop = _Loop.loop
+    if loop is None or loop.is_closed():
+        loop = _Loop.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+    return loop.run_until_complete(awaitable)
