@@ -61,8 +61,15 @@ DELETES = {
 LASTING = frozenset({"endpoint", "notebook instance"})
 #: control-plane SDKs: SageMaker first, and the other clouds' ML services (same shape: an
 #: estimator/job whose fit/run/submit executes remotely, a deploy that creates an endpoint)
-_SDK_ROOTS = ("sagemaker", "smexperiments", "sagemaker_core", "azureml", "azure.ai.ml",
-              "google.cloud.aiplatform", "vertexai")
+_SDK_ROOTS = (
+    "sagemaker",
+    "smexperiments",
+    "sagemaker_core",
+    "azureml",
+    "azure.ai.ml",
+    "google.cloud.aiplatform",
+    "vertexai",
+)
 _SDK_RETURNS = frozenset({"deploy", "transformer", "attach", "build", "best_estimator"})
 
 
@@ -154,8 +161,9 @@ def control_calls(flow: Flow) -> list[ControlCall]:
             if method in DELETES and (via_client or root in objects):
                 deletes = DELETES[method]
             if creates or deletes or _is_sdk(qual):
-                out.append(ControlCall(f.cell.index, call.line, call.col, call.func, creates,
-                                       deletes))
+                out.append(
+                    ControlCall(f.cell.index, call.line, call.col, call.func, creates, deletes)
+                )
     return out
 
 
@@ -208,13 +216,23 @@ def orchestration_plan(flow: Flow, sm, plan) -> None:
             "entrypoint: convert the training script's notebook instead, or run the script "
             "with the SageMaker SDK"
         )
-        sm.notes.append(note("sagemaker", "orchestration-notebook", "error", message,
-                             sm.model_cell, model=sm.model, entry_points=scripts))
+        sm.notes.append(
+            note(
+                "sagemaker",
+                "orchestration-notebook",
+                "error",
+                message,
+                sm.model_cell,
+                model=sm.model,
+                entry_points=scripts,
+            )
+        )
         sm.model = sm.model_cell = sm.model_step = sm.fit_x = sm.fit_y = None
         sm.model_is_pipeline = False
         sm.feature_function = None
-        sm.notes = [n for n in sm.notes if n.name not in ("features-not-pipeline",
-                                                          "pipeline-features")]
+        sm.notes = [
+            n for n in sm.notes if n.name not in ("features-not-pipeline", "pipeline-features")
+        ]
     kept = [s for s in sm.train_steps if not cells & set(s.cells)]
     dropped = [s.name for s in sm.train_steps if cells & set(s.cells)]
     if dropped:
@@ -222,6 +240,5 @@ def orchestration_plan(flow: Flow, sm, plan) -> None:
             f"steps {', '.join(dropped)} call the SageMaker control plane (cells "
             f"{', '.join(map(str, sorted(cells)))}); left out of train.py and serving"
         )
-        sm.notes.append(note("sagemaker", "control-plane-steps", "warning", message,
-                             steps=dropped))
+        sm.notes.append(note("sagemaker", "control-plane-steps", "warning", message, steps=dropped))
     sm.train_steps = kept if sm.model else []

@@ -31,8 +31,11 @@ def _threshold_of(node: ast.Compare) -> float | None:
     if not (isinstance(left, ast.Subscript) and _is_positive_column(left.slice)):
         return None
     call = left.value
-    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
-            and call.func.attr == "predict_proba"):
+    if not (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr == "predict_proba"
+    ):
         return None
     if isinstance(right, ast.Constant) and type(right.value) in (int, float):
         return float(right.value)
