@@ -158,7 +158,7 @@ class Lifted:
     actions: list[magics.Action] = field(default_factory=list)
     pip: list[str] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)  # %%writefile targets
-    helpers: set[str] = field(default_factory=set)  # _runtime helpers the package uses
+    helpers: set[str] = field(default_factory=set)  # nb2svc_runtime.notebook helpers it uses
     imports: set[str] = field(default_factory=set)  # modules the lifted code needs imported
     cell_map: dict[int, str] = field(default_factory=dict)  # cell → where it went
 
@@ -388,7 +388,7 @@ def _display_helper(flow: dataflow.Flow, out: Lifted) -> None:
         out.helpers.add("display")
         out.actions.append(
             magics.Action(
-                0, 0, "display()", "removed", "IPython's display() → a logging no-op in _runtime"
+                0, 0, "display()", "removed", "IPython's display() → a logging no-op (runtime)"
             )
         )
 
@@ -495,7 +495,7 @@ def assemble(
             format_code(context["model_code"], path) if format_output else context["model_code"]
         )
     copied = sorted({t for t in lifted.files if not Path(t).is_absolute()} | set(local.files))
-    binary = _runtime_wheel(src, served, context)
+    binary = _runtime_wheel(src, lifted, served, context)
     files.update(
         container_files(
             served.sm,
@@ -535,12 +535,20 @@ def _relative_to_output(notebook_dir: str, out: Path) -> str:
     return Path(os.path.relpath(notebook_dir, out.resolve())).as_posix()
 
 
-def _runtime_wheel(src: Analysed, served: Served, context: dict[str, Any]) -> dict[str, bytes]:
+def _uses_runtime(lifted: Lifted, served: Served) -> bool:
+    """The package imports nb2svc-runtime: to serve its model, or for its notebook helpers."""
+    return bool(served.sm.model or lifted.helpers)
+
+
+def _runtime_wheel(
+    src: Analysed, lifted: Lifted, served: Served, context: dict[str, Any]
+) -> dict[str, bytes]:
     """The runtime's wheel beside the Dockerfile, so the image installs the exact pinned runtime
     without an index that serves it."""
-    wheel = runtime_wheel() if served.sm.model else None
+    needed = _uses_runtime(lifted, served)
+    wheel = runtime_wheel() if needed else None
     context["runtime_wheel"] = wheel[0] if wheel else None
-    if served.sm.model and wheel is None:
+    if needed and wheel is None:
         message = (
             "nb2svc-runtime is not installed as a wheel here (missing or editable), so the image "
             "installs it from the package index: `pip install ./runtime` beside nb2svc to bundle it"
@@ -645,7 +653,11 @@ def _pipeline(
     pipeline = render(
         "package/pipeline.py.j2",
         imports=imports + ([split.import_line] if split.import_line else []),
-        helpers=sorted(lifted.helpers),
+        helpers_import=(
+            build.code_of(build.helpers_import(sorted(lifted.helpers))).strip()
+            if lifted.helpers
+            else None
+        ),
         definitions=split.kept,
         steps=_steps(lifted, planned),
         run=build.code_of(build.run_function(planned.plan)).strip(),
@@ -741,6 +753,8 @@ def _requirements(src: Analysed, lifted: Lifted, served: Served, found: set[str]
     local = {Path(t).stem for t in lifted.files if t.endswith(".py")} | found
     if served.sm.model:  # what the container needs to save, load and serve the model
         top |= set(SERVING_MODULES)
+    if lifted.helpers:  # the notebook helpers the package's code imports (build.RUNTIME_HELPERS)
+        top.add("nb2svc_runtime")
     reqs = infer(sorted(top), lifted.pip, local_modules=local, needed=top & {"IPython"})
     src.findings.extend(requirement_findings(reqs.warnings))
     return reqs
@@ -787,8 +801,6 @@ def _package_files(
             **context,
         ),
     }
-    if lifted.helpers:
-        files[f"{package}/_runtime.py"] = render("package/_runtime.py.j2", **context)
     return files
 
 
@@ -835,7 +847,7 @@ def make_manifest(
         line_map={"pipeline.py": line_map(package.pipeline)},
         sagemaker=served.sm.to_dict(),
         environment=package.environment,
-        runtime=runtime_entry() if served.sm.model else None,
+        runtime=runtime_entry() if _uses_runtime(lifted, served) else None,
         findings=list(src.findings),
     )
 

@@ -432,14 +432,14 @@ if _seed is not None:  # as the notebook's seeding first cell does
         numpy.random.seed(int(_seed))
     except ImportError:
         pass
-if importlib.util.find_spec(PKG + "._runtime") is not None:
-    _rt = importlib.import_module(PKG + "._runtime")
-    if hasattr(_rt, "show_result"):
-        def show_result(value, cell):
-            text = None if value is None else _rt.plain_text(value)
-            if text is not None:  # None: the formatter failed (IPython shows no Out either)
-                record["displays"].append([cell, text])
-        _rt.show_result = show_result
+if importlib.util.find_spec("nb2svc_runtime.notebook") is not None:
+    # before pipeline.py imports it: `from nb2svc_runtime.notebook import show_result` binds this
+    _rt = importlib.import_module("nb2svc_runtime.notebook")
+    def show_result(value, cell):
+        text = None if value is None else _rt.plain_text(value)
+        if text is not None:  # None: the formatter failed (IPython shows no Out either)
+            record["displays"].append([cell, text])
+    _rt.show_result = show_result
 _p = importlib.import_module(PKG + ".pipeline")
 
 def _wrap(name, f):

@@ -22,7 +22,7 @@ def test_last_expression_is_shown_with_its_cell() -> None:
     code = _pipeline("x = [3, 1, 2]\nsorted(x)", "len(x)  # how many")
     assert "show_result(sorted(x), cell=2)" in code
     assert "show_result(len(x), cell=3)  # how many" in code
-    assert "from ._runtime import show_result" in code
+    assert "from nb2svc_runtime.notebook import show_result" in code
 
 
 def test_what_jupyter_does_not_display_stays_a_plain_statement() -> None:

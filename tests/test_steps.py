@@ -225,7 +225,7 @@ def test_channel_reads_the_file_the_notebook_read(tmp_path):
     )
     code = (
         "import os, sys, pandas as pd\n"
-        f"from {result.package}._runtime import read_channel\n"
+        "from nb2svc_runtime.notebook import read_channel\n"
         "os.environ['SM_CHANNEL_TRAIN'] = sys.argv[1]\n"
         "print(len(read_channel(pd.read_csv, 'train', 'data/train.csv')))\n"
     )

@@ -243,6 +243,19 @@ def _docstring(text: str) -> str:
     return '"""' + body + '"""'
 
 
+#: where the generated code's notebook helpers live (the installed, pinned nb2svc-runtime)
+RUNTIME_HELPERS = "nb2svc_runtime.notebook"
+
+
+def helpers_import(helpers: list[str]) -> cst.SimpleStatementLine:
+    """`from nb2svc_runtime.notebook import a, b`: the helpers the package's code calls."""
+    module: cst.Attribute | cst.Name = cst.Name(RUNTIME_HELPERS.split(".")[0])
+    for part in RUNTIME_HELPERS.split(".")[1:]:
+        module = cst.Attribute(module, cst.Name(part))
+    names = [cst.ImportAlias(cst.Name(h)) for h in sorted(helpers)]
+    return cst.SimpleStatementLine([cst.ImportFrom(module=module, names=names)])
+
+
 class _GlobalAnnotations(cst.CSTTransformer):
     """`x: T = v` where the step declares `global x` is a SyntaxError: it becomes `x = v`
     (an annotation alone, `x: T`, binds nothing and becomes `pass`)."""

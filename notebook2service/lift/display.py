@@ -3,7 +3,7 @@
 In a notebook the value of a cell's last expression statement goes to IPython's display hook
 (unless the line ends with ``;``, or the value is None). Copied as is into a step it would be a
 dead expression, computed and thrown away. This pass passes it to the package's
-``show_result(value, cell=N)`` (``_runtime.py``): logged at INFO with the cell number, printed
+``show_result(value, cell=N)`` (``nb2svc_runtime.notebook``): logged at INFO with the cell number, printed
 under ``python -m PKG --show``, and recorded by ``nb2svc verify`` to compare with the notebook's
 ``execute_result``. The call is a libcst node around the user's own expression node.
 """
