@@ -109,10 +109,10 @@ def _findings(path: Path) -> tuple[list[dict], str | None, str]:
     error = None
     try:
         result = convert(str(path), write=False)
-        for d in result.findings:
-            if d["code"].startswith("NB"):
+        for f in result.findings:
+            if f.code.startswith("NB"):
                 continue  # the lint findings convert repeats are counted once, from lint
-            found.append({**d, "source": "convert"})
+            found.append({**f.to_dict(), "source": "convert"})
     except ConvertError as exc:
         error = f"ConvertError: {str(exc)[:100]}"
     except Exception as exc:  # noqa: BLE001 - a crash is recorded, the run goes on
