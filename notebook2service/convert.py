@@ -37,7 +37,8 @@ from .redact import MARKER, find_secrets, is_secret_name, redact_data, redact_fi
 from .render import render
 from .sagemaker import channels, features
 from .sagemaker.container import EXECUTABLES, container_files, runtime_entry, runtime_wheel
-from .sagemaker.decide import SageMakerPlan, decide
+from .sagemaker.decide import SageMakerPlan, decide, find_model
+from .sagemaker.slice import training_cells
 
 __all__ = ["ConvertError", "ConvertResult", "check_code", "convert", "format_code", "line_map"]
 
@@ -79,7 +80,7 @@ def convert(
         check_output_dir(src.out, src.nb.path, force)  # refuse before the work, not after
     params = parameters(src)
     lifted = lift(src, params)
-    planned = plan(src, params, lifted)
+    planned = plan(src, params, lifted, model)
     sm = sagemaker_plan(src, lifted, planned, model)
     package = assemble(src, params, lifted, planned, sm, format_output)
     manifest = make_manifest(src, params, lifted, planned, sm, package)
@@ -319,6 +320,11 @@ def lift(src: Analysed, params: Parameters) -> Lifted:
                     "true in a notebook: made `True` in the package",
                 )
             )
+        if parts.awaits:
+            out.helpers.add("run_await")
+            out.actions.append(
+                magics.Action(index, 0, "await", "unwrapped", "top-level await → run_await()")
+            )
         if parts.error:
             message = f"cell {index} cannot be parsed ({parts.error}); it is kept as a comment"
             src.findings.append(
@@ -333,14 +339,15 @@ def lift(src: Analysed, params: Parameters) -> Lifted:
 def _show_displayed(src: Analysed, out: Lifted) -> None:
     """Each cell's displayed last expression goes to `show_result()` (lift/display.py), unless
     the notebook itself defines that name (then they stay plain expressions, with a note)."""
-    if display.HOOK in {n for f in src.flow.cells for n in f.defs}:
+    defined = {n for f in src.flow.cells for n in f.defs}
+    if display.HOOK in defined:
         message = (
             f"the notebook defines `{display.HOOK}`, so displayed values (a cell's last "
             "expression) are computed but not shown in the package"
         )
         src.findings.append(note("convert", "display-hook-taken", "info", message))
         return
-    if sum(display.show_displayed(c, out.actions) for c in out.ordered):
+    if sum(display.show_displayed(c, out.actions, defined) for c in out.ordered):
         out.helpers.add(display.HOOK)
 
 
@@ -386,7 +393,7 @@ def _display_helper(flow: dataflow.Flow, out: Lifted) -> None:
         )
 
 
-def plan(src: Analysed, params: Parameters, lifted: Lifted) -> Planned:
+def plan(src: Analysed, params: Parameters, lifted: Lifted, model: str | None = None) -> Planned:
     """Which definitions are hoisted to module level, and the step functions."""
     flow = src.flow
     assigned = definition_counts(flow, functions=False)
@@ -400,6 +407,8 @@ def plan(src: Analysed, params: Parameters, lifted: Lifted) -> Planned:
         i: bool(c.body or c.header or c.footer) or c.error is not None
         for i, c in lifted.cells.items()
     }
+    model_cell = find_model(flow, model)[1]
+    training = training_cells(flow, model_cell)  # costly work outside it gets its own steps
     steps = make_plan(
         flow,
         body_cells,
@@ -408,6 +417,7 @@ def plan(src: Analysed, params: Parameters, lifted: Lifted) -> Planned:
         params.params,
         params.cell,
         import_globals=kept_imports,
+        training=training,
     )
     return Planned(steps, module_names, module_functions)
 

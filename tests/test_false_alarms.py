@@ -17,12 +17,17 @@ from notebook2service.linter.checker import check_notebook
 from notebook2service.notebook import load
 
 
+def findings_of(result) -> list[dict]:
+    """The findings in their serialised form (the manifest's), which these tests compare."""
+    return [f.to_dict() for f in result.findings]
+
+
 def lint_codes(path: Path) -> list[tuple[str, str]]:
     return [(d.code, d.message) for d in check_notebook(load(str(path)), lambda c: True)]
 
 
-def errors(result) -> list:
-    return [f for f in result.findings if f.severity == "error"]
+def errors(result) -> list[dict]:
+    return [f for f in findings_of(result) if f["severity"] == "error"]
 
 
 # -- 1. star imports of local modules ----------------------------------------------------
@@ -100,7 +105,7 @@ def test_star_import_of_a_local_module_is_followed_in_lint_and_convert(tmp_path)
     src = write(tmp_path / "star2.ipynb", nb)
     assert [m for c, m in lint_codes(src) if c == "NB104" and "`missing`" in m]
     found = errors(convert(src, tmp_path / "o2"))
-    assert [f.args["name"] for f in found if f.name == "undefined-in-package"] == ["missing"]
+    assert [f["args"]["name"] for f in found if f["name"] == "undefined-in-package"] == ["missing"]
 
 
 def test_star_import_of_a_written_file_is_followed(tmp_path):
@@ -122,8 +127,8 @@ def test_a_star_import_that_cannot_be_followed_is_one_finding_not_a_flood(tmp_pa
         src = write(tmp_path / f"{module}.ipynb", nb)
         result = convert(src, tmp_path / f"out-{module}")
         assert errors(result) == [], errors(result)
-        [star] = [f for f in result.findings if f.name == "star-import-not-followed"]
-        assert why in star.message and star.args["names"] == ["alpha", "beta", "gamma"]
+        [star] = [f for f in findings_of(result) if f["name"] == "star-import-not-followed"]
+        assert why in star["message"] and star["args"]["names"] == ["alpha", "beta", "gamma"]
         assert not [c for c, _ in lint_codes(src) if c == "NB104"]
         assert [m for c, m in lint_codes(src) if c == "NB205"]
 
@@ -136,10 +141,10 @@ def test_ruff_findings_in_the_authors_code_are_warnings_on_their_cell(tmp_path):
     )
     result = convert(write(tmp_path / "own.ipynb", nb), tmp_path / "out")
     assert errors(result) == []
-    own = {f.code: f for f in result.findings if f.kind == "notebook-code"}
+    own = {f["code"]: f for f in findings_of(result) if f["kind"] == "notebook-code"}
     assert {"F541", "F632", "F601"} <= set(own)
-    assert all(f.severity == "warning" and f.cell.index == 2 for f in own.values())
-    assert own["F632"].line == 2 and "cell 2 line 2" in own["F632"].message
+    assert all(f["severity"] == "warning" and f["cell"]["index"] == 2 for f in own.values())
+    assert own["F632"]["line"] == 2 and "cell 2 line 2" in own["F632"]["message"]
 
 
 def test_what_the_conversion_itself_breaks_is_still_an_error():
@@ -167,11 +172,13 @@ LOAD = (
 )
 
 
-def feature_notes(tmp_path: Path, *cells: str) -> list:
+def feature_notes(tmp_path: Path, *cells: str) -> list[dict]:
     src = write(tmp_path / "f.ipynb", notebook(LOAD, *cells))
     result = convert(src, tmp_path / "out", write=False)
     return [
-        f for f in result.findings if f.name in ("features-not-pipeline", "pipeline-features")
+        f
+        for f in findings_of(result)
+        if f["name"] in ("features-not-pipeline", "pipeline-features")
     ]
 
 
@@ -194,14 +201,14 @@ def test_learned_preparation_on_the_path_is_named(tmp_path):
         "sc = StandardScaler()\nsc.fit(X_train)\nX_train_std = sc.transform(X_train)",
         "knn = KNeighborsClassifier(n_neighbors=1)\nknn.fit(X_train_std, y_train)\nprint(knn.predict(sc.transform(X_test)))",
     )
-    assert note.name == "features-not-pipeline" and note.severity == "warning"
-    assert note.args["learned"] == [{"cell": 3, "what": "fits `sc`"}]
+    assert note["name"] == "features-not-pipeline" and note["severity"] == "warning"
+    assert note["args"]["learned"] == [{"cell": 3, "what": "fits `sc`"}]
     [note] = feature_notes(
         tmp_path,
         "df['a'] = df['a'].fillna(df['a'].mean())\ndf['c'] = df[['a', 'b']].sum(axis=1)",
         "X = df[['a', 'c']]\nknn = KNeighborsClassifier(n_neighbors=1).fit(X, df['y'])\nprint(knn.predict(X))",
     )
-    assert note.args["learned"] == [{"cell": 2, "what": "uses `mean`"}]  # not `sum(axis=1)`
+    assert note["args"]["learned"] == [{"cell": 2, "what": "uses `mean`"}]  # not `sum(axis=1)`
 
 
 def test_a_pipeline_is_never_called_not_a_pipeline(tmp_path):
@@ -216,7 +223,19 @@ def test_a_pipeline_is_never_called_not_a_pipeline(tmp_path):
             build,
             "print(pipe.score(X, y))",
         )
-        assert note.name == "pipeline-features" and note.args["model"] == "pipe"
+        assert note["name"] == "pipeline-features" and note["args"]["model"] == "pipe"
+
+
+def test_a_search_around_a_pipeline_is_a_pipeline_and_a_scaler_is_not_the_model(tmp_path):
+    [note] = feature_notes(
+        tmp_path,
+        "from sklearn.model_selection import GridSearchCV\nX = df[['a', 'b']]\ny = df['y']",
+        "pipe = make_pipeline(StandardScaler(), KNeighborsClassifier())\n"
+        "gs = GridSearchCV(pipe, {'kneighborsclassifier__n_neighbors': [1, 2]}, cv=2)\n"
+        "gs.fit(X, y)",
+        "mms = MinMaxScaler().fit(X)\nscaled = mms.transform(X)",  # fitted last, not a model
+    )
+    assert note["name"] == "pipeline-features" and note["args"]["model"] == "gs"
 
 
 # -- 4. NB107 on a fresh call result; NB203 on a literal that continues a path -----------
@@ -253,3 +272,19 @@ def test_absolute_path_only_where_the_literal_starts_the_path(tmp_path):
         d.line for d in check_notebook(load(str(src)), lambda c: True) if d.code == "NB203"
     )
     assert lines == [4, 5, 6]
+
+
+def test_the_lint_cache_sees_a_change_of_the_star_imported_module(tmp_path):
+    from notebook2service.linter.runner import lint_file
+
+    (tmp_path / "preamble.py").write_text("A = 1\n")
+    src = write(tmp_path / "c.ipynb", notebook("from preamble import *", "print(A, B)"))
+    cache = tmp_path / ".cache"
+
+    def undefined() -> list[str]:
+        result = lint_file(str(src), cache=cache)
+        return [d.message for d in result.diagnostics if d.code == "NB104"]
+
+    assert len(undefined()) == 1 and "`B`" in undefined()[0]
+    (tmp_path / "preamble.py").write_text("A = 1\nB = 2\n")
+    assert undefined() == []

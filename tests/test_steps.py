@@ -1,6 +1,7 @@
 """Readable steps: names from headings or code, long runs of cells split at natural
 boundaries, few returns per step, and the package still printing what the notebook printed."""
 
+import json
 import keyword
 import os
 import subprocess
@@ -40,6 +41,10 @@ CORPUS = next(
         ("Hyperparameter tuning", "tune_hyperparameter"),
         ("First Step and its wires", "step_and_wires"),
         ("Prepare the data for", "prepare_data"),
+        ("2.b. Submit the script", "submit_script"),
+        ("(c) Get run history", "get_run_history"),
+        ("Deploy prebuilt Llama 3.1 8B", "deploy_prebuilt_llama"),
+        ("Batch predictions", "predict_batch"),
         ("数据", ""),
     ],
 )
@@ -148,4 +153,113 @@ def test_corpus_notebook_names_have_no_markup():
                 name,
             )
             assert name.split("_")[-1] not in {"to", "for", "with", "into", "the", "a", "of"}
-    result.manifest.dumps()
+    json.dumps(result.manifest.to_dict(), default=str)
+
+
+TRAIN_THEN_SEARCH = [
+    md("# Model"),
+    "import numpy as np\nfrom sklearn.linear_model import Ridge\n"
+    "from sklearn.model_selection import RandomizedSearchCV\n"
+    "X = np.arange(40.0).reshape(20, 2)\ny = X @ np.array([1.0, 2.0])",
+    "model = Ridge(alpha=1.0)\nmodel.fit(X, y)",
+    "print(round(model.score(X, y), 3))",
+    "for seed in range(20):\n"
+    "    s = RandomizedSearchCV(model, {'alpha': [0.1, 1.0]}, n_iter=2, random_state=seed)\n"
+    "    s.fit(X, y)",
+    "print(s.best_params_)",
+]
+
+
+def test_training_slice_leaves_out_costly_evaluation(tmp_path):
+    result, steps = _cells(tmp_path, *TRAIN_THEN_SEARCH)
+    sm = result.manifest.sagemaker
+    assert sm["model"] == "model"
+    train_cells = {c for n, cs, _ in steps if n in sm["training_steps"] for c in cs}
+    assert {2, 3} <= train_cells  # the data and the fit
+    assert 5 not in train_cells and 6 not in train_cells  # the 20 searches are not training's
+    # the score (no training in it) still gives train.py its metric
+    assert 4 in train_cells
+
+
+def test_costly_cells_between_training_cells_get_steps_of_their_own(tmp_path):
+    data, search, fit = TRAIN_THEN_SEARCH[1], TRAIN_THEN_SEARCH[4], TRAIN_THEN_SEARCH[2]
+    search = search.replace("RandomizedSearchCV(model", "RandomizedSearchCV(Ridge()")
+    result, steps = _cells(tmp_path, md("# Model"), data, search, fit)
+    sm = result.manifest.sagemaker
+    train_cells = {c for n, cs, _ in steps if n in sm["training_steps"] for c in cs}
+    assert train_cells == {2, 4}
+
+
+def test_returns_only_names_the_step_binds(tmp_path):
+    result, steps = _cells(
+        tmp_path,
+        md("# Data"),
+        "import numpy as np\nX = np.arange(20.0).reshape(10, 2)\ny = X.sum(axis=1)",
+        md("# Fit"),
+        "from sklearn.linear_model import Ridge\nmodel = Ridge().fit(X, y)",
+        "print(round(float(model.predict(X[:1])[0]), 3))",
+    )
+    fit = next(s for s in steps if 4 in s[1])
+    assert "X" not in fit[2] and "y" not in fit[2]  # read, not changed: not returned
+    assert "model" in fit[2]
+
+
+def test_model_defaults_to_the_estimator_the_notebook_saves(tmp_path):
+    result, _ = _cells(
+        tmp_path,
+        "import joblib\nimport numpy as np\nfrom sklearn.linear_model import Ridge, Lasso\n"
+        "X = np.arange(20.0).reshape(10, 2)\ny = X.sum(axis=1)",
+        "kept = Ridge().fit(X, y)\njoblib.dump(kept, 'model.joblib')",
+        "other = Lasso().fit(X, y)\nprint(other.predict(X[:1]), kept.predict(X[:1]))",
+    )
+    assert result.manifest.sagemaker["model"] == "kept"
+
+
+def test_channel_reads_the_file_the_notebook_read(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.csv").write_text("a,b\n1,2\n3,4\n")
+    (tmp_path / "data" / "other.csv").write_text("a,b\n9,9\n")
+    result, _ = _cells(
+        tmp_path,
+        "import pandas as pd\ndf = pd.read_csv('data/train.csv')\nprint(len(df))",
+    )
+    code = (
+        "import os, sys, pandas as pd\n"
+        f"from {result.package}._runtime import read_channel\n"
+        "os.environ['SM_CHANNEL_TRAIN'] = sys.argv[1]\n"
+        "print(len(read_channel(pd.read_csv, 'train', 'data/train.csv')))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "out"))
+    run = [sys.executable, "-c", code]
+    # `--data train=data/`: the folder holds the notebook's file and another one
+    proc = subprocess.run([*run, str(tmp_path / "data")], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "2"
+    # sharded parts without the notebook's name are read together
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    (shards / "part-0.csv").write_text("a,b\n1,2\n")
+    (shards / "part-1.csv").write_text("a,b\n3,4\n5,6\n")
+    proc = subprocess.run([*run, str(shards)], env=env, capture_output=True, text=True)
+    assert proc.stdout.strip() == "3", proc.stderr
+
+
+def test_comments_stay_with_the_code_they_describe(tmp_path):
+    src = write(
+        tmp_path / "n.ipynb",
+        notebook(
+            "x = [3, 1, 2]\n"
+            "# sort the values\n"
+            "import heapq\n"
+            "# the imports for copying\n"
+            "import copy\n"
+            "y = sorted(copy.copy(x))\n"
+            "print(heapq.nsmallest(1, y))"
+        ),
+    )
+    result = convert(src, tmp_path / "out", force=True)
+    pipeline = result.files[f"{result.package}/pipeline.py"]
+    lines = [ln.strip() for ln in pipeline.splitlines()]
+    at = lines.index("# sort the values")
+    assert lines[at + 1] == "y = sorted(copy.copy(x))"  # with its code, not the import
+    assert "# the imports for copying" in lines  # nothing lost

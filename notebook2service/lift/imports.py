@@ -19,6 +19,7 @@ they usually describe what follows, not the import alone.
 
 from __future__ import annotations
 
+import re
 import sys
 
 import libcst as cst
@@ -82,6 +83,14 @@ def _always_hoisted(stmt: cst.SimpleStatementLine) -> bool:
     return True
 
 
+_ABOUT_IMPORTS = re.compile(r"\b(?:import|librar|package|module|dependenc)", re.I)
+
+
+def _about_imports(line: cst.EmptyLine) -> bool:
+    """`# the imports for plotting`: a comment that describes the import, not the code after."""
+    return line.comment is not None and bool(_ABOUT_IMPORTS.search(line.comment.value))
+
+
 def _comments_stay(c: CellParts) -> None:
     """A hoisted import's leading comments move to the cell's next statement that stays."""
     hoisted = {id(s) for s in c.imports}
@@ -89,9 +98,11 @@ def _comments_stay(c: CellParts) -> None:
     swaps: dict[int, cst.BaseStatement] = {}
     for stmt in c.ordered:
         if id(stmt) in hoisted:
-            if any(ln.comment is not None for ln in stmt.leading_lines):
-                carried += stmt.leading_lines
-                swaps[id(stmt)] = stmt.with_changes(leading_lines=[])
+            go = [ln for ln in stmt.leading_lines if not _about_imports(ln)]
+            if any(ln.comment is not None for ln in go):
+                carried += go
+                stay = [ln for ln in stmt.leading_lines if _about_imports(ln)]
+                swaps[id(stmt)] = stmt.with_changes(leading_lines=stay)
         elif carried:
             lines = [*carried, *stmt.leading_lines]  # type: ignore[attr-defined]
             swaps[id(stmt)] = stmt.with_changes(leading_lines=lines)

@@ -143,7 +143,7 @@ _MARKUP = [
 ]
 _NUMBERING = re.compile(
     r"^\s*(?:(?:step|part|section|stage|phase|chapter|exercise|task|option)\s*)?"
-    r"(?:\d+|[ivx]+\b)(?:\.\d+)*[.):]?\s*[-:—–]?\s*",
+    r"(?:(?:\d+|[ivx]+\b)(?:\.\d+)*(?:\.?[a-z]\b)?|\(?[a-h]\b(?=[.)]))[.):]*\s*[-:—–]?\s*",
     re.I,
 )
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -163,7 +163,8 @@ def plain_words(heading: str) -> list[str]:
     if lead and re.search(r"[A-Za-z]", lead.group(1)):
         text = lead.group(1)
     text = re.split(r"\s[-—–]\s|[:;?!]", text, maxsplit=1)[0]  # a title's first clause
-    words = re.findall(r"[a-z][a-z0-9]*", text.lower().replace("'", ""))
+    tokens = re.findall(r"[a-z0-9]+", text.lower().replace("'", ""))
+    words = [w for w in tokens if w[0].isalpha()]  # `3.1 8B`: numbers are no name
     words = [w for w in words if w not in _FILLER]
     while words and words[0] in _DANGLING:
         words.pop(0)
@@ -292,7 +293,7 @@ def from_comments(sources: list[str]) -> str:
             if not text.startswith("#") or text.startswith("#!"):
                 continue
             if re.search(r"\b(?:copyright|licen[cs]e)\b", text, re.I):
-                return "license"
+                return "license_header"
             name = from_heading(text.lstrip("#"))
             if name:
                 return name

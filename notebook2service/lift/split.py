@@ -5,6 +5,8 @@ Two passes over the groups `plan` makes from the headings:
   where the work changes stage: loading data, preparing features, fitting, evaluating.
   The stage of a cell comes from its calls (`read_csv`, `train_test_split`, `.fit`,
   `accuracy_score`, `.predict`, `plt.plot`, ...); a cell with none keeps the stage before it.
+- `apart`: costly work outside the training slice (a search, another model's fit) gets
+  steps of its own, so the training entrypoint does not run it.
 - `bounded`: a step that still returns more than `MAX_RETURNS` names is cut at the cell
   boundary that makes the largest part's returns smallest (stage boundaries first), as long
   as that helps.
@@ -67,6 +69,33 @@ def at_stages(flow: Flow, groups: list[Group]) -> list[Group]:
         bounds = [0, *cuts, len(g.cells)]
         for a, b in zip(bounds, bounds[1:], strict=False):
             out.append(Group(g.heading, g.cells[a:b], part=True))
+    return out
+
+
+def apart(groups: list[Group], keep: set[int], costly: set[int]) -> list[Group]:
+    """Cut a group that holds cells of the training slice (`keep`) around each run of cells
+    outside it that does costly work, so training can run the one without the other."""
+    out: list[Group] = []
+    for g in groups:
+        if not keep & set(g.cells) or not costly & (set(g.cells) - keep):
+            out.append(g)
+            continue
+        runs: list[list[int]] = []
+        for idx in g.cells:
+            if runs and (idx in keep) == (runs[-1][0] in keep):
+                runs[-1].append(idx)
+            else:
+                runs.append([idx])
+        parts: list[list[int]] = []
+        alone: list[bool] = []  # a costly run outside the slice
+        for run in runs:  # cheap runs outside the slice stay with their neighbours
+            separate = run[0] not in keep and bool(costly & set(run))
+            if parts and not separate and not alone[-1]:
+                parts[-1] += run
+            else:
+                parts.append(list(run))
+                alone.append(separate)
+        out += [Group(g.heading, p, part=len(parts) > 1 or g.part) for p in parts]
     return out
 
 

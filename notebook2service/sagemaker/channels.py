@@ -2,7 +2,8 @@
 
 `pd.read_csv("data/train.csv", sep=";")` (or the same path held in a constant) becomes
 `read_channel(pd.read_csv, "train", "data/train.csv", sep=";")`: the same call on the
-notebook's path when run locally, every file of `$SM_CHANNEL_TRAIN` under SageMaker.
+notebook's path when run locally, the file of that name in `$SM_CHANNEL_TRAIN` under SageMaker
+(its parts, concatenated, when the channel holds the data sharded).
 """
 
 from __future__ import annotations

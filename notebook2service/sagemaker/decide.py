@@ -16,6 +16,7 @@ from ..findings import Finding, note
 from ..lift.plan import Plan, Step
 from .feature_path import learned_on_path
 from .orchestration import orchestration_plan
+from .slice import is_costly
 
 FIT_METHODS = ("fit", "partial_fit", "fit_predict")
 PREDICT_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "score")
@@ -136,6 +137,7 @@ def find_model(
     """The fitted estimator the notebook predicts or scores with (the last one fitted)."""
     fitted, predicted, transformers = _fits_and_predictions(flow)
     notes: list[Finding] = []
+    saved = saved_names(flow)
     tagged = [
         c.index for c in flow.notebook.code_cells if "model" in c.tags or "nb2svc-model" in c.tags
     ]
@@ -155,7 +157,8 @@ def find_model(
         chosen = [x for x in fitted if x[0] in tagged]
     else:
         chosen = (
-            [x for x in fitted if x[2] in predicted]
+            [x for x in fitted if x[2] in saved]
+            or [x for x in fitted if x[2] in predicted]
             or [x for x in fitted if x[2] not in transformers]
             or fitted
         )
@@ -175,7 +178,8 @@ def find_model(
         notes.append(
             _note(
                 "info",
-                f"the model is `{name}` (fitted last in cell {cell}); also fitted and "
+                f"the model is `{name}` ({'saved by the notebook, ' * (name in saved)}"
+                f"fitted last in cell {cell}); also fitted and "
                 f"used to predict: {', '.join(others)} (choose with --model)",
                 cell,
                 name="several-models",
@@ -184,6 +188,43 @@ def find_model(
             )
         )
     return name, cell, call, notes  # type: ignore[return-value]
+
+
+#: functions that save their first argument (module's last part, function)
+SAVERS = frozenset(
+    {
+        ("joblib", "dump"),
+        ("pickle", "dump"),
+        ("dill", "dump"),
+        ("cloudpickle", "dump"),
+        ("io", "dump"),
+        ("skops", "dump"),
+        ("torch", "save"),
+        ("sklearn", "save_model"),
+        ("xgboost", "save_model"),
+        ("mlflow", "save_model"),
+        ("mlflow", "log_model"),
+    }
+)
+#: methods that save the object they are called on
+SAVE_METHODS = frozenset({"save_model", "save"})
+
+
+def saved_names(flow: Flow) -> set[str]:
+    """Names the notebook saves as a model: `joblib.dump(m, ...)`, `pickle.dump(m, f)`,
+    `skops.io.dump(m, ...)`, `mlflow.sklearn.save_model(m, ...)`, `m.save_model(...)`."""
+    out: set[str] = set()
+    for f in flow.cells:
+        for call in f.calls:
+            parts = call.func.split(".")
+            root = flow.imports.get(parts[0], parts[0]).split(".")
+            qualified = [*root, *parts[1:]]
+            if len(qualified) >= 2 and (qualified[-2], qualified[-1]) in SAVERS and call.args:
+                name = _arg_name(call.args[0])
+                out |= {name} if name else set()
+            elif len(parts) == 2 and parts[1] in SAVE_METHODS and parts[0] not in flow.imports:
+                out.add(parts[0])
+    return out
 
 
 def _arg_name(node: ast.expr | None) -> str | None:
@@ -319,8 +360,11 @@ def find_channels(flow: Flow) -> tuple[list[Channel], list[Finding]]:
     return reads, notes
 
 
-def training_slice(plan: Plan, model_step: Step, model: str) -> list[Step]:
-    """The steps needed to produce the model, then those that score it (metrics), in order."""
+def training_slice(
+    plan: Plan, model_step: Step, model: str, costly: set[int] | None = None
+) -> list[Step]:
+    """The steps needed to produce the model, then those that score it (metrics) without
+    training anything (`costly`: cells that fit, search or cross-validate), in order."""
     steps = plan.steps
     index = {s.name: i for i, s in enumerate(steps)}
     needed = {model_step.name}
@@ -340,7 +384,11 @@ def training_slice(plan: Plan, model_step: Step, model: str) -> list[Step]:
     available = {n for s in steps if s.name in needed for n in (*s.returns, *s.global_names)}
     available |= {p.name for p in plan.parameters}
     for s in steps[index[model_step.name] + 1 :]:
-        if model in s.params and set(s.params) <= available:
+        if (
+            model in s.params
+            and set(s.params) <= available
+            and not (costly or set()) & set(s.cells)
+        ):
             needed.add(s.name)
             available |= set(s.returns)
     return [s for s in steps if s.name in needed]
@@ -388,10 +436,12 @@ def _decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMa
         return sm
     sm.model_step = step.name
     sm.model_is_pipeline = _is_pipeline(flow, name)
-    sm.train_steps = training_slice(plan, step, name)
-    for var in (name, sm.fit_x):
-        if var and var not in step.returns and var not in step.global_names:
-            step.returns.append(var)  # training needs them back from the step
+    costly = {f.cell.index for f in flow.cells if is_costly(f)}
+    sm.train_steps = training_slice(plan, step, name, costly)
+    for var in (name, sm.fit_x):  # training needs them back (when this step binds them:
+        # not a local of a function, not a parameter an earlier step already returns)
+        if var and var in step.writes and var not in step.returns + step.global_names:
+            step.returns.append(var)
     found = _feature_note(flow, sm, name, cell, call)
     if found is not None:
         sm.notes.append(found)

@@ -1,0 +1,80 @@
+"""Readable steps on a corpus: how many names each step returns, and the step names.
+
+    python bench/steps.py [CORPUS] [--every N] [--json OUT]
+
+Runs convert's planning passes only (analyse → parameters → lift → plan → SageMaker plan;
+nothing is written, no notebook code runs) on every notebook below CORPUS (default
+../shared/corpus) and prints: notebooks planned, steps, the largest number of returns of
+one step (all steps, and all but each notebook's last step, which hands run() everything it
+wrote), how many notebooks have a step returning more than 5 names, and how many steps are
+still called `step_N`. `--json OUT` keeps every notebook's steps (name, cells, returns,
+heading) for before/after comparisons.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import signal
+from pathlib import Path
+
+from notebook2service import convert as C
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def plan_of(path: Path) -> dict:
+    src = C.analyse(str(path), None, None)
+    params = C.parameters(src)
+    lifted = C.lift(src, params)
+    planned = C.plan(src, params, lifted)
+    served = C.sagemaker_plan(src, lifted, planned, None)
+    steps = [[s.name, len(s.cells), len(s.returns), s.heading] for s in planned.plan.steps]
+    return {"steps": steps, "train": [s.name for s in served.sm.train_steps]}
+
+
+def _timeout(*_: object) -> None:
+    raise TimeoutError("over 30 s")
+
+
+def summary(plans: dict[str, dict]) -> dict[str, int]:
+    ok = [p["steps"] for p in plans.values() if "steps" in p]
+    worst = [max([s[2] for s in st] or [0]) for st in ok]
+    worst_inner = [max([s[2] for s in st[:-1]] or [0]) for st in ok]
+    return {
+        "notebooks": len(ok),
+        "not planned": len(plans) - len(ok),
+        "steps": sum(len(st) for st in ok),
+        "max returns": max(worst or [0]),
+        "max returns (not last step)": max(worst_inner or [0]),
+        "notebooks with a step returning > 5": sum(w > 5 for w in worst),
+        "same, not counting the last step": sum(w > 5 for w in worst_inner),
+        "steps named step_N": sum(bool(re.fullmatch(r"step_\d+", s[0])) for st in ok for s in st),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("corpus", nargs="?", default=str(REPO.parent / "shared" / "corpus"))
+    ap.add_argument("--every", type=int, default=1)
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    signal.signal(signal.SIGALRM, _timeout)
+    plans: dict[str, dict] = {}
+    for path in sorted(Path(args.corpus).rglob("*.ipynb"))[:: args.every]:
+        signal.alarm(30)
+        try:
+            plans[str(path)] = plan_of(path)
+        except Exception as exc:  # noqa: BLE001 - a corpus notebook convert refuses is counted
+            plans[str(path)] = {"error": f"{type(exc).__name__}: {exc}"[:200]}
+        finally:
+            signal.alarm(0)
+    if args.json:
+        Path(args.json).write_text(json.dumps(plans, indent=1))
+    for key, value in summary(plans).items():
+        print(f"{key:40} {value}")
+
+
+if __name__ == "__main__":
+    main()
