@@ -139,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--start", type=int, default=0, help="skip the first N notebooks (sharding)")
     ap.add_argument("--json", type=Path, default=None, help="write every result here")
     ap.add_argument("--show", type=int, default=10, help="examples printed per kind")
     ap.add_argument(
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.corpus.is_dir():
         print(f"no corpus at {args.corpus}; nothing to measure")
         return 0
-    files = notebooks(args.corpus, args.limit)
+    files = notebooks(args.corpus, args.limit)[args.start :]
     if args.again:
         previous = json.loads(args.again.read_text(encoding="utf-8"))
         bad = {k for k, r in previous.items() if set(r) & {"introduced", "compile"}}
