@@ -110,6 +110,7 @@ def _findings(path: Path) -> tuple[list[dict], str | None, str]:
     try:
         result = convert(str(path), write=False)
         for d in result.findings:
+            d = d.to_dict() if hasattr(d, "to_dict") else d  # a Finding, or a dict before
             if d["code"].startswith("NB"):
                 continue  # the lint findings convert repeats are counted once, from lint
             found.append({**d, "source": "convert"})
@@ -237,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--sample", type=int, default=0)
     ap.add_argument("--reuse", action="store_true", help="reuse the saved 'before' findings")
+    ap.add_argument("--table", action="store_true", help="only print the saved sides' table")
     args = ap.parse_args(argv)
     if not args.corpus.is_dir():
         print(f"corpus {args.corpus} not found; nothing measured")
@@ -245,12 +247,13 @@ def main(argv: list[str] | None = None) -> int:
         collect(args.corpus, args.collect, args.jobs)
         return 0
     before_file, after_file = args.out / "alarms-before.json", args.out / "alarms-after.json"
-    if args.base and not (args.reuse and before_file.exists()):
+    if args.base and not ((args.reuse or args.table) and before_file.exists()):
         _run_side(args.corpus, before_file, args.jobs, args.base.resolve())
     if not before_file.exists():
         print("no 'before' findings: pass --base DIR (a checkout of the code before the fixes)")
         return 2
-    _run_side(args.corpus, after_file, args.jobs, ROOT)
+    if not (args.table and after_file.exists()):
+        _run_side(args.corpus, after_file, args.jobs, ROOT)
     before, after = (json.loads(p.read_text()) for p in (before_file, after_file))
     print_table(before, after)
     if args.sample:

@@ -69,8 +69,10 @@ def convert_one(path: Path) -> dict:
     finally:
         signal.alarm(0)
     nb = load_python(str(path))
-    own = "\n\n".join(translate(c.source).python for c in nb.code_cells)
-    py = {k: v for k, v in result.files.items() if k.endswith(".py")}
+    # cells that do not parse are kept as comments in the package: leave them out here too
+    own = "\n\n".join(t.python for c in nb.code_cells if (t := translate(c.source)).tree)
+    written = set(result.manifest.get("files", []))  # %%writefile: the notebook's own files
+    py = {k: v for k, v in result.files.items() if k.endswith(".py") and k not in written}
     return {"status": "ok", "files": py, "own": own}
 
 
@@ -139,12 +141,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--json", type=Path, default=None, help="write every result here")
     ap.add_argument("--show", type=int, default=10, help="examples printed per kind")
+    ap.add_argument(
+        "--again", type=Path, default=None, help="only the notebooks with a problem in this --json"
+    )
     args = ap.parse_args(argv)
     if not args.corpus.is_dir():
         print(f"no corpus at {args.corpus}; nothing to measure")
         return 0
     files = notebooks(args.corpus, args.limit)
-    results = {str(f.relative_to(args.corpus)): convert_one(f) for f in files}
+    if args.again:
+        previous = json.loads(args.again.read_text(encoding="utf-8"))
+        bad = {k for k, r in previous.items() if set(r) & {"introduced", "compile"}}
+        bad |= {k for k, r in previous.items() if r["status"] in ("traceback", "timeout")}
+        files = [f for f in files if str(f.relative_to(args.corpus)) in bad]
+    results = {}
+    for i, f in enumerate(files, 1):
+        results[str(f.relative_to(args.corpus))] = convert_one(f)
+        if i % 100 == 0:
+            print(f"... {i}/{len(files)}", file=sys.stderr, flush=True)
     status = Counter(r["status"] for r in results.values())
     ok = {k: r for k, r in results.items() if r["status"] == "ok"}
     compile_errors = {k: e for k, r in ok.items() if (e := _compiles(r["files"]))}

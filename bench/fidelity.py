@@ -1,36 +1,46 @@
 #!/usr/bin/env python3
-"""Fidelity: does the converted package print exactly what the notebook prints?
+"""Fidelity: does the converted package print and display exactly what the notebook does?
 
 ``nb2svc verify`` runs a notebook top-down in a fresh kernel (papermill) and its converted
-package in a fresh process, and compares their stdout. This script measures how often the two
-are equal over:
+package in a fresh process, and compares, cell by cell, two things: their stdout, and their
+displayed values (each cell's ``Out[n]``: the notebook's ``execute_result`` text/plain against
+the package's ``show_result`` repr, with object addresses normalized). This script measures how
+often each mode is equal over:
 
 * **samples**: every ``sample_notebooks/*.ipynb`` except ``hidden_state.ipynb`` (broken on
   purpose), run in a temporary copy of the folder;
-* **corpus**: the real notebooks of ``rasbt+machine-learning-book`` and
-  ``donnemartin+data-science-ipython-notebooks`` below ``--corpus`` (default
-  ``../shared/corpus`` next to the repo root; skipped with a message when absent) that run
-  offline top-down in a fresh kernel. They are found in two passes:
+* **corpus**: every notebook below ``--corpus`` (default ``../shared/corpus`` next to the repo
+  root; skipped with a message when absent) that runs offline top-down in a fresh kernel. They
+  are found in two passes:
 
   1. a static filter skips notebooks that are not valid Python 3 notebooks, import
-     tensorflow / torch / keras / pyspark / boto3 / theano, or read URLs or download data
+     tensorflow / torch / keras / pyspark / theano, need a cloud account (azureml,
+     google.cloud, vertexai, sagemaker, boto3), or read URLs or download data
      (``urlopen``, ``requests``, ``wget``, ``http(s)://``, ``fetch_*``, ``download``);
   2. the rest are executed with papermill, ``--jobs`` at a time (default 2), ``--timeout``
      seconds each (default 60), each in a scratch folder. The outcome is cached in
      ``bench/results/fidelity_runnable.json`` (keyed by path and content hash), so reruns only
-     verify. ``--refresh`` ignores the cache.
+     verify. ``--refresh`` ignores the cache; ``--limit N`` takes the first N candidates.
+
+  Notebooks that cannot run here are counted by reason (not Python 3, network, cloud, GPU
+  frameworks, missing data files or modules, failing on today's libraries, timeouts).
 
 Every runnable notebook is then verified (``verify()`` in a subprocess, in a scratch copy of
 its folder, under its file name in its repository, since the package is named after it).
 With ``--prefixes``, corpus notebooks that raise part-way are also verified cut before their
 first failing cell (their "runnable prefix"); these are reported in a separate table.
 
-The script prints a table per source (notebook, equal?, first cell, lines of stdout, cause)
-and the rate ``equal: X / N (P%)`` (also among the notebooks that print anything), and
-writes ``bench/results/fidelity.json`` (git-ignored), with the diff of each difference.
+The script prints a table per source (notebook, lines of stdout, stdout: equal or the first
+differing cell and its cause, values displayed, displayed values: the same), the rates
+``stdout equal: X / N (P%)`` and ``displayed values equal: X / N (P%)``, and each difference
+with the explanation verify gives; ``bench/results/fidelity.json`` (git-ignored) holds all of it.
+
+With ``--seed N`` every verify runs with ``seed=N`` (``nb2svc verify --seed N``): both sides
+start with ``random`` and numpy's global generator seeded alike, so notebooks that draw
+unseeded random numbers are compared too; reported separately (``fidelity-seedN.json``).
 
     python bench/fidelity.py [--samples-only] [--corpus DIR] [--jobs 2] [--timeout 60]
-                             [--limit N] [--refresh] [--prefixes]
+                             [--limit N] [--refresh] [--prefixes] [--seed N]
 """
 
 from __future__ import annotations
@@ -55,14 +65,29 @@ REPO_ROOT = BENCH_DIR.parent
 SAMPLES = REPO_ROOT / "sample_notebooks"
 NOT_RUNNABLE_SAMPLES = {"hidden_state.ipynb"}
 DEFAULT_CORPUS = REPO_ROOT.parent / "shared" / "corpus"
-CORPUS_REPOS = ("rasbt+machine-learning-book", "donnemartin+data-science-ipython-notebooks")
 RESULTS = BENCH_DIR / "results"
 RUNNABLE_CACHE = RESULTS / "fidelity_runnable.json"
 RESULTS_FILE = RESULTS / "fidelity.json"
 CACHE_VERSION = 2
+MODES = ("stdout", "display")
+#: a non-runnable notebook's reason, by kind
+_REASON_KINDS = (
+    ("not Python 3", r"not Python 3|kernel language"),
+    ("needs the network", r"^network"),
+    ("needs a cloud account", r"^needs a cloud account"),
+    ("needs a GPU / deep-learning framework", r"^imports "),
+    ("missing data file", r"FileNotFoundError|No such file"),
+    ("missing module", r"ModuleNotFoundError|No module named"),
+    ("timed out", r"timed out"),
+    ("unreadable", r"unreadable|not a notebook"),
+)
 
 _HEAVY = re.compile(
     r"^\s*(?:import|from)\s+(tensorflow|torch|keras|pyspark|boto3|theano)\b", re.MULTILINE
+)
+_CLOUD = re.compile(
+    r"^\s*(?:import|from)\s+(azureml|azure|google\.cloud|vertexai|sagemaker|kfp|boto3)\b",
+    re.MULTILINE,
 )
 _NETWORK = re.compile(
     r"\burlopen\b|\brequests\b|\bwget\b|https?://|\bfetch_\w+|\bdownload\w*", re.IGNORECASE
@@ -144,6 +169,9 @@ def static_reason(path: Path) -> str | None:
     m = _HEAVY.search(code)
     if m:
         return f"imports {m.group(1)}"
+    m = _CLOUD.search(code)
+    if m:
+        return f"needs a cloud account ({m.group(1)})"
     m = _NETWORK.search(code)
     if m:
         return f"network ({m.group(0)})"
@@ -211,11 +239,10 @@ def _failed_at(executed: Path) -> int | None:
 
 
 def corpus_candidates(corpus: Path) -> list[Path]:
+    """Every notebook of every repository folder of the corpus, in a stable order."""
     out: list[Path] = []
-    for repo in CORPUS_REPOS:
-        folder = corpus / repo
-        if folder.is_dir():
-            out += sorted(folder.rglob("*.ipynb"))
+    for folder in sorted(p for p in corpus.iterdir() if p.is_dir()):
+        out += sorted(folder.rglob("*.ipynb"))
     return out
 
 
@@ -297,7 +324,8 @@ _ONE = r"""
 import json, sys
 from notebook2service.verify import VerifyError, report_text, verify
 try:
-    r = verify(sys.argv[1], timeout=float(sys.argv[2]))
+    seed = int(sys.argv[3]) if len(sys.argv) > 3 else None
+    r = verify(sys.argv[1], timeout=float(sys.argv[2]), seed=seed)
 except VerifyError as exc:
     print(json.dumps({"verify_error": str(exc)}))
 else:
@@ -319,6 +347,7 @@ def verify_one(
     *,
     name: str | None = None,
     data: dict[str, Any] | None = None,
+    seed: int | None = None,
 ) -> dict[str, Any]:
     """verify() in a subprocess, on a scratch copy (of `folder` when given, else the file,
     saved as `name`; `data` replaces the notebook's content, e.g. a runnable prefix)."""
@@ -340,7 +369,10 @@ def verify_one(
                 shutil.copy2(notebook, target)
         # several cells may run up to `timeout` s each; bound the whole run generously
         code, out, err, seconds = run_group(
-            [sys.executable, "-c", _ONE, str(target), str(timeout)], work, timeout * 6 + 60
+            [sys.executable, "-c", _ONE, str(target), str(timeout)]
+            + ([] if seed is None else [str(seed)]),
+            work,
+            timeout * 6 + 60,
         )
     line = out.strip().splitlines()[-1] if out.strip() else ""
     try:
@@ -372,26 +404,51 @@ def _last(text: str) -> str:
 
 
 def summarize(name: str, data: dict[str, Any]) -> dict[str, Any]:
+    """One row: equal in each mode (stdout, displayed values), and each mode's first difference
+    with the cause verify names."""
     if "verify_error" in data:
         return {
             "notebook": name,
             "equal": False,
+            "stdout_equal": False,
+            "displays_equal": False,
+            "displays": None,
             "first_cell": None,
             "lines": None,
             "cause": "verify error",
             "explanation": data["verify_error"],
+            "differences": {},
             "report": "",
             "seconds": data.get("seconds"),
+        }
+    failed = data.get("cause") in ("package error", "notebook error")
+    differences = {d["mode"]: d for d in data.get("differences") or []}
+    if failed:  # nothing to compare in either mode: the failure is each mode's difference
+        differences = {
+            m: {
+                "mode": m,
+                "cell": data.get("first_cell"),
+                "cause": data.get("cause"),
+                "explanation": data.get("explanation"),
+            }
+            for m in MODES
         }
     return {
         "notebook": name,
         "equal": bool(data.get("equal")),
+        "stdout_equal": not failed and data.get("stdout_equal") is not False,
+        "displays_equal": not failed and data.get("displays_equal") is not False,
+        "displays": data.get("displays"),
         "first_cell": data.get("first_cell"),
         "execution_count": data.get("execution_count"),
         "first_step": data.get("first_step"),
         "lines": data.get("lines"),
         "cause": data.get("cause"),
         "explanation": data.get("explanation"),
+        "differences": {
+            m: {k: d.get(k) for k in ("cell", "cause", "explanation")}
+            for m, d in differences.items()
+        },
         "report": data.get("text", ""),
         "normalized": data.get("normalized", []),
         "timings": data.get("timings", {}),
@@ -399,15 +456,24 @@ def summarize(name: str, data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _mode_cell(r: dict[str, Any], mode: str) -> str:
+    key = "stdout_equal" if mode == "stdout" else "displays_equal"
+    if r[key]:
+        return "equal"
+    d = r["differences"].get(mode) or {}
+    where = f"cell {d['cell']}: " if d.get("cell") is not None else ""
+    return f"{where}{d.get('cause') or r['cause'] or '?'}"
+
+
 def table(rows: list[dict[str, Any]]) -> str:
-    header = ("notebook", "equal?", "first cell", "lines", "cause")
+    header = ("notebook", "lines", "stdout", "displayed", "displayed values")
     body = [
         (
             r["notebook"],
-            "yes" if r["equal"] else "no",
-            "" if r["first_cell"] is None else str(r["first_cell"]),
             "" if r.get("lines") is None else str(r["lines"]),
-            r["cause"] or "",
+            _mode_cell(r, "stdout"),
+            "" if r.get("displays") is None else str(r["displays"]),
+            _mode_cell(r, "display"),
         )
         for r in rows
     ]
@@ -421,19 +487,37 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _one_rate(subset: list[dict[str, Any]], key: str) -> str:
+    n = len(subset)
+    x = sum(1 for r in subset if r[key])
+    return f"{x} / {n} ({100 * x / n:.0f}%)" if n else "0 / 0"
+
+
 def rate(rows: list[dict[str, Any]]) -> str:
-    """`equal: X / N (P%)`, and the same over the notebooks that print something."""
-
-    def one(subset: list[dict[str, Any]]) -> str:
-        n = len(subset)
-        x = sum(1 for r in subset if r["equal"])
-        return f"{x} / {n} ({100 * x / n:.0f}%)" if n else "0 / 0"
-
+    """% equal in each mode, also over the notebooks that print / display something."""
     printing = [r for r in rows if r.get("lines") != 0]
-    return f"equal: {one(rows)}; among notebooks that print to stdout: {one(printing)}"
+    showing = [r for r in rows if r.get("displays") != 0]
+    return (
+        f"stdout equal: {_one_rate(rows, 'stdout_equal')} "
+        f"(among notebooks that print: {_one_rate(printing, 'stdout_equal')}); "
+        f"displayed values equal: {_one_rate(rows, 'displays_equal')} "
+        f"(among notebooks that display: {_one_rate(showing, 'displays_equal')})"
+    )
 
 
-def verify_many(items: list[dict[str, Any]], jobs: int, timeout: float) -> list[dict[str, Any]]:
+def causes(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Per mode: cause → number of notebooks whose first difference it explains."""
+    out: dict[str, dict[str, int]] = {m: {} for m in MODES}
+    for r in rows:
+        for mode, d in r["differences"].items():
+            key = d.get("cause") or "?"
+            out[mode][key] = out[mode].get(key, 0) + 1
+    return out
+
+
+def verify_many(
+    items: list[dict[str, Any]], jobs: int, timeout: float, seed: int | None = None
+) -> list[dict[str, Any]]:
     """items: {"name", "path", "folder"?, "scratch"?, "data"?}."""
 
     def one(item: dict[str, Any]) -> dict[str, Any]:
@@ -443,6 +527,7 @@ def verify_many(items: list[dict[str, Any]], jobs: int, timeout: float) -> list[
             timeout,
             name=item.get("scratch"),
             data=item.get("data"),
+            seed=seed,
         )
         row = summarize(item["name"], result)
         flag = "equal" if row["equal"] else f"different ({row['cause']})"
@@ -464,6 +549,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, help="only the first N corpus candidates")
     p.add_argument("--refresh", action="store_true", help="ignore the runnable cache")
     p.add_argument(
+        "--seed",
+        type=int,
+        help="verify --seed N: both runs start with random and numpy seeded alike "
+        "(results go to fidelity-seedN.json)",
+    )
+    p.add_argument(
         "--prefixes",
         action="store_true",
         help="also verify the cells before the first failing cell of corpus notebooks that "
@@ -477,20 +568,40 @@ def report_section(title: str, rows: list[dict[str, Any]], result: dict[str, Any
     print(title)
     print(table(rows))
     print(rate(rows))
-    causes: dict[str, int] = {}
+    found = causes(rows)
+    for mode in MODES:
+        if found[mode]:
+            listed = ", ".join(f"{k} {v}" for k, v in sorted(found[mode].items()))
+            print(f"{mode} differences by cause: {listed}")
     for r in rows:
-        if not r["equal"]:
-            causes[r["cause"]] = causes.get(r["cause"], 0) + 1
-    if causes:
-        print("causes: " + ", ".join(f"{k} {v}" for k, v in sorted(causes.items())))
-    result.setdefault("causes", {})[title] = causes
+        for mode, d in sorted(r["differences"].items()):
+            print(f"  {r['notebook']} [{mode}]: {d.get('explanation')}")
+    result.setdefault("causes", {})[title] = found
     result.setdefault("rates", {})[title] = rate(rows)
+
+
+def skipped_reasons(entries: dict[str, Any]) -> dict[str, int]:
+    """Why corpus notebooks cannot run here, by kind (from the static filter or their run)."""
+    out: dict[str, int] = {}
+    for e in entries.values():
+        if e.get("runnable"):
+            continue
+        reason = str(e.get("reason") or "")
+        kind = next((k for k, pattern in _REASON_KINDS if re.search(pattern, reason)), None)
+        key = kind or "fails on today's libraries or raises (" + reason.split(":")[0][:40] + ")"
+        out[key] = out.get(key, 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    result: dict[str, Any] = {"timeout": args.timeout, "samples": [], "corpus": []}
+    result: dict[str, Any] = {
+        "timeout": args.timeout,
+        "seed": args.seed,
+        "samples": [],
+        "corpus": [],
+    }
 
     samples = sorted(p for p in SAMPLES.glob("*.ipynb") if p.name not in NOT_RUNNABLE_SAMPLES)
     print(f"fidelity: verifying {len(samples)} sample notebooks…", flush=True)
@@ -498,6 +609,7 @@ def main(argv: list[str] | None = None) -> int:
         [{"name": p.name, "path": p, "folder": SAMPLES} for p in samples],
         args.jobs,
         max(args.timeout, 120),
+        args.seed,
     )
     result["samples"] = rows
 
@@ -515,6 +627,10 @@ def main(argv: list[str] | None = None) -> int:
                 key = "runnable" if e.get("runnable") else f"skipped ({e.get('stage')})"
                 stages[key] = stages.get(key, 0) + 1
             result["funnel"] = {"candidates": len(entries), **stages}
+            result["cannot_run"] = skipped_reasons(entries)
+            print(f"fidelity: {len(entries) - len(runnable)} corpus notebooks cannot run here:")
+            for reason, n in result["cannot_run"].items():
+                print(f"  {n:4d}  {reason}")
             print(
                 f"fidelity: {len(entries)} corpus candidates, {len(runnable)} run offline; "
                 "verifying them…",
@@ -524,7 +640,7 @@ def main(argv: list[str] | None = None) -> int:
             for p in runnable:
                 rel = p.relative_to(args.corpus).as_posix()
                 items.append({"name": rel, "path": p, "scratch": repo_name(rel)})
-            corpus_rows = verify_many(items, args.jobs, args.timeout)
+            corpus_rows = verify_many(items, args.jobs, args.timeout, args.seed)
             result["corpus"] = corpus_rows
             if args.prefixes:
                 items = []
@@ -542,7 +658,7 @@ def main(argv: list[str] | None = None) -> int:
                             }
                         )
                 print(f"fidelity: verifying {len(items)} runnable prefixes…", flush=True)
-                prefix_rows = verify_many(items, args.jobs, args.timeout)
+                prefix_rows = verify_many(items, args.jobs, args.timeout, args.seed)
                 result["prefixes"] = prefix_rows
 
     report_section("samples", rows, result)
@@ -552,8 +668,9 @@ def main(argv: list[str] | None = None) -> int:
         report_section("corpus prefixes (cells before the first failing cell)", prefix_rows, result)
     result["seconds"] = round(time.perf_counter() - started, 1)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    RESULTS_FILE.write_text(json.dumps(result, indent=1, default=str) + "\n", encoding="utf-8")
-    print(f"\nwrote {RESULTS_FILE.relative_to(REPO_ROOT)} ({result['seconds']} s)")
+    out = RESULTS_FILE if args.seed is None else RESULTS / f"fidelity-seed{args.seed}.json"
+    out.write_text(json.dumps(result, indent=1, default=str) + "\n", encoding="utf-8")
+    print(f"\nwrote {out.relative_to(REPO_ROOT)} ({result['seconds']} s)")
     return 0
 
 

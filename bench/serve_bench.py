@@ -9,6 +9,9 @@ Stacks (2 workers each, all on 127.0.0.1, measured one after the other in one ru
             commit OLD_COMMIT, read with `git show`), same handlers, for comparison.
 * byo     - AWS's scikit_bring_your_own style: nginx -> gunicorn sync workers -> Flask,
             pandas.read_csv + DataFrame.to_csv per request (bench/reference/byo/).
+* gunicorn-sync, gunicorn-gthread - gunicorn (sync workers; gthread with 4 threads) running
+            our handlers through a WSGI shim (bench/reference/wsgi/nb2svc_wsgi.py).
+* granian - granian's WSGI interface (2 workers, 1 blocking thread each) on the same shim.
 * mlflow  - `mlflow models serve` (MLflow's scoring server), if a venv with mlflow exists at
             bench/results/serve/venv-mlflow (create it with --setup-mlflow).
 
@@ -19,8 +22,8 @@ while a prober sends GET /ping every 0.2 s on a new connection with a 2 s timeou
 health-check budget). Server CPU comes from /proc (utime+stime of the server's process tree,
 nginx included). The floor is the in-process cost of the same work without HTTP.
 
-Needs: wrk and nginx (apt-get install wrk nginx), flask + gunicorn in bench/results/serve/
-ref-site (installed by --setup-ref with pip --target). Results: bench/results/serve.json.
+Needs: wrk and nginx (apt-get install wrk nginx), flask + gunicorn + granian in
+bench/results/serve/ref-site (installed by --setup-ref with pip --target). Results: bench/results/serve.json.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / "results" / "serve"
 REF = ROOT / "bench" / "reference" / "byo"
+WSGI = ROOT / "bench" / "reference" / "wsgi"
 REF_SITE = WORK / "ref-site"
 MLFLOW_VENV = WORK / "venv-mlflow"
 PKG = "benchsvc"
@@ -79,7 +83,7 @@ def log(msg: str) -> None:
 def setup_ref() -> None:
     if not (REF_SITE / "flask").is_dir() or not (REF_SITE / "gunicorn").is_dir():
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", str(REF_SITE),
-                        "flask", "gunicorn"], check=True)
+                        "flask", "gunicorn", "granian"], check=True)
 
 
 def setup_mlflow() -> None:
@@ -242,7 +246,35 @@ def start_mlflow(ctx, workers) -> Stack:
     return Stack("mlflow", [p], port, MLFLOW_BODY, "application/json", "application/json")
 
 
-STARTERS = {"nb2svc": start_nb2svc, "old": start_old, "byo": start_byo, "mlflow": start_mlflow}
+def _wsgi_env(ctx) -> dict:
+    # HOME: gunicorn 27 opens a control socket under $HOME by default
+    return {"PYTHONPATH": f"{REF_SITE}:{WSGI}", "SAGEMAKER_BASE_DIR": str(ctx["nb_ml"]),
+            "HOME": str(WORK)}
+
+
+def start_gunicorn(kind: str):
+    def start(ctx, workers) -> Stack:
+        port = free_port()
+        extra = ["--threads", "4"] if kind == "gthread" else []
+        p = spawn([sys.executable, "-m", "gunicorn", "-k", kind, *extra, "-w", str(workers),
+                   "-b", f"127.0.0.1:{port}", "--timeout", "60", "--no-control-socket",
+                   "--chdir", str(WSGI), "nb2svc_wsgi:app"], _wsgi_env(ctx), f"gunicorn-{kind}")
+        return Stack(f"gunicorn-{kind}", [p], port, ROW, "text/csv", "text/csv")
+
+    return start
+
+
+def start_granian(ctx, workers) -> Stack:
+    port = free_port()
+    p = spawn([sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", str(workers),
+               "--blocking-threads", "1", "--host", "127.0.0.1", "--port", str(port),
+               "--working-dir", str(WSGI), "nb2svc_wsgi:app"], _wsgi_env(ctx), "granian")
+    return Stack("granian", [p], port, ROW, "text/csv", "text/csv")
+
+
+STARTERS = {"nb2svc": start_nb2svc, "old": start_old, "byo": start_byo, "mlflow": start_mlflow,
+            "gunicorn-sync": start_gunicorn("sync"), "gunicorn-gthread": start_gunicorn("gthread"),
+            "granian": start_granian}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -403,7 +435,8 @@ def floor(ctx) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    ap.add_argument("--stacks", default="nb2svc,old,byo,mlflow")
+    ap.add_argument("--stacks",
+                    default="nb2svc,gunicorn-sync,gunicorn-gthread,granian,old,byo,mlflow")
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--setup-ref", action="store_true", help="pip install flask+gunicorn")
@@ -419,9 +452,11 @@ def main(argv=None) -> int:
         setup_ref()
     if args.setup_mlflow:
         setup_mlflow()
-    if "byo" in stacks and not (REF_SITE / "flask").is_dir():
-        log("byo: flask/gunicorn missing (run with --setup-ref); skipped")
-        stacks.remove("byo")
+    for name, module in (("byo", "flask"), ("gunicorn-sync", "gunicorn"),
+                         ("gunicorn-gthread", "gunicorn"), ("granian", "granian")):
+        if name in stacks and not (REF_SITE / module).is_dir():
+            log(f"{name}: {module} missing (run with --setup-ref); skipped")
+            stacks.remove(name)
     if "mlflow" in stacks and not (MLFLOW_VENV / "bin" / "mlflow").exists():
         log("mlflow: no venv (run with --setup-mlflow); skipped")
         stacks.remove("mlflow")
@@ -457,8 +492,9 @@ def report(results: dict) -> None:
           f"BYO pandas path {fl['byo_pandas_path']['p50_us']:.0f} / "
           f"{fl['byo_pandas_path']['p99_us']:.0f}")
     ref = results["stacks"].get("byo")
-    head = (f"{'stack':8} {'conc':>4} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'err':>4} "
-            f"{'non2xx':>6} {'cpu ms/req':>10} {'x ref':>6} {'x floor':>7}")
+    head = (f"{'stack':16} {'conc':>4} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'err':>4} "
+            f"{'non2xx':>6} {'cpu ms/req':>10} {'x ref':>6} {'x floor':>7} {'cpu x nb2svc':>12}")
+    nb_stack = results["stacks"].get("nb2svc")
     print(head)
     print("-" * len(head))
     floor_us = fl["nb2svc_handlers"]["p50_us"]
@@ -466,16 +502,18 @@ def report(results: dict) -> None:
         for key in ("c1", "c64"):
             r = res[key]
             ratio = r["rps"] / ref[key]["rps"] if ref else float("nan")
-            print(f"{name:8} {r['conns']:>4} {r['rps']:>8.0f} {r['p50_ms']:>7.2f} "
+            vs_nb = (r["cpu_ms_per_req"] / nb_stack[key]["cpu_ms_per_req"]
+                     if nb_stack else float("nan"))
+            print(f"{name:16} {r['conns']:>4} {r['rps']:>8.0f} {r['p50_ms']:>7.2f} "
                   f"{r['p99_ms']:>7.2f} {r['errors']:>4} {r['non2xx']:>6} "
                   f"{r['cpu_ms_per_req']:>10.3f} {ratio:>6.2f} "
-                  f"{r['cpu_ms_per_req'] * 1e3 / floor_us:>7.2f}")
+                  f"{r['cpu_ms_per_req'] * 1e3 / floor_us:>7.2f} {vs_nb:>12.2f}")
     print("('x floor' = server CPU per request / in-process handler p50)")
-    print(f"\n{'stack':8} {'pings':>5} {'failed':>6} {'p50 ms':>7} {'max ms':>7} "
+    print(f"\n{'stack':16} {'pings':>5} {'failed':>6} {'p50 ms':>7} {'max ms':>7} "
           f"{'inv req/s':>9}   (/ping every 0.2 s, 2 s timeout, wrk c=256 on /invocations)")
     for name, res in results["stacks"].items():
         p = res["ping_c256"]
-        print(f"{name:8} {p['pings']:>5} {p['failed']:>6} {p['p50_ms'] or 0:>7.1f} "
+        print(f"{name:16} {p['pings']:>5} {p['failed']:>6} {p['p50_ms'] or 0:>7.1f} "
               f"{p['max_ms'] or 0:>7.1f} {p['invocations_rps']:>9.0f}")
     nb = results["stacks"].get("nb2svc")
     if nb:

@@ -175,6 +175,12 @@ def _verify_parser(sub: Any) -> None:
     ver.add_argument("notebook")
     ver.add_argument("--timeout", type=float, default=600, help="seconds per run (default: 600)")
     ver.add_argument("--keep", metavar="DIR", help="keep the executed notebook and package in DIR")
+    ver.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="start both runs with random and numpy's global generator seeded with N",
+    )
     _format_option(ver)
 
 
@@ -273,7 +279,7 @@ def _verify(args: argparse.Namespace) -> int:
 
     print("nb2svc verify executes the notebook and the converted package.", file=sys.stderr)
     try:
-        report = verify(args.notebook, timeout=args.timeout, workdir=args.keep)
+        report = verify(args.notebook, timeout=args.timeout, workdir=args.keep, seed=args.seed)
     except VerifyError as exc:
         print(f"nb2svc: error: {args.notebook}: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -396,13 +402,13 @@ def _rules() -> int:
 
 
 def _rule(code: str) -> int:
-    from .linter.ruledocs import render_doc
+    from .linter.ruledocs import rule_text
     from .linter.rules import RULES
 
     if code.upper() not in RULES:
         print(f"nb2svc: error: unknown rule code {code!r} (see `nb2svc rules`)", file=sys.stderr)
         return EXIT_ERROR
-    print(render_doc(code.upper()), end="")
+    print(rule_text(code.upper()), end="")
     return EXIT_OK
 
 

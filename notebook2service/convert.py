@@ -320,6 +320,11 @@ def lift(src: Analysed, params: Parameters) -> Lifted:
                     "true in a notebook: made `True` in the package",
                 )
             )
+        if parts.awaits:
+            out.helpers.add("run_await")
+            out.actions.append(
+                magics.Action(index, 0, "await", "unwrapped", "top-level await → run_await()")
+            )
         if parts.error:
             message = f"cell {index} cannot be parsed ({parts.error}); it is kept as a comment"
             src.findings.append(
@@ -334,14 +339,15 @@ def lift(src: Analysed, params: Parameters) -> Lifted:
 def _show_displayed(src: Analysed, out: Lifted) -> None:
     """Each cell's displayed last expression goes to `show_result()` (lift/display.py), unless
     the notebook itself defines that name (then they stay plain expressions, with a note)."""
-    if display.HOOK in {n for f in src.flow.cells for n in f.defs}:
+    defined = {n for f in src.flow.cells for n in f.defs}
+    if display.HOOK in defined:
         message = (
             f"the notebook defines `{display.HOOK}`, so displayed values (a cell's last "
             "expression) are computed but not shown in the package"
         )
         src.findings.append(note("convert", "display-hook-taken", "info", message))
         return
-    if sum(display.show_displayed(c, out.actions) for c in out.ordered):
+    if sum(display.show_displayed(c, out.actions, defined) for c in out.ordered):
         out.helpers.add(display.HOOK)
 
 

@@ -524,7 +524,8 @@ def _comprehension_free(
             inner.visit(cond)
     for e in elts:
         inner.visit(e)
-    return (inner.read - inner.bound) | inner.nested_free
+    # a nested comprehension sees this one's targets: `{c: [c + i for i in r] for c in cs}`
+    return (inner.read | inner.nested_free) - inner.bound
 
 
 def function_free_names(
@@ -806,10 +807,20 @@ class CellVisitor(_Literals):
             self.visit(d)
         for d in list(node.args.defaults) + [d for d in node.args.kw_defaults if d is not None]:
             self.visit(d)
+        self._annotations(node)
         self._define_function(node.name, node.args, node.body, node, "function")
         self.bind(node.name, node)
 
     visit_AsyncFunctionDef = visit_FunctionDef
+
+    def _annotations(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        """Parameter and return annotations are evaluated when the function is defined."""
+        a = node.args
+        for arg in [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg]:
+            if arg is not None and arg.annotation is not None:
+                self.visit(arg.annotation)
+        if node.returns is not None:
+            self.visit(node.returns)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         self._class_header(node)

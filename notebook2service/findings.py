@@ -28,6 +28,13 @@ class CellRef:
             return None
         return cls(cell.index, getattr(cell, "id", None), getattr(cell, "execution_count", None))
 
+    @property
+    def label(self) -> str:
+        """`cell 3 (In[7])` — how messages name a cell."""
+        if self.execution_count is None:
+            return f"cell {self.index}"
+        return f"cell {self.index} (In[{self.execution_count}])"
+
     def to_dict(self) -> dict[str, Any]:
         return {"index": self.index, "id": self.id, "execution_count": self.execution_count}
 

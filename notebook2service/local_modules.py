@@ -133,7 +133,6 @@ def find_local_modules(notebook_dir: Path | str | None, modules: Iterable[str]) 
     return found
 
 
-
 def local_dependencies(
     notebook_dir: Path | str | None, modules: Iterable[str], written: Iterable[str], findings: list
 ) -> LocalModules:

@@ -54,8 +54,13 @@ def _defined_and_free(tree: ast.Module) -> tuple[set[str], set[str]]:
         for n in tree.body
         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
     }
-    defined |= {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets
-                if isinstance(t, ast.Name)}
+    defined |= {
+        t.id
+        for n in tree.body
+        if isinstance(n, ast.Assign)
+        for t in n.targets
+        if isinstance(t, ast.Name)
+    }
     loads: set[str] = set()
     stores: set[str] = set()
     for node in ast.walk(tree):

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .findings import CellRef
+
 
 class NotebookError(Exception):
     """The file cannot be read as a notebook (bad JSON, not a notebook, unreadable)."""
@@ -46,9 +48,7 @@ class Cell:
 
     def label(self) -> str:
         """`cell 3 (In[7])` — how messages name a cell."""
-        if self.execution_count is not None:
-            return f"cell {self.index} (In[{self.execution_count}])"
-        return f"cell {self.index}"
+        return CellRef(self.index, self.id, self.execution_count).label
 
     def file_line_of(self, line: int) -> int | None:
         """Line in the .ipynb file that holds line ``line`` (1-based) of this cell's source."""
@@ -67,7 +67,7 @@ class Notebook:
     raw: dict[str, Any] | None = None  # the parsed JSON (v4 layout)
     text: str | None = None  # file text, when read from disk
     # structural problems found while loading: (cell, problem, details), problem one of
-    # "not-an-object", "no-cell-type", "missing-id", "duplicate-id" (the linter phrases them)
+    # "invalid-cell", "missing-id", "duplicate-id" (the linter phrases them)
     problems: list[tuple[Cell, str, dict[str, Any]]] = field(default_factory=list)
 
     @property
@@ -242,7 +242,7 @@ def from_dict(data: Any, path: str = "<memory>", text: str | None = None) -> Not
         if not isinstance(raw, dict):
             cell = Cell(index=i, cell_type="invalid", source="")
             nb.cells.append(cell)
-            nb.problems.append((cell, "not-an-object", {}))
+            nb.problems.append((cell, "invalid-cell", {"problem": "not-an-object"}))
             continue
         cell = _cell_of(i, raw)
         ctype, cell_id = cell.cell_type, cell.id
@@ -255,7 +255,7 @@ def from_dict(data: Any, path: str = "<memory>", text: str | None = None) -> Not
         else:
             seen[cell_id] = i
         if ctype == "invalid":
-            nb.problems.append((cell, "no-cell-type", {}))
+            nb.problems.append((cell, "invalid-cell", {"problem": "no-cell-type"}))
     if text is not None:
         nb.text = text
         _source_lines(text, nb.cells)

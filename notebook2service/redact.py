@@ -166,6 +166,9 @@ def _assignment_ok(m: re.Match[str]) -> bool:
     if not is_secret_name(text[start : m.end("n")]):
         return False
     value = m.group("s")
+    quote = m.start("q") if m.group("q") is not None else -1
+    if quote > 0 and "f" in text[max(0, quote - 2) : quote].lower() and value[0] == "{":
+        return False  # `"API_KEY": f"{API_KEY}"`: an interpolation (redacting it breaks code)
     if m.group("q") is None and not value[0].isalnum():
         return False  # `TOKEN = !gcloud ...`, `key = [..]`: not a literal
     if m.group("q") is None and not re.match(r"[A-Za-z0-9_\-+/=.~!@#%^&*]{6,}$", value):
@@ -274,10 +277,6 @@ def redact_data(value: object) -> object:
     if isinstance(value, (list, tuple)):
         return [redact_data(v) for v in value]
     return value
-
-
-def contains_secret(text: str) -> bool:
-    return bool(find_secrets(text))
 
 
 def redact_files(files: dict[str, str]) -> tuple[dict[str, str], list[str]]:

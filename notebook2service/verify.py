@@ -12,12 +12,12 @@ This is the one part of nb2svc that EXECUTES code. Everything else reads noteboo
 3. The package runs in a fresh ``python`` process, as ``python -m <package>`` would run it
    (cwd = the notebook's folder, ``PYTHONPATH`` = the package folder first,
    ``MPLBACKEND=Agg``, ``PYTHONUNBUFFERED=1``, ``PYTHONIOENCODING=utf-8``, no stdin). A small
-   harness wraps each step function of ``<package>.pipeline`` so that a marker line is
-   written to stdout before the step runs, then runs ``<package>.__main__`` with ``runpy``
-   exactly as ``python -m`` does (libraries that look at ``__main__``, like pandas' display
-   width, behave the same); stdout is then split into one text per step. Output printed while
-   the package is imported (module-level code) forms its own segment. A traceback's
-   ``pipeline.py`` line is mapped back to its cell.
+   harness runs ``<package>.__main__`` with ``runpy`` exactly as ``python -m`` does and records
+   structured data in a JSON file (never parsed from stdout): the steps called, each write to
+   stdout with the ``pipeline.py`` line that made it (the running step's statement, or
+   module-level code), and each displayed value (``show_result``, as text/plain). Lines map to
+   cells through the manifest's line map, so each cell's output is known on both sides. A
+   traceback's ``pipeline.py`` line is mapped back to its cell the same way.
 4. Both sides are normalized, and only like this:
 
    - line ends: ``\\r\\n`` and a lone ``\\r`` become ``\\n`` (both sides);
@@ -40,15 +40,18 @@ This is the one part of nb2svc that EXECUTES code. Everything else reads noteboo
                                   satisfied: …``
      ===========================  ==================================================
 
-5. The texts are compared segment by segment (module level, then each step in manifest
-   order) and in total. The first line that differs is attributed to the notebook cell that
-   printed it; the likely cause comes from the findings about that cell (the manifest's,
+5. Two modes are compared cell by cell, in notebook order: stdout, and displayed values (the
+   notebook's ``execute_result`` text/plain against the package's ``show_result`` text, both
+   with object addresses ``0x7f…`` normalized); then stdout in total. The first cell whose
+   output diverges is named (``first_mode`` says which), and each mode's first difference is
+   in ``differences``; the likely cause comes from the findings about that cell (the manifest's,
    plus NB101/103/104/106/204, which ``verify`` checks itself when the manifest has none),
    in this order: NB204 → "randomness without a seed" (also
    when an earlier cell draws unseeded random numbers), a ``convert`` or generated-code
    finding or an IPython action kept as a comment / run as a shell command / fetching data
    / turned into a requirement → "conversion limit", NB101/NB106 → "execution order",
-   NB103/NB104 → "deleted cell", otherwise "unknown". A cell that raises in the notebook is
+   NB103/NB104 → "deleted cell", a cell that reads a clock (``time.time()``, ``datetime.now()``,
+   ``%timeit``, ``tqdm``) → "timing", otherwise "unknown". A cell that raises in the notebook is
    "notebook error"; a package that exits with an error or times out is "package error".
 
 ``timeout`` bounds each notebook cell and the whole package run. Temporary folders are always
@@ -60,6 +63,7 @@ stderr are kept there for inspection.
 from __future__ import annotations
 
 import difflib
+import json
 import logging
 import os
 import re
@@ -81,6 +85,7 @@ __all__ = [
     "StepResult",
     "VerifyError",
     "VerifyReport",
+    "display_text",
     "normalize",
     "report_text",
     "verify",
@@ -90,6 +95,7 @@ CAUSES = (
     "execution order",
     "deleted cell",
     "randomness without a seed",
+    "timing",
     "conversion limit",
     "notebook error",
     "package error",
@@ -97,7 +103,16 @@ CAUSES = (
 )
 
 MODULE_LEVEL = "(module level)"
-_IGNORED_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
+SEED_TAG = "nb2svc-seed"
+_IGNORED_TAGS = {"injected-parameters", "papermill-error-cell-tag", SEED_TAG}
+_SEED_CELL = """import random as _nb2svc_random
+_nb2svc_random.seed({seed})
+try:
+    import numpy as _nb2svc_numpy
+    _nb2svc_numpy.random.seed({seed})
+except ImportError:
+    pass
+del _nb2svc_random"""
 
 
 class VerifyError(Exception):
@@ -134,6 +149,12 @@ class VerifyReport:
     lines: int = 0  # lines of (normalized) notebook stdout
     stderr_tail: str = ""  # package error: the last lines of its stderr
     workdir: str | None = None
+    stdout_equal: bool | None = None  # every cell printed the same (None: not compared)
+    displays_equal: bool | None = None  # every cell displayed the same value
+    displays: int = 0  # values the notebook displayed (execute_result)
+    first_mode: str | None = None  # "stdout" or "display": what differs at first_cell
+    differences: list[dict[str, Any]] = field(default_factory=list)  # first one per mode
+    seed: int | None = None  # both sides seeded alike (verify --seed)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -182,12 +203,25 @@ def _chatter_kinds(actions: list[dict[str, Any]]) -> list[tuple[str, str]]:
         syntax = str(a.get("syntax") or "")
         m = _MAGIC_NAME.search(syntax)
         kind = _MAGIC_OF.get(m.group(1)) if m else None
-        if kind is None and a.get("action") == "requirement" and installs_packages(syntax.lstrip("!%")):
+        if (
+            kind is None
+            and a.get("action") == "requirement"
+            and installs_packages(syntax.lstrip("!%"))
+        ):
             kind = "pip"
         if kind is not None and kind not in (k for k, _ in kinds):
             shown = m.group(0) if m and m.group(1) in _MAGIC_OF else "!pip install"
             kinds.append((kind, shown))
     return kinds
+
+
+_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
+
+
+def display_text(text: str) -> str:
+    """A displayed value's text/plain, normalized: line ends, and object addresses
+    (`<... at 0x7f3a...>`), which differ in every process, become `0x…`."""
+    return _ADDRESS.sub("0x…", _newlines(text))
 
 
 def normalize(text: str, magics: list[str] = ()) -> tuple[str, list[str]]:
@@ -265,8 +299,27 @@ def _failed_cell(nb: Any, executed: Any, running: bool) -> int | None:
     return None
 
 
+def _seeded_copy(path: Path, work: Path, seed: int) -> Path:
+    """A scratch copy of the notebook whose first cell (tagged, ignored when matching cells)
+    seeds `random` and numpy's global generator, as the package harness does."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    cell: dict[str, Any] = {
+        "cell_type": "code",
+        "execution_count": None,
+        "metadata": {"tags": [SEED_TAG]},
+        "outputs": [],
+        "source": _SEED_CELL.format(seed=int(seed)),
+    }
+    if (data.get("nbformat"), data.get("nbformat_minor", 0)) >= (4, 5):
+        cell["id"] = SEED_TAG
+    data["cells"] = [cell, *(data.get("cells") or [])]
+    copy = work / f"{path.stem}.seeded.ipynb"
+    copy.write_text(json.dumps(data), encoding="utf-8")
+    return copy
+
+
 def _run_notebook(
-    path: Path, output: Path, kernel_name: str, timeout: float
+    path: Path, output: Path, kernel_name: str, timeout: float, cwd: Path | None = None
 ) -> tuple[Any, dict[str, Any] | None]:
     """Execute with papermill. Returns (executed notebook or None, error details or None)."""
     try:
@@ -288,7 +341,7 @@ def _run_notebook(
             str(path),
             str(output),
             kernel_name=kernel_name,
-            cwd=str(path.parent),
+            cwd=str(cwd or path.parent),
             execution_timeout=timeout,
             progress_bar=False,
             log_output=False,
@@ -330,24 +383,67 @@ def _read(output: Path, nbformat: Any) -> Any:
 
 # -- the package side ------------------------------------------------------------------
 
-_MARK = re.compile("\x1enb2svc-(step:[^\x1e\n]*|run)\x1e\n")
-
 _HARNESS = r"""
-import functools, importlib, runpy, sys
-PKG, STEPS = sys.argv[1], sys.argv[2:]
+import atexit, functools, importlib, importlib.util, json, os, runpy, sys
+PKG, RECORD, STEPS = sys.argv[1], sys.argv[2], sys.argv[3:]
 sys.argv = [sys.argv[0]]
+record = {"order": [], "chunks": [], "displays": []}
 
-def _mark(name):
-    sys.stdout.flush()
-    sys.stdout.write("\x1enb2svc-" + name + "\x1e\n")
-    sys.stdout.flush()
+def _save():
+    with open(RECORD, "w", encoding="utf-8") as f:
+        json.dump(record, f)
 
+atexit.register(_save)
+_spec = importlib.util.find_spec(PKG + ".pipeline")
+PIPELINE = os.path.realpath(_spec.origin)
+
+def _line():
+    # the outermost pipeline.py frame below run(): the step statement (or module-level code)
+    frames, f = [], sys._getframe(2)
+    while f is not None:
+        if os.path.realpath(f.f_code.co_filename) == PIPELINE:
+            frames.append((f.f_code.co_name, f.f_lineno))
+        f = f.f_back
+    frames.reverse()
+    below = [n for name, n in frames if name != "run"]
+    return below[0] if below else None
+
+class _Tee:
+    def __init__(self, stream):
+        self._stream = stream
+    def write(self, text):
+        chunks, line = record["chunks"], _line()
+        if chunks and chunks[-1][0] == line:
+            chunks[-1][1] += text
+        else:
+            chunks.append([line, text])
+        return self._stream.write(text)
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+sys.stdout = _Tee(sys.stdout)
+_seed = os.environ.pop("NB2SVC_VERIFY_SEED", None)
+if _seed is not None:  # as the notebook's seeding first cell does
+    import random
+    random.seed(int(_seed))
+    try:
+        import numpy
+        numpy.random.seed(int(_seed))
+    except ImportError:
+        pass
+if importlib.util.find_spec(PKG + "._runtime") is not None:
+    _rt = importlib.import_module(PKG + "._runtime")
+    if hasattr(_rt, "show_result"):
+        def show_result(value, cell):
+            if value is not None:
+                record["displays"].append([cell, _rt.plain_text(value)])
+        _rt.show_result = show_result
 _p = importlib.import_module(PKG + ".pipeline")
 
 def _wrap(name, f):
     @functools.wraps(f)
     def step(*args, **kwargs):
-        _mark("step:" + name)
+        record["order"].append(name)
         return f(*args, **kwargs)
     return step
 
@@ -355,7 +451,6 @@ for _name in STEPS:
     _f = getattr(_p, _name, None)
     if callable(_f):
         setattr(_p, _name, _wrap(_name, _f))
-_mark("run")
 runpy.run_module(PKG, run_name="__main__", alter_sys=True)
 """
 
@@ -365,22 +460,47 @@ class _PackageRun:
     returncode: int | None  # None: timed out
     stdout: str
     stderr: str
-    segments: dict[str, str]  # MODULE_LEVEL / step function → text
-    order: list[str]  # steps in the order their markers appeared
+    order: list[str]  # steps in the order they were called
     seconds: float
+    chunks: list[tuple[int | None, str]] = field(default_factory=list)  # (pipeline.py line, text)
+    displays: list[tuple[int, str]] = field(default_factory=list)  # (cell, text/plain)
 
 
 def _run_package(
-    out: Path, package: str, steps: list[str], cwd: Path, timeout: float
+    out: Path, package: str, steps: list[str], cwd: Path, timeout: float, seed: int | None = None
 ) -> _PackageRun:
+    """`python -m package` under the harness: stdout by pipeline.py line, displayed values."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         [str(out)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
     )
     env.update(MPLBACKEND="Agg", PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8")
+    env.pop("NB2SVC_SHOW", None)
+    env.pop("NB2SVC_VERIFY_SEED", None)
+    if seed is not None:
+        env["NB2SVC_VERIFY_SEED"] = str(int(seed))
+    record = out / ".nb2svc-verify-record.json"
     start = time.perf_counter()
+    code, raw_out, raw_err = _communicate(
+        [sys.executable, "-c", _HARNESS, package, str(record), *steps], cwd, env, timeout
+    )
+    data = _read_record(record)
+    return _PackageRun(
+        code,
+        raw_out.decode("utf-8", errors="replace"),
+        raw_err.decode("utf-8", errors="replace"),
+        [str(n) for n in data.get("order", [])],
+        time.perf_counter() - start,
+        [(c[0], str(c[1])) for c in data.get("chunks", [])],
+        [(int(d[0]), str(d[1])) for d in data.get("displays", [])],
+    )
+
+
+def _communicate(
+    cmd: list[str], cwd: Path, env: dict[str, str], timeout: float
+) -> tuple[int | None, bytes, bytes]:
     proc = subprocess.Popen(
-        [sys.executable, "-c", _HARNESS, package, *steps],
+        cmd,
         cwd=str(cwd),
         env=env,
         stdin=subprocess.DEVNULL,
@@ -398,24 +518,18 @@ def _run_package(
     finally:
         if proc.poll() is None:  # pragma: no cover - interrupted
             _kill_group(proc)
-    seconds = time.perf_counter() - start
-    stdout = raw_out.decode("utf-8", errors="replace")
-    stderr = raw_err.decode("utf-8", errors="replace")
-    segments: dict[str, str] = {MODULE_LEVEL: ""}
-    order: list[str] = []
-    current = MODULE_LEVEL
-    pos = 0
-    for m in _MARK.finditer(stdout):
-        segments[current] = segments.get(current, "") + stdout[pos : m.start()]
-        pos = m.end()
-        if m.group(1) == "run":
-            current = MODULE_LEVEL
-        else:
-            current = m.group(1)[len("step:") :]
-            order.append(current)
-    segments[current] = segments.get(current, "") + stdout[pos:]
-    clean = _MARK.sub("", stdout)
-    return _PackageRun(code, clean, stderr, segments, order, seconds)
+    return code, raw_out, raw_err
+
+
+def _read_record(path: Path) -> dict[str, Any]:
+    """What the harness recorded ({} when the package was killed before it could write it)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    finally:
+        path.unlink(missing_ok=True)
+    return data if isinstance(data, dict) else {}
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -428,9 +542,7 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 _TRACE_LINE = re.compile(r'File "([^"]+)", line (\d+), in (\S+)')
 
 
-def _cell_of_traceback(
-    stderr: str, out: Path, package: str, manifest: Manifest
-) -> int | None:
+def _cell_of_traceback(stderr: str, out: Path, package: str, manifest: Manifest) -> int | None:
     """The notebook cell whose statement was running when the package failed."""
     pipeline = (out / package / "pipeline.py").resolve()
     frames: list[tuple[int, str]] = []
@@ -457,6 +569,12 @@ def _cell_of_line(manifest: Manifest, line: int) -> int | None:
 
 # -- causes ----------------------------------------------------------------------------
 
+#: code that prints clock readings or durations, which differ on every run
+_CLOCK = re.compile(
+    r"\btime\.(?:time|perf_counter|process_time|monotonic)(?:_ns)?\s*\(|\bdatetime\.(?:now|today)\s*\("
+    r"|\bdate\.today\s*\(|%%?timeit?\b|\btimeit\.|\btqdm\b"
+)
+
 
 def _findings_by_cell(manifest: Manifest) -> dict[int, list[Finding]]:
     """Convert's findings (hidden state, unseeded randomness, conversion limits) by cell: the
@@ -472,7 +590,11 @@ def _findings_by_cell(manifest: Manifest) -> dict[int, list[Finding]]:
 
 
 def _cause(
-    cell: int, manifest: Manifest, by_cell: dict[int, list[Finding]], label: str
+    cell: int,
+    manifest: Manifest,
+    by_cell: dict[int, list[Finding]],
+    label: str,
+    source: str = "",
 ) -> tuple[str, str]:
     findings = by_cell.get(cell, [])
     codes = {f.code: f for f in findings}
@@ -504,9 +626,13 @@ def _cause(
     for code in ("NB104", "NB103"):
         if code in codes:
             return "deleted cell", f"{label}: {codes[code].message}"
-    earlier = [
-        (i, f) for i in sorted(by_cell) if i < cell for f in by_cell[i] if f.code == "NB204"
-    ]
+    clock = _CLOCK.search(source)
+    if clock:
+        return (
+            "timing",
+            f"{label} measures time (`{clock.group(0).strip()}`), which differs on every run",
+        )
+    earlier = [(i, f) for i in sorted(by_cell) if i < cell for f in by_cell[i] if f.code == "NB204"]
     if earlier:
         i, f = earlier[-1]
         return (
@@ -523,29 +649,6 @@ def _cause(
 
 
 # -- comparison ------------------------------------------------------------------------
-
-
-def _first_difference(expected_parts: list[tuple[int, str]], actual: str) -> tuple[int | None, int]:
-    """(cell that printed the first differing line, that line's number) within a segment."""
-    exp_lines: list[str] = []
-    owners: list[int] = []
-    for cell, text in expected_parts:
-        for line in text.splitlines(keepends=True):
-            exp_lines.append(line)
-            owners.append(cell)
-    act_lines = actual.splitlines(keepends=True)
-    k = 0
-    while k < len(exp_lines) and k < len(act_lines) and exp_lines[k] == act_lines[k]:
-        k += 1
-    cells = [c for c, _ in expected_parts]
-    if k < len(exp_lines):
-        return owners[k], k
-    if not cells:
-        return None, k
-    if not owners:  # the notebook printed nothing here; the package did
-        return cells[0], k
-    after = cells.index(owners[-1]) + 1
-    return (cells[after] if after < len(cells) else cells[-1]), k
 
 
 def _label(cell: int | None, counts: dict[int, int | None]) -> str:
@@ -565,11 +668,16 @@ def verify(
     timeout: float = 600,
     workdir: str | os.PathLike[str] | None = None,
     kernel_name: str = "python3",
+    seed: int | None = None,
 ) -> VerifyReport:
-    """Run the notebook (papermill) and its converted package; compare their stdout.
+    """Run the notebook (papermill) and its converted package; compare what they print and
+    display.
 
     `timeout` bounds each notebook cell and the whole package run, in seconds. With
-    `workdir`, the executed notebook and the package are kept there. Raises VerifyError
+    `workdir`, the executed notebook and the package are kept there. With `seed`, both start
+    with `random` and numpy's global generator seeded alike (a scratch copy of the notebook
+    gets a first, ignored cell that seeds; the user's notebook is never changed), so unseeded
+    draws are compared too. Raises VerifyError
     when the notebook cannot be read, is not Python, or the kernel does not exist.
     """
     from .notebook import NotebookError, load_python
@@ -583,33 +691,42 @@ def verify(
     if workdir is not None:
         work = Path(workdir)
         work.mkdir(parents=True, exist_ok=True)
-        return _verify(nb, path, work, timeout, kernel_name, keep=True)
+        return _verify(nb, path, work, timeout, kernel_name, keep=True, seed=seed)
     with tempfile.TemporaryDirectory(prefix="nb2svc-verify-") as tmp:
-        return _verify(nb, path, Path(tmp), timeout, kernel_name, keep=False)
+        return _verify(nb, path, Path(tmp), timeout, kernel_name, keep=False, seed=seed)
 
 
 def _verify(
-    nb: Any, path: Path, work: Path, timeout: float, kernel_name: str, keep: bool
+    nb: Any,
+    path: Path,
+    work: Path,
+    timeout: float,
+    kernel_name: str,
+    keep: bool,
+    seed: int | None = None,
 ) -> VerifyReport:
     """The passes: run the notebook → convert → run the package → normalise → compare →
     explain the first difference (or the failure)."""
-    v = _Run(nb, path, work, timeout, keep, _new_report(path, work, keep))
+    v = _Run(nb, path, work, timeout, keep, _new_report(path, work, keep), seed=seed)
+    v.report.seed = seed
     executed = _notebook_pass(v, kernel_name)
     if executed is None:
         return v.report
     _convert_pass(v)
     _package_pass(v)
     expected = _expected_output(v, executed)
-    module_cells = _compare(v, expected)
+    module_cells = _compare(v, expected, _expected_displays(v, executed))
     if v.run.returncode != 0:
         return _package_failed(v)
-    for seg in [v.report.module_level, *v.report.steps]:
-        if not seg.equal:
-            return _segment_differs(v, seg, expected)
+    if v.report.differences:
+        return _cell_differs(v)
     if not v.report.total_equal:
         return _output_moved(v, expected, module_cells)
     v.report.equal = True
-    v.report.explanation = "the package printed exactly what the notebook printed"
+    shown = f" and displayed the same {_plural(v.report.displays, 'value')}"
+    v.report.explanation = "the package printed exactly what the notebook printed" + (
+        shown if v.report.displays else ""
+    )
     return v.report
 
 
@@ -627,6 +744,8 @@ class _Run:
     manifest: Manifest | None = None  # its manifest, read through the one type
     run: Any = None  # the package run
     by_cell: dict[int, list[Finding]] = field(default_factory=dict)
+    actual: dict[int | None, str] = field(default_factory=dict)  # the package's stdout by cell
+    seed: int | None = None  # both sides start with random / numpy seeded alike
 
     @property
     def counts(self) -> dict[int, int | None]:
@@ -664,7 +783,8 @@ def _notebook_pass(v: _Run, kernel_name: str) -> Any:
     """a. the notebook, in a fresh kernel; None (and the report says why) when it fails."""
     start = time.perf_counter()
     target = v.work / f"{v.path.stem}.executed.ipynb"
-    executed, error = _run_notebook(v.path, target, kernel_name, v.timeout)
+    source = _seeded_copy(v.path, v.work, v.seed) if v.seed is not None else v.path
+    executed, error = _run_notebook(source, target, kernel_name, v.timeout, cwd=v.path.parent)
     v.report.timings["notebook_s"] = round(time.perf_counter() - start, 3)
     if error is None:
         if not v.keep:
@@ -710,7 +830,7 @@ def _convert_pass(v: _Run) -> None:
 def _package_pass(v: _Run) -> None:
     """c. the package, in a fresh process."""
     functions = [s["function"] for s in v.steps]
-    v.run = _run_package(v.out, v.result.package, functions, v.path.parent, v.timeout)
+    v.run = _run_package(v.out, v.result.package, functions, v.path.parent, v.timeout, v.seed)
     v.report.timings["package_s"] = round(v.run.seconds, 3)
     if v.keep:
         (v.work / "package.stdout.txt").write_text(v.run.stdout, encoding="utf-8")
@@ -736,17 +856,31 @@ def _expected_output(v: _Run, executed: Any) -> dict[int, str]:
     return expected
 
 
-def _compare(v: _Run, expected_by_cell: dict[int, str]) -> list[int]:
-    """e. compare per step (and module level) and in total; returns the module-level cells."""
+def _expected_displays(v: _Run, executed: Any) -> dict[int, str]:
+    """d'. the notebook's displayed value per cell: its `execute_result` text/plain."""
+    matched = _match_cells(v.nb, executed)
+    out: dict[int, str] = {}
+    for c in v.nb.code_cells:
+        for o in (matched.get(c.index) or {}).get("outputs") or []:
+            if o.get("output_type") == "execute_result":
+                text = (o.get("data") or {}).get("text/plain", "")
+                out[c.index] = display_text("".join(text) if isinstance(text, list) else text)
+    return out
+
+
+def _compare(v: _Run, expected_by_cell: dict[int, str], displays: dict[int, str]) -> list[int]:
+    """e. compare cell by cell (stdout and displayed values), per step and in total; returns
+    the module-level cells."""
     in_steps = {i for s in v.steps for i in s.get("cells", [])}
     module_cells = [c.index for c in v.nb.code_cells if c.index not in in_steps]
+    v.actual = actual = _actual_by_cell(v)
 
-    def segment(function: str, cells: list[int], ran: bool) -> StepResult:
+    def segment(function: str, cells: list[int], ran: bool, extra: str = "") -> StepResult:
         expected = "".join(expected_by_cell.get(i, "") for i in cells)
-        actual = _newlines(v.run.segments.get(function, ""))
-        return StepResult(function, cells, expected == actual, expected, actual, ran)
+        text = extra + "".join(actual.get(i, "") for i in cells)
+        return StepResult(function, cells, expected == text, expected, text, ran)
 
-    v.report.module_level = segment(MODULE_LEVEL, module_cells, True)
+    v.report.module_level = segment(MODULE_LEVEL, module_cells, True, actual.get(None, ""))
     v.report.steps = [
         segment(s["function"], list(s.get("cells", [])), s["function"] in v.run.order)
         for s in v.steps
@@ -754,7 +888,50 @@ def _compare(v: _Run, expected_by_cell: dict[int, str]) -> list[int]:
     total_expected = "".join(expected_by_cell[c.index] for c in v.nb.code_cells)
     v.report.total_equal = total_expected == _newlines(v.run.stdout)
     v.report.lines = len(total_expected.splitlines())
+    shown = {cell: display_text(text) for cell, text in v.run.displays}
+    v.report.displays = len(displays)
+    v.report.differences = _differences(v, expected_by_cell, displays, shown)
+    v.report.stdout_equal = not any(d["mode"] == "stdout" for d in v.report.differences)
+    v.report.displays_equal = not any(d["mode"] == "display" for d in v.report.differences)
     return module_cells
+
+
+def _actual_by_cell(v: _Run) -> dict[int | None, str]:
+    """The package's stdout by notebook cell: each write's pipeline.py line (the statement of
+    the running step, or module-level code) through the manifest's line map. None: output no
+    cell's code wrote (an import's chatter)."""
+    out: dict[int | None, str] = {}
+    for line, text in v.run.chunks:
+        cell = _cell_of_line(v.manifest, line) if line is not None else None
+        out[cell] = out.get(cell, "") + text
+    return {cell: _newlines(text) for cell, text in out.items()}
+
+
+def _differences(
+    v: _Run, expected: dict[int, str], displays: dict[int, str], shown: dict[int, str]
+) -> list[dict[str, Any]]:
+    """The first differing cell of each mode (stdout, display), in notebook order."""
+    found: dict[str, dict[str, Any]] = {}
+    stray = v.actual.get(None, "")
+    if stray:  # printed while importing, by no cell's code
+        found["stdout"] = {"mode": "stdout", "cell": None, "expected": "", "actual": stray}
+    for c in v.nb.code_cells:
+        i = c.index
+        if "stdout" not in found and expected.get(i, "") != v.actual.get(i, ""):
+            found["stdout"] = {
+                "mode": "stdout",
+                "cell": i,
+                "expected": expected.get(i, ""),
+                "actual": v.actual.get(i, ""),
+            }
+        if "display" not in found and displays.get(i) != shown.get(i):
+            found["display"] = {
+                "mode": "display",
+                "cell": i,
+                "expected": displays.get(i, ""),
+                "actual": shown.get(i, ""),
+            }
+    return [found[m] for m in ("stdout", "display") if m in found]
 
 
 def _package_failed(v: _Run) -> VerifyReport:
@@ -794,26 +971,40 @@ def _is_conversion(f: Finding) -> bool:
     return f.code == "convert" or f.kind == "generated-code"
 
 
-def _segment_differs(v: _Run, seg: StepResult, expected_by_cell: dict[int, str]) -> VerifyReport:
-    """The first step (or module level) whose output differs: its first differing cell."""
+def _cell_differs(v: _Run) -> VerifyReport:
+    """The first cell whose output (stdout or displayed value) differs, and why; each mode's
+    first difference gets its own cause in `differences`."""
+    for d in v.report.differences:
+        d["cause"], d["explanation"] = _explain(v, d)
+    first = min(v.report.differences, key=lambda d: (d["cell"] or 0, d["mode"] != "stdout"))
     report = v.report
-    parts = [(i, expected_by_cell.get(i, "")) for i in seg.cells]
-    cell, _ = _first_difference(parts, seg.actual)
-    report.first_step = seg.function if seg.function != MODULE_LEVEL else None
-    v.at(cell)
-    report.expected, report.actual = seg.expected, seg.actual
-    label = _label(cell, v.counts)
-    if not seg.ran:
-        report.cause = "unknown"
-        report.explanation = f"the package never called `{seg.function}()` ({label})"
-    elif cell is None:
-        report.cause, report.explanation = (
-            "unknown",
-            "the package printed output at module level that no notebook cell printed",
-        )
-    else:
-        report.cause, report.explanation = _cause(cell, v.manifest, v.by_cell, label)
+    v.at(first["cell"])
+    step = next((s for s in v.steps if first["cell"] in s.get("cells", [])), None)
+    report.first_step = step["function"] if step else None
+    report.expected, report.actual = first["expected"], first["actual"]
+    report.cause, report.explanation = first["cause"], first["explanation"]
+    report.first_mode = first["mode"]
     return report
+
+
+def _explain(v: _Run, d: dict[str, Any]) -> tuple[str, str]:
+    cell = d["cell"]
+    if cell is None:
+        return "unknown", "the package printed output at module level that no notebook cell printed"
+    label = _label(cell, v.counts)
+    step = next((s for s in v.steps if cell in s.get("cells", [])), None)
+    if step is not None and step["function"] not in v.run.order:
+        return "unknown", f"the package never called `{step['function']}()` ({label})"
+    source = next((c.source for c in v.nb.code_cells if c.index == cell), "")
+    cause, why = _cause(cell, v.manifest, v.by_cell, label, source)
+    if d["mode"] == "display":
+        if not d["actual"]:
+            why = "displayed value: the package displays nothing; " + why
+        elif not d["expected"]:
+            why = "displayed value: the notebook displays nothing; " + why
+        else:
+            why = "displayed value: the package displays another one; " + why
+    return cause, why
 
 
 def _output_moved(
@@ -859,9 +1050,10 @@ def report_text(report: VerifyReport) -> str:
     """A short human report: equal / different, the cause, a small diff, timings."""
     out: list[str] = []
     if report.equal:
+        shown = f", {_plural(report.displays, 'displayed value')}" if report.displays else ""
         out.append(
             "equal: the package printed exactly what the notebook printed "
-            f"({_plural(len(report.steps), 'step')}, {_plural(report.lines, 'line')})"
+            f"({_plural(len(report.steps), 'step')}, {_plural(report.lines, 'line')}{shown})"
         )
     else:
         if report.first_cell is not None:
@@ -874,7 +1066,15 @@ def report_text(report: VerifyReport) -> str:
             out += ["  " + ln for ln in report.stderr_tail.splitlines()]
         elif report.cause != "notebook error" and (report.expected or report.actual):
             name = f"{report.first_step}()" if report.first_step else MODULE_LEVEL
+            if report.first_mode == "display":
+                name = f"cell {report.first_cell} Out"
             out += _diff(report.expected, report.actual, name)
+        out += [
+            f"also: the first {'displayed value' if d['mode'] == 'display' else 'stdout'} "
+            f"difference is at cell {d['cell']} — {d.get('cause')}: {d.get('explanation')}"
+            for d in report.differences
+            if d["mode"] != report.first_mode and "cause" in d
+        ]
     if report.normalized:
         parts = [
             f"cell {n['cell']} ({', '.join(n['magics'])}: {_plural(len(n['removed']), 'line')})"

@@ -25,58 +25,70 @@ SECRETS = {
 }
 
 
-def _code_lines(s: dict[str, str]) -> list[str]:
-    return [
-        f'aws_access_key_id = "{s["aws_key_id"]}"',
-        f'aws_secret_access_key = "{s["aws_secret"]}"',
-        f'gh_token = "{s["github"]}"',
-        f'password = "{s["password"]}"',
-        f'DB_URL = "postgresql://admin:{s["url_password"]}@db.internal:5432/prod"',
-        f'os.system("curl -u admin:{s["curl_password"]} https://api.internal/x")',
-        f'headers = {{"Authorization": "Bearer {s["bearer"]}"}}',
-        f'PEM = "-----BEGIN RSA PRIVATE KEY-----\\n{s["private_key"]}\\n-----END RSA PRIVATE KEY-----"',
-    ]
+# How each place writes each secret: (code, text, shell line, %env line); None: not planted
+# there. Rows are in the order the lines appear.
+PLANTS = {
+    "aws_key_id": (
+        'aws_access_key_id = "{aws_key_id}"',
+        "key id {aws_key_id}",
+        "!aws configure set aws_access_key_id {aws_key_id}",
+        "%env AWS_ACCESS_KEY_ID={aws_key_id}",
+    ),
+    "aws_secret": (
+        'aws_secret_access_key = "{aws_secret}"',
+        "aws_secret_access_key={aws_secret}",
+        "!export AWS_SECRET_ACCESS_KEY={aws_secret}",
+        "%env AWS_SECRET_ACCESS_KEY={aws_secret}",
+    ),
+    "github": (
+        'gh_token = "{github}"',
+        "token {github}",
+        "!git clone https://x:{github}@github.com/o/r.git",
+        "%env GITHUB_TOKEN={github}",
+    ),
+    "password": (
+        'password = "{password}"',
+        "password={password}",
+        "!mysql --password {password} -h db",
+        "%env DB_PASSWORD={password}",
+    ),
+    "url_password": (
+        'DB_URL = "postgresql://admin:{url_password}@db.internal:5432/prod"',
+        "postgresql://admin:{url_password}@db.internal/prod",
+        "!psql postgresql://admin:{url_password}@db.internal/prod -c 'select 1'",
+        "%env DATABASE_URL=postgresql://admin:{url_password}@db/prod",
+    ),
+    "curl_password": (
+        'os.system("curl -u admin:{curl_password} https://api.internal/x")',
+        "curl -u admin:{curl_password} https://api.internal",
+        "!curl -u admin:{curl_password} https://api.internal",
+        None,
+    ),
+    "bearer": (
+        'headers = {{"Authorization": "Bearer {bearer}"}}',
+        "Authorization: Bearer {bearer}",
+        '!curl -H "Authorization: Bearer {bearer}" https://api.internal',
+        "%env AUTH_HEADER=Authorization: Bearer {bearer}",
+    ),
+    "private_key": (
+        'PEM = "-----BEGIN RSA PRIVATE KEY-----\\n{private_key}\\n-----END RSA PRIVATE KEY-----"',
+        "-----BEGIN RSA PRIVATE KEY-----\n{private_key}\n-----END RSA PRIVATE KEY-----",
+        None,
+        None,
+    ),
+}
+CODE, TEXT, SHELL, ENV = range(4)
 
 
-def _text_lines(s: dict[str, str]) -> list[str]:
-    return [
-        f"key id {s['aws_key_id']}",
-        f"aws_secret_access_key={s['aws_secret']}",
-        f"token {s['github']}",
-        f"password={s['password']}",
-        f"postgresql://admin:{s['url_password']}@db.internal/prod",
-        f"curl -u admin:{s['curl_password']} https://api.internal",
-        f"Authorization: Bearer {s['bearer']}",
-        f"-----BEGIN RSA PRIVATE KEY-----\n{s['private_key']}\n-----END RSA PRIVATE KEY-----",
-    ]
-
-
-def _shell_lines(s: dict[str, str]) -> list[str]:
-    return [
-        f"!aws configure set aws_access_key_id {s['aws_key_id']}",
-        f"!export AWS_SECRET_ACCESS_KEY={s['aws_secret']}",
-        f"!git clone https://x:{s['github']}@github.com/o/r.git",
-        f"!mysql --password {s['password']} -h db",
-        f"!psql postgresql://admin:{s['url_password']}@db.internal/prod -c 'select 1'",
-        f"!curl -u admin:{s['curl_password']} https://api.internal",
-        f'!curl -H "Authorization: Bearer {s["bearer"]}" https://api.internal',
-    ]
-
-
-def _env_lines(s: dict[str, str]) -> list[str]:
-    return [
-        f"%env AWS_ACCESS_KEY_ID={s['aws_key_id']}",
-        f"%env AWS_SECRET_ACCESS_KEY={s['aws_secret']}",
-        f"%env GITHUB_TOKEN={s['github']}",
-        f"%env DB_PASSWORD={s['password']}",
-        f"%env DATABASE_URL=postgresql://admin:{s['url_password']}@db/prod",
-        f"%env AUTH_HEADER=Authorization: Bearer {s['bearer']}",
-    ]
+def _lines(place: int, s: dict[str, str]) -> list[str]:
+    """The lines of one place (CODE, TEXT, SHELL, ENV) with the secrets `s` planted."""
+    rows = (templates[place] for templates in PLANTS.values())
+    return [template.format(**s) for template in rows if template is not None]
 
 
 def secret_cells(s: dict[str, str] = SECRETS) -> tuple[list[Any], dict[str, int]]:
     """The cells, and how many secrets each place holds."""
-    text = _text_lines(s)
+    text = _lines(TEXT, s)
     traceback = {
         "output_type": "error",
         "ename": "ConnectionError",
@@ -90,15 +102,15 @@ def secret_cells(s: dict[str, str] = SECRETS) -> tuple[list[Any], dict[str, int]
         "metadata": {},
         "data": {"text/plain": repr("\n".join(text))},
     }
-    params = [c for c in _code_lines(s) if "os.system" not in c]
+    params = [c for c in _lines(CODE, s) if "os.system" not in c]
     places = {
         "parameters cell": params,
         "markdown heading": [f"# Churn {t.splitlines()[0]}" for t in text[:7]],
         "markdown text": text,
-        "code": _code_lines(s),
+        "code": _lines(CODE, s),
         "outputs (stream, result, error)": text,
-        "shell lines": _shell_lines(s),
-        "%env": _env_lines(s),
+        "shell lines": _lines(SHELL, s),
+        "%env": _lines(ENV, s),
         "%%writefile": text,
         "pip index": [s["pip_token"]],
     }
@@ -106,10 +118,10 @@ def secret_cells(s: dict[str, str] = SECRETS) -> tuple[list[Any], dict[str, int]
         code("import os\n" + "\n".join(params), 1, metadata={"tags": ["parameters"]}),
         md(places["markdown heading"][0] + "\n\n" + "\n\n".join(text)),
         *[md(h) for h in places["markdown heading"][1:]],
-        code("\n".join(_code_lines(s)) + "\nprint(len(password))", 2, [stream, result]),
+        code("\n".join(_lines(CODE, s)) + "\nprint(len(password))", 2, [stream, result]),
         code("conn = connect(DB_URL)", 3, [traceback]),
-        code("\n".join(_shell_lines(s)), 4),
-        code("\n".join(_env_lines(s)), 5),
+        code("\n".join(_lines(SHELL, s)), 4),
+        code("\n".join(_lines(ENV, s)), 5),
         code("%%writefile settings.cfg\n" + "\n".join(text) + "\n", 6),
         code(
             f"!pip install --index-url https://user:{s['pip_token']}@pypi.internal/simple "

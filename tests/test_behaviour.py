@@ -227,3 +227,65 @@ def test_a_late_failing_import_fails_in_its_step_not_at_import(tmp_path):
     proc = _run(tmp_path, result.package)
     assert proc.stdout.split("\n")[:2] == ["1", "Name [1, 2, 1, 2]"]
     assert proc.returncode != 0 and "not_a_module_nb2svc_late" in proc.stderr
+
+
+# -- other ways a step could end with a name unbound or fail to compile ------------------
+
+
+def test_rebinding_a_hoisted_import_is_global_and_annotated_globals_compile(tmp_path):
+    nb = notebook(
+        "import uuid",
+        md("# Use"),
+        "flag = True\nif flag:\n    print(type(uuid).__name__)\nelse:\n    uuid = uuid.uuid4()",
+        "if flag:\n    tag: str = 'a'",
+        md("# Later"),
+        "print(tag if flag else '')",
+    )
+    result, pipeline = _convert(tmp_path, nb)
+    compile(pipeline, "pipeline.py", "exec")
+    use = next(s for s in result.manifest.steps if s["function"].startswith("use"))
+    assert {"uuid", "tag"} <= set(use["globals"])
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_top_level_await_runs_on_one_loop(tmp_path):
+    nb = notebook(
+        "import asyncio\nasync def twice(x):\n    await asyncio.sleep(0)\n    return 2 * x",
+        "y = await twice(2)\nprint(y, [await twice(i) for i in range(2)])",
+    )
+    result, pipeline = _convert(tmp_path, nb)
+    assert "run_await(twice(2))" in pipeline
+    proc = _run(tmp_path, result.package)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "4 [0, 2]"
+
+
+def test_annotations_are_read_when_the_function_is_defined(tmp_path):
+    nb = notebook(
+        md("# Types"),
+        "Frame = list",
+        md("# Helpers"),
+        "def first(rows: Frame) -> Frame:\n    return rows[:1]",
+        "print(first([1, 2]))",
+    )
+    flow = dataflow.analyze(load_python(nb))
+    assert "Frame" in {u.name for u in flow.expanded[flow.cells[1].cell.index]}
+    result, pipeline = _convert(tmp_path, nb)
+    head = pipeline.split("\ndef run(", 1)[0]
+    assert "\ndef first(" not in head.split("\ndef types", 1)[0]  # not hoisted above `Frame`
+    ruff = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "F821,F823", "-"],
+        input=pipeline,
+        capture_output=True,
+        text=True,
+    )
+    assert ruff.returncode == 0, ruff.stdout
+
+
+def test_an_interpolated_secret_name_is_not_redacted_into_broken_code():
+    from notebook2service.redact import redact
+
+    line = '    env = {"NGC_API_KEY": f"{NGC_API_KEY}", "PORT": "8000"}'
+    assert redact(line) == line
+    assert "sk-live" not in redact('NGC_API_KEY = "sk-live-4f9a8b7c6d5e4f3a2b1c"')

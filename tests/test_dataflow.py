@@ -196,3 +196,16 @@ def test_positions_map_back_through_magics():
     f = flow_of("for i in range(2):\n    %time y = undefined_name")
     use = [u for u in f.uses if u.name == "undefined_name"][0]
     assert (use.line, use.col) == (2, len("    %time y = "))
+
+
+def test_nested_comprehension_sees_the_outer_targets():
+    f = flow_of("table = {c: [str(c) + str(i) for i in ind] for c in cols}")
+    assert names(f.uses) == ["cols", "ind"]
+    nb = from_dict(
+        notebook(
+            "def make_df(cols, ind):\n    return {c: [str(c) + str(i) for i in ind] for c in cols}",
+            "make_df('AB', [1, 2])",
+        )
+    )
+    fn = analyze(nb).functions["make_df"][0]
+    assert "c" not in fn.free

@@ -226,6 +226,18 @@ def test_a_pipeline_is_never_called_not_a_pipeline(tmp_path):
         assert note["name"] == "pipeline-features" and note["args"]["model"] == "pipe"
 
 
+def test_a_search_around_a_pipeline_is_a_pipeline_and_a_scaler_is_not_the_model(tmp_path):
+    [note] = feature_notes(
+        tmp_path,
+        "from sklearn.model_selection import GridSearchCV\nX = df[['a', 'b']]\ny = df['y']",
+        "pipe = make_pipeline(StandardScaler(), KNeighborsClassifier())\n"
+        "gs = GridSearchCV(pipe, {'kneighborsclassifier__n_neighbors': [1, 2]}, cv=2)\n"
+        "gs.fit(X, y)",
+        "mms = MinMaxScaler().fit(X)\nscaled = mms.transform(X)",  # fitted last, not a model
+    )
+    assert note["name"] == "pipeline-features" and note["args"]["model"] == "gs"
+
+
 # -- 4. NB107 on a fresh call result; NB203 on a literal that continues a path -----------
 def test_a_method_call_on_a_fresh_call_result_mutates_nothing_named(tmp_path):
     src = write(
@@ -260,3 +272,19 @@ def test_absolute_path_only_where_the_literal_starts_the_path(tmp_path):
         d.line for d in check_notebook(load(str(src)), lambda c: True) if d.code == "NB203"
     )
     assert lines == [4, 5, 6]
+
+
+def test_the_lint_cache_sees_a_change_of_the_star_imported_module(tmp_path):
+    from notebook2service.linter.runner import lint_file
+
+    (tmp_path / "preamble.py").write_text("A = 1\n")
+    src = write(tmp_path / "c.ipynb", notebook("from preamble import *", "print(A, B)"))
+    cache = tmp_path / ".cache"
+
+    def undefined() -> list[str]:
+        result = lint_file(str(src), cache=cache)
+        return [d.message for d in result.diagnostics if d.code == "NB104"]
+
+    assert len(undefined()) == 1 and "`B`" in undefined()[0]
+    (tmp_path / "preamble.py").write_text("A = 1\nB = 2\n")
+    assert undefined() == []

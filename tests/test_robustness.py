@@ -716,7 +716,7 @@ def test_nbformat_v3_notebook_is_linted(tmp_path, capsys):
     undefined = [d for d in lint(nb) if d.code == "NB104"]
     assert len(undefined) == 1
     d = undefined[0]
-    assert (d.cell.index, d.line, d.column) == (2, 2, 7) and "undefined_thing" in d.message
+    assert (d.cell.index, d.line, d.column) == (2, 2, 7) and d.args["name"] == "undefined_thing"
     path = write(tmp_path / "legacy.ipynb", V3_TEXT)
     rc, out, err = run_cli(capsys, path)
     assert rc == 1 and "NB104" in out and "undefined_thing" in out and err == ""

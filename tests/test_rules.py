@@ -62,6 +62,7 @@ def test_helper_using_a_later_import_is_fine_when_called_after():
 def test_helper_called_before_the_import_it_needs():
     nb = notebook("def plot():\n    plt.plot([1])\nplot()", "import matplotlib.pyplot as plt")
     (d,) = only(nb, "NB103")
+    assert (d.args["name"], d.args["via"], d.args["later"]) == ("plt", "plot", 2)
     assert "`plt` (read by `plot()`)" in d.message
 
 
@@ -70,6 +71,7 @@ def test_nb104_undefined_with_gap_names_missing_count():
     found = only(nb, "NB104")
     assert {d.args["name"] for d in found} == {"xs", "threshold"}
     assert all(d.severity == "error" for d in found)
+    assert all(d.args["missing"] == [2, 3] for d in found)
     assert "In[2], In[3] are missing" in found[0].message
 
 
@@ -80,6 +82,7 @@ def test_nb104_without_counts():
 
 def test_nb104_deleted_name():
     (d,) = only(notebook("x = 1", "del x", "print(x)"), "NB104")
+    assert d.args["name"] == "x" and d.args["deleted_in"] == 2 and d.related == (2,)
     assert "deleted in cell 2" in d.message
 
 
@@ -109,6 +112,8 @@ def test_nb106_replay_divergence():
     nb = notebook(("import math", 1), ("x = 1", 1), ("y = x + 1", 3), ("x = 100", 2))
     found = only(nb, "NB106")
     assert len(found) == 1 and found[0].cell.index == 3
+    args = found[0].args
+    assert (args["name"], args["saved"]["index"], args["topdown"]["index"]) == ("x", 4, 2)
     assert "cell 4 (In[2])" in found[0].message and "cell 2 (In[1])" in found[0].message
 
 
@@ -119,7 +124,8 @@ def test_nb106_none_when_saved_order_is_top_down():
 def test_nb107_later_cell_mutates_what_an_earlier_cell_read():
     nb = notebook("items = []", "n = len(items)", "items.append(1)")
     (d,) = only(nb, "NB107")
-    assert d.cell.index == 3 and "after cell 2 read it" in d.message and d.severity == "warning"
+    assert d.cell.index == 3 and d.args["readers"] == [2] and d.severity == "warning"
+    assert "after cell 2 read it" in d.message
 
 
 def test_nb107_display_only_readers_are_info():

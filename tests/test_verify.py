@@ -180,3 +180,67 @@ def test_normalize_removes_only_the_named_chatter() -> None:
     note = "Note: you may need to restart the kernel to use updated packages.\n"
     assert normalize(note, ["pip"])[0] == ""
     assert normalize(note, ["time"])[0] == note
+
+
+def test_the_cell_that_printed_differently_is_named_not_the_next_one(tmp_path: Path) -> None:
+    # cell 3 prints only in the package (`__name__` is the module's name there); cell 4 prints
+    # the same on both sides. The package's stdout is attributed to cells through the line map,
+    # so the difference is cell 3's, not cell 4's (whose line comes first in the notebook).
+    path = write(
+        tmp_path / "where.ipynb",
+        notebook(
+            md("# Where"),
+            "print('one')",
+            "if __name__ != '__main__':\n    print('imported')",
+            "print('four')",
+        ),
+    )
+    report = verify(path, timeout=TIMEOUT)
+    assert not report.equal and report.stdout_equal is False
+    assert report.first_cell == 3 and report.first_mode == "stdout"
+    assert report.expected == "" and report.actual == "imported\n"
+    assert report.steps and all(s.ran for s in report.steps)
+
+
+def test_displayed_values_are_compared(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "shown.ipynb",
+        notebook(
+            md("# Shown"),
+            "import random\nx = sorted([3, 1, 2])\nx",
+            "object()",  # `<object object at 0x...>`: the address is normalized
+            "len(x);",
+            "print('same')\nrandom.random()",
+        ),
+    )
+    report = verify(path, timeout=TIMEOUT)
+    assert report.stdout_equal is True
+    assert report.displays_equal is False and report.displays == 3
+    assert report.first_cell == 5 and report.first_mode == "display"
+    assert report.cause == "randomness without a seed"
+    assert report.expected != report.actual and report.actual.startswith("0.")
+    assert report_text(report).startswith("different: cell 5 — randomness without a seed: ")
+
+
+def test_equal_displays_are_counted(tmp_path: Path) -> None:
+    path = write(tmp_path / "same.ipynb", notebook("x = {'b': 1, 'a': [1, 2]}\nx", "print(len(x))"))
+    report = verify(path, timeout=TIMEOUT)
+    assert report.equal, report_text(report)
+    assert report.displays == 1 and report.displays_equal and report.stdout_equal
+    assert "1 displayed value)" in report_text(report)
+
+
+def test_seed_makes_unseeded_draws_comparable(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "draws.ipynb",
+        notebook(
+            "import random\nimport numpy as np",
+            "print(random.random())\nnp.random.rand(2)",
+            "np.random.randint(0, 100, 3)",
+        ),
+    )
+    before = path.read_bytes()
+    report = verify(path, timeout=TIMEOUT, seed=0)
+    assert report.equal, report_text(report)
+    assert report.seed == 0 and report.displays == 2 and report.lines == 1
+    assert path.read_bytes() == before  # the seeding cell went into a scratch copy

@@ -67,8 +67,16 @@ def _rootfs_image(engine: str, release: str, cache: Path) -> str:
         with tempfile.TemporaryDirectory(dir=cache) as tmp:
             rootfs = Path(tmp) / "rootfs"
             include = "python3,python3-venv,python3-pip,ca-certificates"
-            _run(["debootstrap", "--variant=minbase", f"--include={include}", release,
-                  str(rootfs), MIRROR])
+            _run(
+                [
+                    "debootstrap",
+                    "--variant=minbase",
+                    f"--include={include}",
+                    release,
+                    str(rootfs),
+                    MIRROR,
+                ]
+            )
             partial = tarball.with_suffix(".partial")
             _run(["tar", "-C", str(rootfs), "-cf", str(partial), "."])
             os.replace(partial, tarball)

@@ -63,8 +63,12 @@ def find_engine(preferred: str | None = None) -> str:
 
 def _pip_config_values() -> list[str]:
     try:
-        out = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True,
-                             text=True, timeout=60).stdout
+        out = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "list"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return []
     values = []
@@ -78,7 +82,7 @@ def host_pip_mounts() -> list[str]:
     """``-v SRC:DST:ro`` arguments that give the build the host's pip configuration."""
     paths: list[str] = [p for p in PIP_CONFIG_FILES if Path(p).exists()]
     for value in _pip_config_values():
-        path = value[len("file://"):] if value.startswith("file://") else value
+        path = value[len("file://") :] if value.startswith("file://") else value
         if path.rstrip("/").endswith("/simple"):  # a local index links to files beside it
             path = str(Path(path).parent)
         if path.startswith("/") and Path(path).exists():
@@ -118,16 +122,28 @@ def _tag_of(out: Path) -> str:
 
 def _image_size(engine: str, tag: str) -> int | None:
     try:
-        proc = subprocess.run([engine, "image", "inspect", tag, "--format", "{{.Size}}"],
-                              capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [engine, "image", "inspect", tag, "--format", "{{.Size}}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         return int(proc.stdout.strip()) if proc.returncode == 0 else None
     except (OSError, ValueError, subprocess.TimeoutExpired):
         return None
 
 
-def build_image(out: str | Path, *, tag: str | None = None, engine: str | None = None,
-                base: str | None = None, local_base: bool = False, host_pip: bool = False,
-                timeout: int = 3600, log=None) -> BuildResult:
+def build_image(
+    out: str | Path,
+    *,
+    tag: str | None = None,
+    engine: str | None = None,
+    base: str | None = None,
+    local_base: bool = False,
+    host_pip: bool = False,
+    timeout: int = 3600,
+    log=None,
+) -> BuildResult:
     """Build the image of the package in ``out``; BuildError with a one-line reason on failure."""
     out = Path(out)
     if not (out / "Dockerfile").is_file():
@@ -152,8 +168,14 @@ def build_image(out: str | Path, *, tag: str | None = None, engine: str | None =
     cmd.append(str(out))
     start = time.monotonic()
     try:
-        proc = subprocess.run(cmd, stdout=log or subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, timeout=timeout, env=dict(os.environ))
+        proc = subprocess.run(
+            cmd,
+            stdout=log or subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+            env=dict(os.environ),
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise BuildError(f"{Path(path).name} build: {exc}") from None
     seconds = time.monotonic() - start

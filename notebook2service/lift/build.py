@@ -13,7 +13,7 @@ import libcst as cst
 from ..dataflow import BUILTINS
 from ..ipython import complexity_error
 from .plan import Plan, Step
-from .scoped import SCOPE_FUNCTION
+from .scoped import SCOPE_FUNCTION, top_level_awaits
 
 
 @dataclass
@@ -29,6 +29,7 @@ class CellParts:
     raw: str = ""
     ordered: list[cst.BaseStatement] = field(default_factory=list)  # every statement, in order
     main_checks: int = 0  # `__name__ == "__main__"` tests made `True`
+    awaits: int = 0  # top-level `await`s made `run_await(...)`
 
 
 class _Names(cst.CSTVisitor):
@@ -53,9 +54,14 @@ def _definition_time_names(node: cst.BaseCompoundStatement) -> tuple[set[str], s
     decorators = _names_in([d.decorator for d in node.decorators])  # type: ignore[attr-defined]
     if isinstance(node, cst.FunctionDef):
         params = node.params
-        for p in (*params.posonly_params, *params.params, *params.kwonly_params):
+        star = [a for a in (params.star_arg, params.star_kwarg) if isinstance(a, cst.Param)]
+        for p in (*params.posonly_params, *params.params, *params.kwonly_params, *star):
             if p.default is not None:
                 parts.append(p.default)
+            if p.annotation is not None:  # evaluated when the function is defined
+                parts.append(p.annotation)
+        if node.returns is not None:
+            parts.append(node.returns)
     elif isinstance(node, cst.ClassDef):
         parts += [a.value for a in node.bases] + [a.value for a in node.keywords]
         body = node.body.body if isinstance(node.body, cst.IndentedBlock) else []
@@ -149,6 +155,8 @@ def split_cell(index: int, label: str, source: str) -> CellParts:
     except (RecursionError, MemoryError):
         parts.error = "too deeply nested to parse"
         return parts
+    if "await" in source:
+        module, parts.awaits = top_level_awaits(module)
     if "__main__" in source:
         main_check = NotebookMain()
         module = module.visit(main_check)
@@ -235,6 +243,38 @@ def _docstring(text: str) -> str:
     return '"""' + body + '"""'
 
 
+class _GlobalAnnotations(cst.CSTTransformer):
+    """`x: T = v` where the step declares `global x` is a SyntaxError: it becomes `x = v`
+    (an annotation alone, `x: T`, binds nothing and becomes `pass`)."""
+
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False  # a nested function's names are its own
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def leave_AnnAssign(
+        self, original: cst.AnnAssign, updated: cst.AnnAssign
+    ) -> cst.BaseSmallStatement:
+        if not (isinstance(updated.target, cst.Name) and updated.target.value in self.names):
+            return updated
+        if updated.value is None:
+            return cst.Pass()
+        return cst.Assign([cst.AssignTarget(updated.target)], updated.value)
+
+
+def without_global_annotations(
+    body: list[cst.BaseStatement], names: list[str]
+) -> list[cst.BaseStatement]:
+    if not names:
+        return body
+    fix = _GlobalAnnotations(set(names))
+    return [stmt.visit(fix) for stmt in body]  # type: ignore[misc]
+
+
 def end_of_cell(step: str, cell: CellParts) -> cst.SimpleStatementLine:
     """`end_cell("step", N)`: the inline backend's end of a cell (figures shown, closed)."""
     call = cst.Call(
@@ -289,7 +329,7 @@ def step_function(
     return cst.FunctionDef(
         name=cst.Name(step.name),
         params=params,
-        body=cst.IndentedBlock(head + body + tail),
+        body=cst.IndentedBlock(head + without_global_annotations(body, step.global_names) + tail),
     )
 
 

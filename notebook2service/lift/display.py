@@ -27,16 +27,20 @@ _NONE_METHODS = frozenset({"show", "close", "clf", "cla", "savefig"})
 _DISPLAYING = re.compile(r"^%%?time\b(?!it)")
 
 
-def _returns_none(expr: cst.BaseExpression) -> bool:
+def _returns_none(expr: cst.BaseExpression, defined: set[str]) -> bool:
+    """A call known to return None: `print(...)`, `plt.show()`, code convert wrote; not when
+    the notebook defines the name itself (a `display` class shows its instances)."""
     if not isinstance(expr, cst.Call):
         return False
     func = expr.func
-    if isinstance(func, cst.Name):
-        return func.value in _NONE_CALLS
+    if isinstance(func, cst.Name):  # _nb2svc_*: code convert wrote for IPython syntax
+        if func.value in defined:
+            return False
+        return func.value in _NONE_CALLS or func.value.startswith("_nb2svc")
     return isinstance(func, cst.Attribute) and func.attr.value in _NONE_METHODS
 
 
-def _last_expression(parts: CellParts) -> cst.SimpleStatementLine | None:
+def _last_expression(parts: CellParts, defined: set[str]) -> cst.SimpleStatementLine | None:
     """The cell's last statement when IPython would display it: an expression statement, in the
     step body, not ended by `;`."""
     if not parts.ordered or parts.error is not None:
@@ -48,7 +52,7 @@ def _last_expression(parts: CellParts) -> cst.SimpleStatementLine | None:
     if not isinstance(small, cst.Expr) or not isinstance(small.semicolon, cst.MaybeSentinel):
         return None
     value = small.value
-    if _returns_none(value) or (isinstance(value, cst.Name) and value.value == "None"):
+    if _returns_none(value, defined) or (isinstance(value, cst.Name) and value.value == "None"):
         return None
     return last
 
@@ -92,9 +96,10 @@ def _wrapped(stmt: cst.SimpleStatementLine, cell: int) -> cst.SimpleStatementLin
     return stmt.with_changes(body=[*stmt.body[:-1], expr.with_changes(value=call)])
 
 
-def show_displayed(parts: CellParts, actions: list[Action]) -> bool:
-    """Pass the cell's displayed last expression to `show_result`; True when it did."""
-    last = _last_expression(parts)
+def show_displayed(parts: CellParts, actions: list[Action], defined: set[str]) -> bool:
+    """Pass the cell's displayed last expression to `show_result`; True when it did.
+    `defined`: the names the notebook's cells define."""
+    last = _last_expression(parts, defined)
     if last is None or _magic_suppresses(parts, last, actions):
         return False
     new = _wrapped(last, parts.index)

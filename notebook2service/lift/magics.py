@@ -70,12 +70,6 @@ class CellCode:
     imports: set[str] = field(default_factory=set)  # stdlib modules the code now needs
 
 
-def shell_fstring(command: str, known: set[str]) -> str:
-    """The command as Python source: a literal or an f-string that expands `{expr}` and
-    `$name` the way IPython does (built as libcst nodes; see interpolate)."""
-    return code_of(command_expression(command, known))
-
-
 def _call_line(
     indent: str, func: str, command: str, known: set[str], target: str | None = None
 ) -> str:

@@ -165,3 +165,20 @@ def _target_names(node: ast.AST) -> Bound:
     if isinstance(node, ast.Starred):
         return _target_names(node.value)
     return frozenset()
+
+
+def assigned_names(stmts: list[ast.stmt]) -> set[str]:
+    """Names the statements bind by assignment (any path; not imports, and not inside the
+    functions, classes, lambdas and comprehensions they define)."""
+    out: set[str] = set()
+    stack: list[ast.AST] = list(stmts)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            out.add(node.id)
+        stack.extend(ast.iter_child_nodes(node))
+    return out

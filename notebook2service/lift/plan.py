@@ -14,10 +14,10 @@ import keyword
 import re
 from dataclasses import dataclass, field
 
-from ..dataflow import BUILTINS, Flow, is_ipython_global
+from ..dataflow import BUILTINS, CellFlow, Flow, is_ipython_global
 from ..redact import redact
 from . import names, split
-from .paths import definitely_bound
+from .paths import assigned_names, definitely_bound
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
 #: headings that say nothing about what the step does: the name comes from its code
@@ -96,11 +96,12 @@ def make_plan(
     param_names = {p.name for p in parameters}
     shared = _shared_globals(flow, module_names, module_functions) | (import_globals or set())
     shared -= param_names
+    rebinds = {n for f in flow.cells for n in module_rebinds(f, module_names)} - param_names
     cache: dict[tuple[int, ...], tuple[Step, set[str]]] = {}
 
     def build(gs: list[split.Group]) -> tuple[list[Step], dict[str, list[int]], set[str]]:
         steps = [_step_copy(flow, g, (module_names, shared), cache) for g in gs]
-        everywhere = shared | _bound_on_some_paths(steps, cache) - param_names
+        everywhere = shared | rebinds | _bound_on_some_paths(steps, cache) - param_names
         return steps, _link_steps(steps, param_names, everywhere), everywhere
 
     groups = split.apart(split.at_stages(flow, groups), *training)
@@ -132,6 +133,14 @@ def _name(flow: Flow, step: Step, part: bool) -> str:
             [f.cell.source for i in step.cells if (f := flow.by_index.get(i)) is not None]
         )
     return (code if not keyword.iskeyword(code) else "") or heading
+
+
+def module_rebinds(f: CellFlow, module_names: set[str]) -> set[str]:
+    """Module-level names (hoisted imports) a cell's own statements rebind (`uuid = uuid.uuid4()`):
+    the step declares them `global`, so it rebinds the module's name as the notebook rebound
+    its global (not a local that an earlier read in the step would find unbound)."""
+    tree = f.translation.tree
+    return assigned_names(tree.body) & module_names if tree is not None else set()
 
 
 def _bound_on_some_paths(
@@ -193,17 +202,26 @@ def _group_by_heading(
 
 def _shared_globals(flow: Flow, module_names: set[str], module_functions: set[str]) -> set[str]:
     """Names that stay module globals: what module-level functions read or assign, and what
-    closures kept in steps read when a later cell rebinds it (the notebook's function sees
-    the new value)."""
+    closures kept in steps read from outside their own cell, or when a later cell rebinds it:
+    the notebook's function reads the global when it runs, which may be in another step (the
+    step that defines the function does not have the name otherwise)."""
     shared: set[str] = set()
     for fname in module_functions:
         for fn in flow.functions.get(fname, []):
             shared |= fn.free | fn.assigns_globals
     defined_in = definition_counts(flow)
+    cells_of: dict[str, set[int]] = {}
+    for f in flow.cells:
+        for n in f.defs:
+            cells_of.setdefault(n, set()).add(f.cell.index)
     for fns in flow.functions.values():
         for fn in fns:
             if fn.name not in module_functions:
-                shared |= {n for n in fn.free if defined_in.get(n, 0) > 1}
+                shared |= {
+                    n
+                    for n in fn.free
+                    if defined_in.get(n, 0) > 1 or cells_of.get(n, {fn.cell}) != {fn.cell}
+                }
     return shared - module_names - BUILTINS
 
 
@@ -247,7 +265,7 @@ def _step(
                 continue
             if n not in reads:
                 reads.append(n)
-        defs = flow.defs_of(f) - module_names
+        defs = (flow.defs_of(f) - module_names) | module_rebinds(f, module_names)
         for n in list(f.defs) + sorted(defs - set(f.defs)):
             if n in defs and n not in writes:
                 writes.append(n)

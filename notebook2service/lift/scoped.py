@@ -71,3 +71,28 @@ def captured(source: str, target: str) -> str | None:
         asname=cst.AsName(cst.Name(target)),
     )
     return cst.Module([cst.With([item], block)]).code.rstrip("\n")
+
+
+class _TopLevelAwait(cst.CSTTransformer):
+    """`await x` outside any `async def` (IPython's autoawait) → `run_await(x)`."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return node.asynchronous is None  # inside `async def`, `await` is already valid
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def leave_Await(self, original: cst.Await, updated: cst.Await) -> cst.BaseExpression:
+        self.count += 1
+        call = cst.Call(cst.Name("run_await"), [cst.Arg(updated.expression)])
+        return call.with_changes(lpar=updated.lpar, rpar=updated.rpar)
+
+
+def top_level_awaits(module: cst.Module) -> tuple[cst.Module, int]:
+    """A cell's top-level `await`s, run to completion by the runtime's one event loop (a step
+    is a plain function, where `await` is a SyntaxError)."""
+    fix = _TopLevelAwait()
+    return module.visit(fix), fix.count

@@ -1,12 +1,13 @@
 """The linter behind `nb2svc lint`: hidden state and production blockers, statically."""
 
-from .rules import RULES, Diagnostic, Rule
+from ..findings import Finding
+from .rules import RULES, Rule
 from .runner import FileResult, lint, lint_file, lint_notebook, lint_paths
 
 __all__ = [
     "RULES",
-    "Diagnostic",
     "FileResult",
+    "Finding",
     "Rule",
     "lint",
     "lint_file",

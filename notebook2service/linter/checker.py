@@ -6,16 +6,16 @@ import re
 from collections.abc import Callable
 
 from .. import dataflow
+from ..findings import CellRef, Finding
 from ..notebook import Notebook
 from . import hidden_state, kernel_records, production  # noqa: F401  (register their checks)
 from .messages import (
-    CellNotAnObject,
-    CellWithoutType,
     DuplicateCellId,
+    InvalidCell,
     MissingCellId,
     SyntaxErrorInCell,
 )
-from .rules import CHECKS, Context, Diagnostic
+from .rules import CHECKS, Context
 
 _LINE_NOQA = re.compile(r"#\s*noqa(?::[\s]*(?P<codes>[A-Za-z]+\d+(?:[\s,]+[A-Za-z]+\d+)*))?", re.I)
 _CELL_NOQA = re.compile(
@@ -23,8 +23,7 @@ _CELL_NOQA = re.compile(
 )
 
 _PROBLEMS = {  # notebook.Notebook.problems → the message that reports each
-    "not-an-object": CellNotAnObject,
-    "no-cell-type": CellWithoutType,
+    "invalid-cell": InvalidCell,
     "missing-id": MissingCellId,
     "duplicate-id": DuplicateCellId,
 }
@@ -63,7 +62,7 @@ class Suppressions:
     def _covers(codes: tuple[str, ...] | None, code: str) -> bool:
         return codes is None or any(code.startswith(c) for c in codes)
 
-    def suppressed(self, d: Diagnostic) -> bool:
+    def suppressed(self, d: Finding) -> bool:
         if d.cell is None:
             return False
         if d.cell.index in self.cells and self._covers(self.cells[d.cell.index], d.code):
@@ -74,18 +73,18 @@ class Suppressions:
 
 def check_notebook(
     nb: Notebook, enabled: Callable[[str], bool], flow: dataflow.Flow | None = None
-) -> list[Diagnostic]:
+) -> list[Finding]:
     """Diagnostics for one notebook; pass `flow` when the caller already analysed it."""
     flow = flow if flow is not None else dataflow.analyze(nb)
     ctx = Context(nb, flow, enabled)
     for cell, problem, details in nb.problems:
-        ctx.report(cell, 1, 1, _PROBLEMS[problem](cell=cell.index, **details))
+        ctx.report(cell, 1, 1, _PROBLEMS[problem](cell=CellRef.of(cell), **details))
     for f in flow.cells:
         err = f.translation.error
         if err is not None:
             line = err.lineno or 1
             col = (err.offset or 1) + f.translation.col_shift.get(line, 0) + f.translation.dedent
-            ctx.report(f.cell, line, col, SyntaxErrorInCell(cell=f.cell.index, error=err.msg))
+            ctx.report(f.cell, line, col, SyntaxErrorInCell(cell=CellRef.of(f.cell), error=err.msg))
     for code, fn in CHECKS:
         if enabled(code):
             ctx.checking = code
@@ -93,5 +92,5 @@ def check_notebook(
     ctx.checking = ""
     suppress = Suppressions(nb)
     out = [d for d in ctx.diagnostics if not suppress.suppressed(d)]
-    out.sort(key=Diagnostic.sort_key)
+    out.sort(key=Finding.sort_key)
     return out

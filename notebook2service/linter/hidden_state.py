@@ -6,10 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..dataflow import BUILTINS, CellFlow, Flow, is_ipython_global
+from ..findings import CellRef
 from .messages import (
-    DeletedName,
     ExecutionCountGap,
-    Message,
     MutatedAfterRead,
     NonIdempotentCell,
     OutOfOrderExecution,
@@ -51,12 +50,7 @@ def out_of_order(ctx: Context) -> None:
     top = None
     for cell in _executed(ctx)[1]:
         if top is not None and cell.execution_count < top.execution_count:
-            message = OutOfOrderExecution(
-                cell=cell.index,
-                count=cell.execution_count,
-                above=top.index,
-                above_count=top.execution_count,
-            )
+            message = OutOfOrderExecution(cell=CellRef.of(cell), above=CellRef.of(top))
             ctx.report(cell, 1, 1, message, related=(top.index,))
         if top is None or cell.execution_count > top.execution_count:
             top = cell
@@ -72,7 +66,7 @@ def unexecuted(ctx: Context) -> None:
     for cell in code_cells:
         if cell.execution_count is None and _is_code(cell.source):
             after = cell.index < last_executed
-            message = UnexecutedCell(cell=cell.index, cells_below_ran=after)
+            message = UnexecutedCell(cell=CellRef.of(cell), cells_below_ran=after)
             ctx.report(cell, 1, 1, message, severity="warning" if after else "info")
 
 
@@ -143,11 +137,11 @@ def undefined_name(ctx: Context) -> None:
     missing = _missing_counts(ctx.flow)
     for f, use, name, verdict, where in _name_reads(ctx.flow):
         if verdict == "deleted":
-            message: Message = DeletedName(name=name, via=use.via, deleted_in=where)
+            message = UndefinedName(name=name, via=use.via, deleted_in=where, missing=[])
         elif verdict == "nowhere":
             count = f.cell.execution_count
             gap = [k for k in missing if count is None or k < count]
-            message = UndefinedName(name=name, via=use.via, missing=gap)
+            message = UndefinedName(name=name, via=use.via, deleted_in=None, missing=gap)
         else:
             continue
         related = (where,) if where is not None else ()
@@ -187,14 +181,11 @@ def replay(ctx: Context) -> None:
                 continue
             reported.add(name)
             message = ReplayDivergence(
-                cell=f.cell.index,
-                count=f.cell.execution_count,
+                cell=CellRef.of(f.cell),
                 name=name,
                 modified=name not in saved.defs,
-                saved=saved.cell.index,
-                saved_count=saved.cell.execution_count,
-                topdown=topdown.cell.index,
-                topdown_count=topdown.cell.execution_count,
+                saved=CellRef.of(saved.cell),
+                topdown=CellRef.of(topdown.cell),
             )
             related = (saved.cell.index, topdown.cell.index)
             ctx.report(f.cell, use.line, use.col + 1, message, related=related)
@@ -225,7 +216,9 @@ def mutated_after_read(ctx: Context) -> None:
             reported.add(name)
             affects_state = any(r.defs for r in readers)
             idx = [r.cell.index for r in readers]
-            message = MutatedAfterRead(cell=fj.cell.index, name=name, how=mut.how, readers=idx)
+            message = MutatedAfterRead(
+                cell=CellRef.of(fj.cell), name=name, how=mut.how, readers=idx
+            )
             severity = "warning" if affects_state else "info"
             ctx.report(
                 fj.cell, mut.line, mut.col + 1, message, severity=severity, related=tuple(idx)
@@ -240,6 +233,6 @@ def non_idempotent(ctx: Context) -> None:
             if upd.name in seen:
                 continue
             seen.add(upd.name)
-            message = NonIdempotentCell(cell=f.cell.index, name=upd.name, how=upd.how)
+            message = NonIdempotentCell(cell=CellRef.of(f.cell), name=upd.name, how=upd.how)
             severity = "warning" if upd.strong else "info"
             ctx.report(f.cell, upd.line, upd.col + 1, message, severity=severity)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..findings import CellRef
 from ..provenance import read_record, source_sha256
 from .messages import EditedAfterRun, StaleKernelOutput
 from .rules import Context, check
@@ -33,7 +34,7 @@ def _records(ctx: Context) -> list[tuple[Any, dict[str, Any]]]:
 def edited_after_run(ctx: Context) -> None:
     for cell, record in _records(ctx):
         if source_sha256(cell.source) != record["source_sha256"]:
-            ctx.report(cell, 1, 1, EditedAfterRun(cell=cell.index, count=cell.execution_count))
+            ctx.report(cell, 1, 1, EditedAfterRun(cell=CellRef.of(cell)))
 
 
 @check("NB110")
@@ -48,10 +49,5 @@ def stale_kernel_output(ctx: Context) -> None:
     current = latest["kernel_session"]
     for cell, record in sessions:
         if record["kernel_session"] != current:
-            message = StaleKernelOutput(
-                cell=cell.index,
-                count=cell.execution_count,
-                latest=latest_cell.index,
-                latest_count=latest_cell.execution_count,
-            )
+            message = StaleKernelOutput(cell=CellRef.of(cell), latest=CellRef.of(latest_cell))
             ctx.report(cell, 1, 1, message, related=(latest_cell.index,))

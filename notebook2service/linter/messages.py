@@ -4,21 +4,19 @@ The pattern of pyflakes' ``messages.py``: a check builds a message object from s
 values (``UseBeforeDefinition(name="x", via=None, later=4)``); the `Finding` carries the
 object's fields as ``args`` and its text as ``message``. Readers take names, cells and counts
 from ``args``; the prose is for people. A template names the message's fields and the small
-derived phrases the class defines as properties (``{via_text}``, ``{label}``).
+derived phrases the class defines as properties (``{via_text}``); a cell is a `CellRef`
+(``{cell.label}`` is ``cell 3 (In[7])``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, dataclass_transform
 
+from ..findings import CellRef
 from ..redact import MARKER
-
-
-def label(index: int, count: int | None) -> str:
-    """`cell 3 (In[7])` — how messages name a cell."""
-    return f"cell {index}" if count is None else f"cell {index} (In[{count}])"
 
 
 def counts_text(counts: list[int], limit: int = 4) -> str:
@@ -35,7 +33,7 @@ def cells_text(indexes: list[int]) -> str:
     return ("cells " if len(indexes) > 1 else "cell ") + ", ".join(names)
 
 
-MESSAGES: dict[str, list[type[Message]]] = {}  # code → its message classes
+MESSAGES: dict[str, type[Message]] = {}  # code → its message class
 
 
 class _Fields:
@@ -48,38 +46,38 @@ class _Fields:
         return getattr(self.message, key)
 
 
-@dataclass(frozen=True)
+@dataclass_transform(frozen_default=True)
 class Message:
+    """A message class: `class X(Message, code="NB103")` with a `template` and its fields
+    (each subclass is made a frozen dataclass). A cell is a `CellRef` (`{cell.label}`)."""
+
     code: ClassVar[str] = ""
     template: ClassVar[str] = ""
 
-    def __init_subclass__(cls, **kw: Any) -> None:
+    def __init_subclass__(cls, code: str = "", **kw: Any) -> None:
         super().__init_subclass__(**kw)
-        if cls.code:
-            MESSAGES.setdefault(cls.code, []).append(cls)
+        dataclass(frozen=True)(cls)
+        if code:
+            cls.code = code
+            assert code not in MESSAGES, f"{code} has two message classes"
+            MESSAGES[code] = cls
 
     @property
     def args(self) -> dict[str, Any]:
-        """The named arguments, as the `Finding` stores them."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """The named arguments, as the `Finding` stores them (cells as `CellRef.to_dict()`)."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {k: v.to_dict() if isinstance(v, CellRef) else v for k, v in values.items()}
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, Any]) -> Message:
+        """The message again from a finding's `args` (cells from their dicts)."""
+        cells = {f.name for f in dataclasses.fields(cls) if "CellRef" in str(f.type)}
+        return cls(**{k: CellRef.from_dict(v) if k in cells else v for k, v in args.items()})
 
     def __str__(self) -> str:
         return self.template.format_map(_Fields(self))
 
 
-@dataclass(frozen=True)
-class _OwnCell(Message):
-    """A message that names its own cell (`cell 3 (In[7])`)."""
-
-    cell: int
-    count: int | None
-
-    @property
-    def label(self) -> str:
-        return label(self.cell, self.count)
-
-
-@dataclass(frozen=True)
 class _NameRead(Message):
     """A message about a read of `name`, perhaps through a function (`via`)."""
 
@@ -92,69 +90,53 @@ class _NameRead(Message):
 
 
 # -- syntax and format (NB0xx) -------------------------------------------------------------
-@dataclass(frozen=True)
-class SyntaxErrorInCell(Message):
-    code = "NB001"
+class SyntaxErrorInCell(Message, code="NB001"):
     template = (
-        "cell {cell} cannot be parsed ({error}); it is skipped and the rest of the notebook "
+        "cell {cell.index} cannot be parsed ({error}); it is skipped and the rest of the notebook "
         "is still checked"
     )
-    cell: int
+    cell: CellRef
     error: str
 
 
-@dataclass(frozen=True)
-class MissingCellId(Message):
-    code = "NB002"
-    template = "cell {cell} has no id (nbformat 4.{minor} requires one)"
-    cell: int
+class MissingCellId(Message, code="NB002"):
+    template = "cell {cell.index} has no id (nbformat 4.{minor} requires one)"
+    cell: CellRef
     minor: int
 
 
-@dataclass(frozen=True)
-class DuplicateCellId(Message):
-    code = "NB003"
-    template = "cell {cell} repeats the id {cell_id!r} of cell {first}"
-    cell: int
+class DuplicateCellId(Message, code="NB003"):
+    template = "cell {cell.index} repeats the id {cell_id!r} of cell {first}"
+    cell: CellRef
     cell_id: str
     first: int
 
 
-@dataclass(frozen=True)
-class CellNotAnObject(Message):
-    code = "NB004"
-    template = "cell {cell} is not a JSON object; it was skipped"
-    cell: int
+class InvalidCell(Message, code="NB004"):
+    template = "cell {cell.index} {problem_text}; it was skipped"
+    cell: CellRef
+    problem: str  # "not-an-object" or "no-cell-type" (`notebook.Notebook.problems`)
 
-
-@dataclass(frozen=True)
-class CellWithoutType(Message):
-    code = "NB004"
-    template = "cell {cell} has no valid cell_type; it was skipped"
-    cell: int
+    @property
+    def problem_text(self) -> str:
+        if self.problem == "not-an-object":
+            return "is not a JSON object"
+        return "has no valid cell_type"
 
 
 # -- hidden state (NB1xx) ------------------------------------------------------------------
-@dataclass(frozen=True)
-class OutOfOrderExecution(_OwnCell):
-    code = "NB101"
+class OutOfOrderExecution(Message, code="NB101"):
     template = (
-        "{label} ran before {above_label} above it: saved execution counts are not in "
+        "{cell.label} ran before {above.label} above it: saved execution counts are not in "
         "top-down order"
     )
-    above: int
-    above_count: int | None
-
-    @property
-    def above_label(self) -> str:
-        return label(self.above, self.above_count)
+    cell: CellRef
+    above: CellRef
 
 
-@dataclass(frozen=True)
-class UnexecutedCell(Message):
-    code = "NB102"
-    template = "cell {cell} was never executed{where}; its effects are missing from the saved outputs"
-    cell: int
+class UnexecutedCell(Message, code="NB102"):
+    template = "cell {cell.index} was never executed{where}; its effects are missing from the saved outputs"
+    cell: CellRef
     cells_below_ran: bool
 
     @property
@@ -162,9 +144,7 @@ class UnexecutedCell(Message):
         return " although cells below it were" if self.cells_below_ran else " (cells above it were)"
 
 
-@dataclass(frozen=True)
-class UseBeforeDefinition(_NameRead):
-    code = "NB103"
+class UseBeforeDefinition(_NameRead, code="NB103"):
     template = (
         "`{name}`{via_text} is read before {place} defines it; Restart & Run All fails here "
         "with NameError (it only works because an earlier run left it in the kernel)"
@@ -179,33 +159,25 @@ class UseBeforeDefinition(_NameRead):
         return f"line {self.same_cell} of this cell"
 
 
-@dataclass(frozen=True)
-class DeletedName(_NameRead):
-    code = "NB104"
-    template = "`{name}`{via_text} was deleted in cell {deleted_in} above and is not defined again"
-    deleted_in: int
-
-
-@dataclass(frozen=True)
-class UndefinedName(_NameRead):
-    code = "NB104"
-    template = "`{name}`{via_text} is defined in no cell: {why}"
+class UndefinedName(_NameRead, code="NB104"):
+    template = "`{name}`{via_text} {problem}"
+    deleted_in: int | None  # the cell above that deleted it; None: no cell ever defined it
     missing: list[int]  # execution counts missing before the reading cell's
 
     @property
-    def why(self) -> str:
+    def problem(self) -> str:
+        if self.deleted_in is not None:
+            return f"was deleted in cell {self.deleted_in} above and is not defined again"
         if not self.missing:
-            return "it lived in a deleted cell or only in the kernel"
+            return "is defined in no cell: it lived in a deleted cell or only in the kernel"
         verb = "is" if len(self.missing) == 1 else "are"
         return (
-            f"it probably lived in a deleted cell ({counts_text(self.missing)} {verb} missing "
-            "from the saved counts)"
+            f"is defined in no cell: it probably lived in a deleted cell "
+            f"({counts_text(self.missing)} {verb} missing from the saved counts)"
         )
 
 
-@dataclass(frozen=True)
-class ExecutionCountGap(Message):
-    code = "NB105"
+class ExecutionCountGap(Message, code="NB105"):
     template = "execution counts skip {missing_text}: cells were re-run or deleted after they ran"
     missing: list[int]
 
@@ -214,45 +186,32 @@ class ExecutionCountGap(Message):
         return counts_text(self.missing)
 
 
-@dataclass(frozen=True)
-class ReplayDivergence(_OwnCell):
-    code = "NB106"
+class ReplayDivergence(Message, code="NB106"):
     template = (
-        "when {label} ran, `{name}` was last {verb} by {saved_label}; on Restart & Run All "
-        "it comes from {topdown_label}{never_ran}"
+        "when {cell.label} ran, `{name}` was last {verb} by {saved.label}; on Restart & Run All "
+        "it comes from {topdown.label}{never_ran}"
     )
+    cell: CellRef
     name: str
     modified: bool  # the saved-order writer mutated the object rather than binding the name
-    saved: int
-    saved_count: int | None
-    topdown: int
-    topdown_count: int | None
+    saved: CellRef  # the cell that wrote it last in the saved order
+    topdown: CellRef  # the cell that writes it last top-down
 
     @property
     def verb(self) -> str:
         return "modified" if self.modified else "defined"
 
     @property
-    def saved_label(self) -> str:
-        return label(self.saved, self.saved_count)
-
-    @property
-    def topdown_label(self) -> str:
-        return label(self.topdown, self.topdown_count)
-
-    @property
     def never_ran(self) -> str:
-        return ", which never ran" if self.topdown_count is None else ""
+        return ", which never ran" if self.topdown.execution_count is None else ""
 
 
-@dataclass(frozen=True)
-class MutatedAfterRead(Message):
-    code = "NB107"
+class MutatedAfterRead(Message, code="NB107"):
     template = (
-        "cell {cell} mutates `{name}` ({how}) after {readers_text} read it; re-running "
+        "cell {cell.index} mutates `{name}` ({how}) after {readers_text} read it; re-running "
         "{pronoun} now gives another result"
     )
-    cell: int
+    cell: CellRef
     name: str
     how: str
     readers: list[int]
@@ -266,38 +225,31 @@ class MutatedAfterRead(Message):
         return "them" if len(self.readers) > 1 else "it"
 
 
-@dataclass(frozen=True)
-class NonIdempotentCell(Message):
-    code = "NB108"
-    template = "running cell {cell} twice changes `{name}` again: it reads and updates it ({how})"
-    cell: int
+class NonIdempotentCell(Message, code="NB108"):
+    template = (
+        "running cell {cell.index} twice changes `{name}` again: it reads and updates it ({how})"
+    )
+    cell: CellRef
     name: str
     how: str
 
 
-@dataclass(frozen=True)
-class EditedAfterRun(_OwnCell):
-    code = "NB109"
+class EditedAfterRun(Message, code="NB109"):
     template = (
-        "{label} was edited after it ran: its saved output and what the kernel holds come "
+        "{cell.label} was edited after it ran: its saved output and what the kernel holds come "
         "from code that is no longer in the cell; re-run it"
     )
+    cell: CellRef
 
 
-@dataclass(frozen=True)
-class StaleKernelOutput(_OwnCell):
-    code = "NB110"
+class StaleKernelOutput(Message, code="NB110"):
     template = (
-        "{label} shows output from an earlier kernel session: the kernel was restarted before "
-        "the latest run ({latest_label}) and this cell was not run again, so its values are not "
+        "{cell.label} shows output from an earlier kernel session: the kernel was restarted "
+        "before the latest run ({latest.label}) and this cell was not run again, so its values are not "
         "in the current kernel; run it again (or Restart & Run All)"
     )
-    latest: int
-    latest_count: int | None
-
-    @property
-    def latest_label(self) -> str:
-        return label(self.latest, self.latest_count)
+    cell: CellRef
+    latest: CellRef  # the cell that ran last
 
 
 # -- production (NB2xx) --------------------------------------------------------------------
@@ -320,9 +272,7 @@ EFFECTS = {  # NB201: what a piece of IPython syntax does, by `IPythonSyntax.eff
 }
 
 
-@dataclass(frozen=True)
-class IPythonSyntax(Message):
-    code = "NB201"
+class IPythonSyntax(Message, code="NB201"):
     template = "`{syntax}` {why}"
     syntax: str  # as written (shortened)
     magic: str  # the magic's name, or "shell" for a `!` line
@@ -333,26 +283,27 @@ class IPythonSyntax(Message):
         return EFFECTS[self.effect]
 
 
-@dataclass(frozen=True)
-class IPythonOnlyCall(Message):
-    code = "NB202"
-    template = "`{name}()` {why}"
+NOTEBOOK_CALLS = {  # NB202: why a call exists only in a notebook
+    "get_ipython": "exists only inside IPython",
+    "display": "exists only inside IPython; log or return the value instead",
+    "input": "waits for a person at a keyboard; a job or service has none",
+}
+
+
+class NotebookGlobal(Message, code="NB202"):
+    template = "`{shown}` {why}"
     name: str
+    called: bool  # `get_ipython()`, `display()`, `input()`; else a history name (`_`, `Out`)
+
+    @property
+    def shown(self) -> str:
+        return f"{self.name}()" if self.called else self.name
 
     @property
     def why(self) -> str:
-        return {
-            "get_ipython": "exists only inside IPython",
-            "display": "exists only inside IPython; log or return the value instead",
-            "input": "waits for a person at a keyboard; a job or service has none",
-        }[self.name]
-
-
-@dataclass(frozen=True)
-class IPythonHistory(Message):
-    code = "NB202"
-    template = "`{name}` is IPython's output/input history; it does not exist outside the notebook"
-    name: str
+        if self.called:
+            return NOTEBOOK_CALLS[self.name]
+        return "is IPython's output/input history; it does not exist outside the notebook"
 
 
 PATH_FORMS = {
@@ -363,9 +314,7 @@ PATH_FORMS = {
 }
 
 
-@dataclass(frozen=True)
-class AbsolutePath(Message):
-    code = "NB203"
+class AbsolutePath(Message, code="NB203"):
     template = (
         "{form_text} {path!r} only exists on one machine; pass it as a parameter or make it "
         "relative to the project"
@@ -388,9 +337,7 @@ RANDOMNESS = {  # NB204: why a call's randomness is unseeded, by `UnseededRandom
 }
 
 
-@dataclass(frozen=True)
-class UnseededRandomness(Message):
-    code = "NB204"
+class UnseededRandomness(Message, code="NB204"):
     template = "{why}; results change from run to run"
     call: str
     problem: str  # a key of RANDOMNESS
@@ -400,9 +347,7 @@ class UnseededRandomness(Message):
         return RANDOMNESS[self.problem].format(call=self.call)
 
 
-@dataclass(frozen=True)
-class StarImport(Message):
-    code = "NB205"
+class StarImport(Message, code="NB205"):
     template = (
         "`from {module} import *` hides where names come from; undefined-name checks are off "
         "for this notebook"
@@ -410,10 +355,9 @@ class StarImport(Message):
     module: str
 
 
-@dataclass(frozen=True)
-class StoredError(_OwnCell):
-    code = "NB206"
-    template = "{label} was saved with an error output ({error})"
+class StoredError(Message, code="NB206"):
+    template = "{cell.label} was saved with an error output ({error})"
+    cell: CellRef
     ename: str
     evalue: str
 
@@ -422,9 +366,7 @@ class StoredError(_OwnCell):
         return f"{self.ename}: {self.evalue}" if self.evalue else self.ename
 
 
-@dataclass(frozen=True)
-class BillableWithoutCleanup(Message):
-    code = "NB207"
+class BillableWithoutCleanup(Message, code="NB207"):
     template = (
         "`{call}(...)` creates a SageMaker {creates}, billed until it is deleted, and no cell "
         "deletes it (e.g. `predictor.delete_endpoint()` or "
@@ -435,25 +377,22 @@ class BillableWithoutCleanup(Message):
 
 
 # -- security (NB3xx) ----------------------------------------------------------------------
-_ROTATE = "read it from the environment or a secret store"
+class HardCodedSecret(Message, code="NB301"):
+    template = "{found}; {advice}"
+    secret: str | None  # what kind ("a GitHub token"); None for a literal bound to `target`
+    target: str | None  # the name or attribute a secret-looking literal is bound to
+    output_of: CellRef | None  # the cell whose saved output shows it
 
+    @property
+    def found(self) -> str:
+        if self.output_of is not None:
+            return f"an output of {self.output_of.label} shows {self.secret}"
+        if self.target is not None:
+            return f"a hard-coded secret in `{self.target}` ({MARKER})"
+        return f"{self.secret} ({MARKER})"
 
-@dataclass(frozen=True)
-class SecretInCode(Message):
-    code = "NB301"
-    template = "{secret} (" + MARKER + "); " + _ROTATE
-    secret: str  # what kind of secret ("an AWS access key id")
-
-
-@dataclass(frozen=True)
-class SecretBoundToName(Message):
-    code = "NB301"
-    template = "a hard-coded secret in `{target}` (" + MARKER + "); " + _ROTATE
-    target: str  # the name or attribute the literal is bound to
-
-
-@dataclass(frozen=True)
-class SecretInOutput(_OwnCell):
-    code = "NB301"
-    template = "an output of {label} shows {secret}; clear the output and rotate the secret"
-    secret: str
+    @property
+    def advice(self) -> str:
+        if self.output_of is not None:
+            return "clear the output and rotate the secret"
+        return "read it from the environment or a secret store"

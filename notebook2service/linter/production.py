@@ -6,19 +6,18 @@ import re
 from collections.abc import Iterator
 
 from ..dataflow import CellFlow, Flow, is_ipython_global
+from ..findings import CellRef
 from ..ipython import SESSION_MAGICS, Occurrence
 from ..redact import excerpt, find_secrets, is_secret_name
 from ..requirements import installs_packages
 from .messages import (
+    NOTEBOOK_CALLS,
     AbsolutePath,
     BillableWithoutCleanup,
-    IPythonHistory,
-    IPythonOnlyCall,
+    HardCodedSecret,
     IPythonSyntax,
     Message,
-    SecretBoundToName,
-    SecretInCode,
-    SecretInOutput,
+    NotebookGlobal,
     StarImport,
     StoredError,
     UnseededRandomness,
@@ -73,7 +72,6 @@ def ipython_syntax(ctx: Context) -> None:
 
 
 # -- NB202 ------------------------------------------------------------------------------
-_CALL_GLOBALS = frozenset({"get_ipython", "display", "input"})
 
 
 @check("NB202")
@@ -83,17 +81,19 @@ def notebook_globals(ctx: Context) -> None:
     for f in flow.cells:
         seen: set[tuple[str, int]] = set()
         for call in f.calls:
-            if call.func in _CALL_GLOBALS and call.func not in user_defined:
+            if call.func in NOTEBOOK_CALLS and call.func not in user_defined:
                 seen.add((call.func, call.line))
-                ctx.report(f.cell, call.line, call.col + 1, IPythonOnlyCall(name=call.func))
+                ctx.report(
+                    f.cell, call.line, call.col + 1, NotebookGlobal(name=call.func, called=True)
+                )
         for use in f.uses:
             name = use.name
             if use.via or name in user_defined or not is_ipython_global(name):
                 continue
-            if (name, use.line) in seen or name in _CALL_GLOBALS:
+            if (name, use.line) in seen or name in NOTEBOOK_CALLS:
                 continue
             seen.add((name, use.line))
-            ctx.report(f.cell, use.line, use.col + 1, IPythonHistory(name=name))
+            ctx.report(f.cell, use.line, use.col + 1, NotebookGlobal(name=name, called=False))
 
 
 # -- NB203 ------------------------------------------------------------------------------
@@ -258,8 +258,7 @@ def stored_errors(ctx: Context) -> None:
         for out in cell.outputs:
             if isinstance(out, dict) and out.get("output_type") == "error":
                 message = StoredError(
-                    cell=cell.index,
-                    count=cell.execution_count,
+                    cell=CellRef.of(cell),
                     ename=str(out.get("ename", "Error"))[:60],
                     evalue=excerpt(" ".join(str(out.get("evalue", "")).split()), 78),
                 )
@@ -280,7 +279,7 @@ def _named_literals(f: CellFlow, done: set[int]) -> Iterator[tuple[int, int, Mes
         if s.line in done or not is_secret_name(s.context) or len(value) < 4 or " " in value:
             continue
         if find_secrets(f"{s.context} = {value!r}"):
-            yield s.line, s.col, SecretBoundToName(target=s.context)
+            yield s.line, s.col, HardCodedSecret(secret=None, target=s.context, output_of=None)
 
 
 @check("NB301")
@@ -292,7 +291,12 @@ def secrets(ctx: Context) -> None:
             line, col = _line_col(source, hit.start)
             if line not in done:
                 done.add(line)
-                ctx.report(f.cell, line, col + 1, SecretInCode(secret=hit.kind))
+                ctx.report(
+                    f.cell,
+                    line,
+                    col + 1,
+                    HardCodedSecret(secret=hit.kind, target=None, output_of=None),
+                )
         for line, col, message in _named_literals(f, done):
             done.add(line)
             ctx.report(f.cell, line, col + 1, message)
@@ -300,8 +304,8 @@ def secrets(ctx: Context) -> None:
         for out in cell.outputs:
             text = _output_text(out)
             if text and (hits := find_secrets(text)):
-                message = SecretInOutput(
-                    cell=cell.index, count=cell.execution_count, secret=hits[0].kind
+                message = HardCodedSecret(
+                    secret=hits[0].kind, target=None, output_of=CellRef.of(cell)
                 )
                 ctx.report(cell, 1, 1, message)
                 break

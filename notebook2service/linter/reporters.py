@@ -7,16 +7,17 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from .. import __version__
-from .rules import RULES, Diagnostic
+from ..findings import Finding
+from .rules import RULES
 from .runner import FileResult
 
 _LEVEL_SARIF = {"error": "error", "warning": "warning", "info": "note"}
 _LEVEL_GITHUB = {"error": "error", "warning": "warning", "info": "notice"}
 
 
-def _diagnostics(results: Sequence[FileResult]) -> list[Diagnostic]:
+def _diagnostics(results: Sequence[FileResult]) -> list[Finding]:
     out = [d for r in results for d in r.diagnostics]
-    out.sort(key=Diagnostic.sort_key)
+    out.sort(key=Finding.sort_key)
     return out
 
 
@@ -83,7 +84,7 @@ def _sarif_rule(rule: Any) -> dict[str, Any]:
     }
 
 
-def _sarif_result(d: Diagnostic, rule_index: int) -> dict[str, Any]:
+def _sarif_result(d: Finding, rule_index: int) -> dict[str, Any]:
     location: dict[str, Any] = {
         "physicalLocation": {
             "artifactLocation": {"uri": d.path.replace("\\", "/")},

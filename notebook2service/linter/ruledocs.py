@@ -192,7 +192,7 @@ DOCS: dict[str, RuleDoc] = {
 }
 
 
-def render_doc(code: str) -> str:
+def rule_text(code: str) -> str:
     """One rule's documentation as `nb2svc rule CODE` prints it."""
     from .rules import RULES
 

@@ -1,7 +1,7 @@
-"""Diagnostics and the rule registry: stable codes, kinds and default severities.
+"""The rule registry (stable codes, kinds and default severities) and the check context.
 
 Checking (the rule families) and reporting (``reporters``) are kept apart: a check yields
-``Diagnostic`` objects through ``Context.report``; nothing here prints.
+``Finding`` objects through ``Context.report``; nothing here prints.
 """
 
 from __future__ import annotations
@@ -181,9 +181,6 @@ _rule(
 )
 
 
-Diagnostic = Finding  # a lint finding: a `Finding` whose code is in RULES
-
-
 @dataclass
 class Context:
     """What a check sees: the notebook, its dataflow, and a way to report."""
@@ -191,7 +188,7 @@ class Context:
     notebook: Any  # notebook.Notebook
     flow: Any  # dataflow.Flow
     enabled: Callable[[str], bool]
-    diagnostics: list[Diagnostic] = field(default_factory=list)
+    diagnostics: list[Finding] = field(default_factory=list)
     checking: str = ""  # the rule whose check is running: it reports only its own code
 
     def report(

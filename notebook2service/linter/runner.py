@@ -14,9 +14,9 @@ from typing import Any
 
 from .. import __version__
 from ..config import ConfigError, Options
+from ..findings import Finding
 from ..notebook import Notebook, NotebookError, load, loads, walk_files
 from .checker import check_notebook
-from .rules import Diagnostic
 
 SKIP_DIRS = frozenset(
     {
@@ -44,7 +44,7 @@ CACHE_DIR = ".nb2svc_cache"
 @dataclass
 class FileResult:
     path: str
-    diagnostics: list[Diagnostic] = field(default_factory=list)
+    diagnostics: list[Finding] = field(default_factory=list)
     error: str | None = None  # the file could not be read as a notebook (exit code 2)
     skipped: str | None = None  # not analysed on purpose (e.g. an R kernel)
 
@@ -112,15 +112,15 @@ def _local_modules_stamp(folder: Path) -> str:
         return ""
 
 
-def _cache_read(cache: Path, key: str) -> list[Diagnostic] | None:
+def _cache_read(cache: Path, key: str) -> list[Finding] | None:
     try:
         raw = (cache / key[:2] / f"{key}.json").read_text(encoding="utf-8")
-        return [Diagnostic.from_dict(d) for d in json.loads(raw)]
+        return [Finding.from_dict(d) for d in json.loads(raw)]
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def _cache_write(cache: Path, key: str, diagnostics: list[Diagnostic]) -> None:
+def _cache_write(cache: Path, key: str, diagnostics: list[Finding]) -> None:
     try:
         folder = cache / key[:2]
         if not cache.exists():
@@ -230,7 +230,7 @@ def lint(
     select: Sequence[str] | None = None,
     ignore: Sequence[str] | None = None,
     config: bool = True,
-) -> list[Diagnostic]:
+) -> list[Finding]:
     """Diagnostics for a notebook path, a folder, a list of paths, or an in-memory notebook
     (a dict, an nbformat NotebookNode, JSON text or a loaded Notebook).
 
@@ -252,7 +252,7 @@ def lint(
         results = lint_paths(paths, options, jobs=1)
     else:
         results = [lint_file(str(target), options)]
-    out: list[Diagnostic] = []
+    out: list[Finding] = []
     for r in results:
         if r.error:
             raise NotebookError(f"{r.path}: {r.error}")

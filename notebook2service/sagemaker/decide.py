@@ -438,7 +438,8 @@ def _decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMa
     sm.model_is_pipeline = _is_pipeline(flow, name)
     costly = {f.cell.index for f in flow.cells if is_costly(f)}
     sm.train_steps = training_slice(plan, step, name, costly)
-    for var in (name, sm.fit_x):  # training needs them back (when this step binds them)
+    for var in (name, sm.fit_x):  # training needs them back (when this step binds them:
+        # not a local of a function, not a parameter an earlier step already returns)
         if var and var in step.writes and var not in step.returns + step.global_names:
             step.returns.append(var)
     found = _feature_note(flow, sm, name, cell, call)

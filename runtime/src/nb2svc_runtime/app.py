@@ -201,6 +201,9 @@ class ServingApp:
         try:
             result = await asyncio.wait_for(asyncio.shield(future), self.timeout)
         except asyncio.TimeoutError:
+            # the client gets 504 now; a call still queued behind another is then skipped
+            # (ModelRunner.run checks done()), so it cannot hold up the requests after it
+            future.cancel()
             result = RequestTimeout()
         if isinstance(result, RequestTimeout):
             return (*_json_error(504, f"the model took over {self.timeout:g}s "

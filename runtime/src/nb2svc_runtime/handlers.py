@@ -40,6 +40,8 @@ import io
 import json
 import math
 import os
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -111,7 +113,7 @@ def default_accept() -> str:
     return ACCEPT_TYPES.get(media_type(value), JSON) if value else JSON
 
 
-def media_type(value) -> str:
+def media_type(value: str | bytes) -> str:
     """'Text/CSV; charset=utf-8' -> 'text/csv'."""
     if isinstance(value, bytes):
         value = value.decode("latin-1")
@@ -125,12 +127,20 @@ def media_type(value) -> str:
 class ServingModel:
     """The loaded model plus what serving needs from signature.json."""
 
-    def __init__(self, model, signature: dict | None = None, feature_function=None):
+    def __init__(
+        self,
+        model: Any,
+        signature: dict[str, Any] | None = None,
+        feature_function: Callable[[Any], Any] | None = None,
+    ) -> None:
         signature = signature or {}
         self.model = model
         self.signature = signature
         self.feature_function = feature_function
-        self.classes = signature.get("classes")
+        self.classes: list[Any] | None = signature.get("classes")
+        self.columns: list[str] | None
+        self.dtypes: list[str] | None
+        self.n_features: int | None
         if feature_function is not None:
             self.columns = signature.get("raw_features")
             self.dtypes = signature.get("raw_dtypes")
@@ -147,19 +157,19 @@ class ServingModel:
         else:
             self.n_features = None
         self._predict = model.predict
+        self._dtype_of: dict[str, str] = {}
         if self.columns is not None and self.dtypes is not None and len(self.dtypes) == len(
             self.columns
         ):
             self._dtype_of = dict(zip(self.columns, self.dtypes, strict=True))
-        else:
-            self._dtype_of = {}
 
-    def prepare(self, data):
+    def prepare(self, data: Table | Any) -> Any:
         """Records from input_fn -> what the model's predict() takes."""
         if isinstance(data, Table):
             if data.text is not None and self.frame:
-                if self.n_features is not None and data.ncols != self.n_features:
-                    raise BadRequest(self._count_message(data.ncols))
+                got = data.ncols if data.ncols is not None else len((data.rows or [[]])[0])
+                if self.n_features is not None and got != self.n_features:
+                    raise BadRequest(self._count_message(got))
                 return self._read_csv(data.text)
             if data.records is not None or data.columns is not None:
                 rows = data.select(self.columns)
@@ -190,7 +200,7 @@ class ServingModel:
                 raise BadRequest(f"non-numeric value in the input: {exc}") from None
         return arr
 
-    def features(self, X):
+    def features(self, X: Any) -> Any:
         if self.feature_function is not None:
             X = self.feature_function(X)
             features = self.signature.get("features")
@@ -198,7 +208,7 @@ class ServingModel:
                 X = X[features]  # the columns the model was fitted on, in that order
         return X
 
-    def predict(self, X):
+    def predict(self, X: Any) -> Any:
         threshold = self.signature.get("threshold")
         if threshold is not None and self.classes is not None and len(self.classes) == 2:
             # the notebook's own decision: predict_proba(X)[:, 1] > threshold
@@ -206,13 +216,13 @@ class ServingModel:
             return np.where(scores > float(threshold), self.classes[1], self.classes[0])
         return self._predict(self.features(X))
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: Any) -> Any:
         proba = getattr(self.model, "predict_proba", None)
         if proba is None:
             raise BadRequest("this model does not give probabilities (it has no predict_proba)")
         return proba(self.features(X))
 
-    def _check_rows(self, rows):
+    def _check_rows(self, rows: Sequence[Sequence[Any]] | None) -> None:
         if not rows:
             raise BadRequest("the request has no records")
         expected = self.n_features if self.n_features is not None else len(rows[0])
@@ -228,7 +238,7 @@ class ServingModel:
         names = f" ({', '.join(map(str, self.columns))})" if self.columns else ""
         return f"expected {self.n_features} features per record{names}, got {got}"
 
-    def _read_csv(self, text):
+    def _read_csv(self, text: str) -> Any:
         import pandas as pd
 
         try:
@@ -240,7 +250,7 @@ class ServingModel:
             df[col] = _cast_column(df[col], self._dtype_of.get(col))
         return df
 
-    def _frame(self, rows):
+    def _frame(self, rows: Any) -> Any:
         import pandas as pd
 
         df = pd.DataFrame(rows, columns=self.columns)
@@ -249,14 +259,14 @@ class ServingModel:
         return df
 
 
-def _numeric_dtype(name) -> bool:
+def _numeric_dtype(name: Any) -> bool:
     try:
         return np.dtype(name).kind in "biuf"
     except TypeError:
         return False
 
 
-def _cast_column(series, dtype):
+def _cast_column(series: Any, dtype: str | None) -> Any:
     """Strings from CSV/JSON -> the column's training dtype (or numbers where they parse)."""
     import pandas as pd
 
@@ -283,7 +293,7 @@ def _cast_column(series, dtype):
     return series
 
 
-def _uses_column_names(model) -> bool:
+def _uses_column_names(model: Any) -> bool:
     """True when the model (or a step of it) selects input columns by name."""
     try:
         from sklearn.compose import ColumnTransformer
@@ -301,7 +311,7 @@ def _uses_column_names(model) -> bool:
     return any(isinstance(v, ColumnTransformer) for v in values)
 
 
-def model_fn(model_dir):
+def model_fn(model_dir: str | os.PathLike[str]) -> ServingModel:
     """Load the model saved by model_io.save_model() (once per worker)."""
     model, signature = model_io.load_model(model_dir)
     feature_function = None
@@ -315,6 +325,9 @@ def model_fn(model_dir):
         import warnings
 
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
+    if serving.frame:
+        # import pandas now, not inside the first request's timeout (seconds on a busy host)
+        import pandas  # noqa: F401
     if not serving.frame and serving.n_features:
         try:  # warm up the first-call paths of predict() before the first request
             serving.predict(np.zeros((1, serving.n_features)))
@@ -332,7 +345,14 @@ class Table:
 
     __slots__ = ("_rows", "columns", "records", "text", "ncols")
 
-    def __init__(self, rows=None, columns=None, records=None, text=None, ncols=None):
+    def __init__(
+        self,
+        rows: list[list[Any]] | None = None,
+        columns: Sequence[object] | None = None,
+        records: list[dict[str, Any]] | None = None,
+        text: str | None = None,
+        ncols: int | None = None,
+    ) -> None:
         self._rows = rows
         self.columns = [str(c) for c in columns] if columns is not None else None
         self.records = records
@@ -340,12 +360,12 @@ class Table:
         self.ncols = ncols
 
     @property
-    def rows(self):
+    def rows(self) -> list[list[Any]] | None:
         if self._rows is None and self.text is not None:
             self._rows = [line.split(",") for line in self.text.splitlines() if line.strip()]
         return self._rows
 
-    def select(self, names):
+    def select(self, names: list[str] | None) -> list[list[Any]] | None:
         """Rows with the values of `names`, in that order (all columns when names is None)."""
         if self.records is not None:
             if names is None:
@@ -354,21 +374,24 @@ class Table:
             if missing:
                 raise BadRequest(f"records lack the features {missing}")
             return [[r[n] for n in names] for r in self.records]
-        if names is None or self.columns == names:
-            return self.rows
+        if names is None or self.columns is None or self.columns == names:
+            return self.rows  # unnamed rows are positional
         index = {c: i for i, c in enumerate(self.columns)}
         missing = [n for n in names if n not in index]
         if missing:
             raise BadRequest(f"columns {missing} are missing (got {self.columns})")
         order = [index[n] for n in names]
-        for i, row in enumerate(self.rows):
+        rows = self.rows or []
+        for i, row in enumerate(rows):
             if len(row) != len(self.columns):
                 raise BadRequest(f"row {i + 1} has {len(row)} values for {len(self.columns)} "
                                  "columns")
-        return [[row[j] for j in order] for row in self.rows]
+        return [[row[j] for j in order] for row in rows]
 
 
-def input_fn(request_body, request_content_type):
+def input_fn(
+    request_body: bytes | bytearray | memoryview | str, request_content_type: str | bytes | None
+) -> Any:
     """Decode a request body -> a 2-D numpy array or a Table."""
     if isinstance(request_body, (bytearray, memoryview)):
         request_body = bytes(request_body)
@@ -400,7 +423,7 @@ def _refuse_constant(name: str) -> float:
     raise BadRequest(f"{name} is not a number a model can take; send finite values")
 
 
-def loads_json(text: str, where: str):
+def loads_json(text: str, where: str) -> Any:
     """json.loads without NaN/Infinity and with deep nesting as a 400, not a crash."""
     try:
         return json.loads(text, parse_constant=_refuse_constant)
@@ -410,7 +433,7 @@ def loads_json(text: str, where: str):
         raise BadRequest(f"malformed JSON in {where}: {exc}") from None
 
 
-def _text(body) -> str:
+def _text(body: bytes | str) -> str:
     if isinstance(body, str):
         return body
     try:
@@ -420,7 +443,7 @@ def _text(body) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def parse_csv(text: str):
+def parse_csv(text: str) -> np.ndarray[Any, Any] | Table:
     """Headerless CSV -> float array (fast path) or a Table of strings."""
     lines = text.splitlines()
     if not lines or not lines[-1].strip() or not lines[0].strip():
@@ -456,7 +479,7 @@ def parse_csv(text: str):
         return Table(rows=rows)
 
 
-def _from_json(obj):
+def _from_json(obj: Any) -> np.ndarray[Any, Any] | Table:
     if isinstance(obj, dict):
         for key in ("instances", "inputs"):
             if key in obj:
@@ -484,7 +507,7 @@ def _from_json(obj):
     return _json_rows(obj, "body")
 
 
-def _json_rows(value, where):
+def _json_rows(value: Any, where: str) -> np.ndarray[Any, Any] | Table:
     if isinstance(value, dict):  # columnar: {"a": [1, 2], "b": [3, 4]} or one record
         columns = list(value)
         cols = list(value.values())
@@ -512,8 +535,9 @@ def _json_rows(value, where):
     raise BadRequest(f"{where} mixes records of different shapes")
 
 
-def _parse_jsonlines(text: str):
-    rows, records = [], []
+def _parse_jsonlines(text: str) -> np.ndarray[Any, Any] | Table:
+    rows: list[list[Any]] = []
+    records: list[dict[str, Any]] = []
     for i, line in enumerate(text.splitlines()):
         if not line.strip():
             continue
@@ -533,7 +557,7 @@ def _parse_jsonlines(text: str):
     return _json_rows(rows, "JSON lines")
 
 
-def _parse_npy(body):
+def _parse_npy(body: bytes | str) -> np.ndarray[Any, Any]:
     if isinstance(body, str):
         raise BadRequest("application/x-npy needs a binary body")
     try:
@@ -554,7 +578,7 @@ class Probabilities:
 
     __slots__ = ("data",)
 
-    def __init__(self, data):
+    def __init__(self, data: Any) -> None:
         self.data = data
 
 
@@ -563,12 +587,12 @@ class ProbabilityResult:
 
     __slots__ = ("classes", "values")
 
-    def __init__(self, classes, values):
+    def __init__(self, classes: list[Any] | None, values: Any) -> None:
         self.classes = classes
         self.values = values
 
 
-def _check_finite(X, columns) -> None:
+def _check_finite(X: Any, columns: Sequence[str] | None) -> None:
     """Missing (NaN) or infinite values in a numeric matrix -> 400 naming the field."""
     if not isinstance(X, np.ndarray) or X.dtype.kind != "f" or np.isfinite(X).all():
         return
@@ -579,7 +603,7 @@ def _check_finite(X, columns) -> None:
     raise BadRequest(f"record {int(rows[0]) + 1}: field {name!r} is {what}")
 
 
-def predict_fn(input_data, model):
+def predict_fn(input_data: Any, model: Any) -> Any:
     """Validate the records against the signature and predict (class labels for classifiers,
     the notebook's threshold when the signature records one, probabilities on request)."""
     if not isinstance(model, ServingModel):
@@ -602,10 +626,10 @@ def predict_fn(input_data, model):
 # ---------------------------------------------------------------------------------------------
 # output_fn
 
-_ACCEPT_CACHE: dict = {}
+_ACCEPT_CACHE: dict[str, str] = {}
 
 
-def select_accept(accept) -> str:
+def select_accept(accept: str | bytes | None) -> str:
     """Accept header value -> the response content type (NotAcceptable if none is supported)."""
     if not accept:
         return default_accept()
@@ -640,7 +664,7 @@ def select_accept(accept) -> str:
     )
 
 
-def output_fn(prediction, accept):
+def output_fn(prediction: Any, accept: str | bytes | None) -> tuple[bytes, str]:
     """Predictions -> (body bytes, content type)."""
     ctype = select_accept(accept)
     if isinstance(prediction, ProbabilityResult):
@@ -660,19 +684,19 @@ def output_fn(prediction, accept):
     return buf.getvalue(), NPY
 
 
-def _jsonable(pred):
+def _jsonable(pred: np.ndarray[Any, Any]) -> Any:
     if pred.dtype.kind == "f" and not np.isfinite(pred).all():
         return [_finite(v) for v in pred.tolist()]
     return pred.tolist()
 
 
-def _finite(v):
+def _finite(v: Any) -> Any:
     if isinstance(v, list):
         return [_finite(x) for x in v]
     return v if not isinstance(v, float) or math.isfinite(v) else None
 
 
-def to_csv(pred) -> bytes:
+def to_csv(pred: np.ndarray[Any, Any]) -> bytes:
     """One line per record; 2-D predictions give comma-separated values."""
     if pred.ndim == 1 and pred.dtype.kind in "biuf":
         return ("\n".join(map(str, pred.tolist())) + "\n").encode()
@@ -685,7 +709,7 @@ def to_csv(pred) -> bytes:
     return buf.getvalue().encode()
 
 
-def _probabilities_body(result: ProbabilityResult, ctype: str):
+def _probabilities_body(result: ProbabilityResult, ctype: str) -> tuple[bytes, str]:
     """JSON: {"classes": [...], "probabilities": [[...], ...]}; CSV/jsonlines/npy: rows only
     (column order = signature classes, also in the X-Nb2svc-Classes header set by the app)."""
     values = np.asarray(result.values, dtype=np.float64)

@@ -32,7 +32,13 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
+
+#: signature.json as a dict (its keys are documented above)
+Signature = dict[str, Any]
+PathLike = str | os.PathLike[str]
 
 SIGNATURE_FILE = "signature.json"
 SIGNATURE_VERSION = "1"
@@ -72,13 +78,21 @@ class ModelLoadError(RuntimeError):
 # saving
 
 
-def save_model(model, model_dir, *, feature_names=None, X_sample=None) -> dict:
+def save_model(
+    model: Any,
+    model_dir: PathLike,
+    *,
+    feature_names: Iterable[object] | None = None,
+    X_sample: Any = None,
+) -> Signature:
     """Write `model` and signature.json into `model_dir`; return the signature."""
     out = Path(model_dir)
     out.mkdir(parents=True, exist_ok=True)
     kind = _model_kind(model)
     notes: list[str] = []
     trusted: list[str] = []
+    fmt: str | None = None
+    file: str | None = None
     if kind == "xgboost":
         fmt, file = "xgboost", "model.ubj"
         model.save_model(str(out / file))
@@ -87,7 +101,6 @@ def save_model(model, model_dir, *, feature_names=None, X_sample=None) -> dict:
         booster = getattr(model, "booster_", model)
         booster.save_model(str(out / file))
     else:
-        fmt, file = None, None
         if kind == "sklearn":
             try:
                 trusted = _dump_skops(model, out / "model.skops")
@@ -131,7 +144,7 @@ def save_model(model, model_dir, *, feature_names=None, X_sample=None) -> dict:
     return signature
 
 
-def write_signature(model_dir, signature: dict) -> None:
+def write_signature(model_dir: PathLike, signature: Signature) -> None:
     """(Re)write signature.json, e.g. after adding "raw_features"."""
     path = Path(model_dir) / SIGNATURE_FILE
     tmp = path.with_name(path.name + ".tmp")
@@ -139,7 +152,7 @@ def write_signature(model_dir, signature: dict) -> None:
     os.replace(tmp, path)
 
 
-def _model_kind(model) -> str:
+def _model_kind(model: Any) -> str:
     root = type(model).__module__.split(".", 1)[0]
     if root == "xgboost":
         return "xgboost"
@@ -152,7 +165,7 @@ def _model_kind(model) -> str:
     return "sklearn" if isinstance(model, BaseEstimator) else "other"
 
 
-def _dump_skops(model, path: Path) -> list[str]:
+def _dump_skops(model: Any, path: Path) -> list[str]:
     """Dump with skops and check that the file loads back; return the types to trust."""
     import skops.io as sio
 
@@ -166,8 +179,12 @@ def _safe_type(name: str) -> bool:
     return name.split(".", 1)[0] in SAFE_MODULES
 
 
-def _describe_inputs(model, feature_names, X_sample):
-    names = dtypes = n = None
+def _describe_inputs(
+    model: Any, feature_names: Iterable[object] | None, X_sample: Any
+) -> tuple[list[str] | None, int | None, list[str] | None]:
+    names: list[str] | None = None
+    dtypes: list[str] | None = None
+    n: int | None = None
     if X_sample is not None:
         if hasattr(X_sample, "columns") and hasattr(X_sample, "dtypes"):  # a DataFrame
             names = [str(c) for c in X_sample.columns]
@@ -199,28 +216,28 @@ def _describe_inputs(model, feature_names, X_sample):
     return names, n, dtypes
 
 
-def _int_or_none(value):
+def _int_or_none(value: Any) -> int | None:
     try:
         return int(value) if value is not None else None
     except (TypeError, ValueError):
         return None
 
 
-def _classes(model):
+def _classes(model: Any) -> list[Any] | None:
     classes = getattr(model, "classes_", None)
     if classes is None:
         return None
     try:
         import numpy as np
 
-        values = np.asarray(classes).tolist()
+        values: list[Any] = np.asarray(classes).tolist()
         json.dumps(values)
         return values
     except (TypeError, ValueError):
         return [str(c) for c in classes]
 
 
-def _task(model, classes) -> str:
+def _task(model: Any, classes: Sequence[Any] | None) -> str:
     try:
         from sklearn.base import is_classifier, is_regressor
 
@@ -237,7 +254,7 @@ def _task(model, classes) -> str:
 # loading
 
 
-def read_signature(model_dir) -> dict:
+def read_signature(model_dir: PathLike) -> Signature:
     """signature.json of `model_dir`, or one guessed from the model file name if it is absent."""
     root = Path(model_dir)
     path = root / SIGNATURE_FILE
@@ -258,7 +275,9 @@ def read_signature(model_dir) -> dict:
     raise ModelLoadError(f"no {SIGNATURE_FILE} and no model file in {root}")
 
 
-def load_model(model_dir, *, trusted=None):
+def load_model(
+    model_dir: PathLike, *, trusted: Iterable[str] | None = None
+) -> tuple[Any, Signature]:
     """Load what `save_model()` wrote: return (model, signature).
 
     `trusted`: the skops types to trust besides SAFE_MODULES; None means signature["trusted"].
@@ -293,10 +312,11 @@ def load_model(model_dir, *, trusted=None):
     return model, signature
 
 
-def _load_skops(path: Path, extra_trusted):
+def _load_skops(path: Path, extra_trusted: Iterable[str]) -> Any:
     import skops.io as sio
 
-    allowed, refused = [], []
+    allowed: list[str] = []
+    refused: list[str] = []
     extra = set(extra_trusted)
     for name in sio.get_untrusted_types(file=path):
         (allowed if _safe_type(name) or name in extra else refused).append(name)
@@ -309,7 +329,7 @@ def _load_skops(path: Path, extra_trusted):
     return sio.load(path, trusted=allowed)
 
 
-def _load_xgboost(path: Path, signature: dict):
+def _load_xgboost(path: Path, signature: Signature) -> Any:
     import xgboost
 
     cls_name = str(signature.get("model_class", "")).rsplit(".", 1)[-1]
@@ -324,11 +344,11 @@ def _load_xgboost(path: Path, signature: dict):
 class _XGBoostBoosterModel:
     """A raw xgboost.Booster with a scikit-learn-like predict()."""
 
-    def __init__(self, booster, signature):
+    def __init__(self, booster: Any, signature: Signature) -> None:
         self.booster = booster
         self.feature_names = signature.get("features")
 
-    def predict(self, X):
+    def predict(self, X: Any) -> Any:
         import xgboost
 
         names = self.feature_names if not hasattr(X, "columns") else None
@@ -338,7 +358,7 @@ class _XGBoostBoosterModel:
 class _LightGBMModel:
     """A lightgbm Booster with predict() returning class labels for classifiers."""
 
-    def __init__(self, path: Path, signature: dict):
+    def __init__(self, path: Path, signature: Signature) -> None:
         import lightgbm
         import numpy as np
 
@@ -346,13 +366,13 @@ class _LightGBMModel:
         classes = signature.get("classes")
         self.classes_ = np.asarray(classes) if classes is not None else None
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: Any) -> Any:
         import numpy as np
 
         raw = np.asarray(self.booster.predict(X))
         return np.column_stack([1.0 - raw, raw]) if raw.ndim == 1 else raw
 
-    def predict(self, X):
+    def predict(self, X: Any) -> Any:
         if self.classes_ is None:
             return self.booster.predict(X)
         return self.classes_[self.predict_proba(X).argmax(axis=1)]

@@ -110,7 +110,18 @@ def _prctl(option: int, value: int) -> None:
 
 class LimitedHttpTools(HttpToolsProtocol):
     """uvicorn's httptools protocol with a bound on the request line and headers (431-class
-    requests are refused with uvicorn's own 400 and the connection closed)."""
+    requests are refused with uvicorn's own 400 and the connection closed).
+
+    Why a subclass: uvicorn (0.54) has a header-size option only for its h11 implementation
+    (`h11_max_incomplete_event_size`, uvicorn#1514); httptools/llhttp has none, and the uvicorn
+    PRs that would add one for httptools (`--limit-request-header-size`, uvicorn#1684/#1686;
+    header count, #1682/#1683; #2019) were closed unmerged. h11 itself is the pure-Python
+    parser (slower per request, bench/serve_bench.py). So this class only counts the bytes of
+    what httptools has already parsed (URL fragments, complete headers) and raises in its
+    callbacks, which uvicorn turns into its "Invalid HTTP request" 400; all parsing and framing
+    stay httptools' and uvicorn's. Limit: a single header is counted when httptools completes
+    it, so one huge header line is buffered by httptools until then.
+    """
 
     def on_message_begin(self) -> None:
         self._head_bytes = 0
