@@ -38,6 +38,7 @@ class Step:
     reads: list[str] = field(default_factory=list)  # external reads, in order
     writes: list[str] = field(default_factory=list)  # defined or mutated names, in order
     mutated: list[str] = field(default_factory=list)
+    global_reads: list[str] = field(default_factory=list)  # module globals it reads (shared)
 
 
 @dataclass
@@ -238,7 +239,9 @@ def _step_copy(
         made = _step(flow, group.heading, group.cells, outside)
         cache[key] = (made, _maybe_unbound(flow, made))
     s = cache[key][0]
-    return Step(s.name, list(s.cells), s.heading, reads=s.reads, writes=s.writes, mutated=s.mutated)
+    copy = Step(s.name, list(s.cells), s.heading, reads=s.reads, writes=s.writes, mutated=s.mutated)
+    copy.global_reads = s.global_reads
+    return copy
 
 
 def _step(
@@ -252,6 +255,7 @@ def _step(
     writes: list[str] = []
     mutated: list[str] = []
     bound: set[str] = set()
+    global_reads: list[str] = []
     module_names, shared = outside
     for idx in cells:
         f = flow.by_index.get(idx)
@@ -259,6 +263,8 @@ def _step(
             continue
         for use in flow.expanded[idx]:
             n = use.name
+            if n in shared and n not in bound and n not in global_reads:
+                global_reads.append(n)
             if n in bound or n in module_names or n in shared:
                 continue
             if n in BUILTINS or is_ipython_global(n):
@@ -274,7 +280,9 @@ def _step(
                 writes.append(m.name)
                 mutated.append(m.name)
         bound |= defs
-    return Step("", cells, heading, reads=reads, writes=writes, mutated=mutated)
+    step = Step("", cells, heading, reads=reads, writes=writes, mutated=mutated)
+    step.global_reads = global_reads
+    return step
 
 
 def _link_steps(steps: list[Step], param_names: set[str], shared: set[str]) -> dict[str, list[int]]:

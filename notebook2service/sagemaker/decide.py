@@ -372,7 +372,7 @@ def training_slice(
     while frontier:
         step = frontier.pop()
         i = index[step.name]
-        wants = set(step.params) | (set(step.reads) & plan.shared_globals)
+        wants = set(step.params) | set(step.global_reads) | (set(step.reads) & plan.shared_globals)
         for name in wants:
             producer = next(
                 (s for s in reversed(steps[:i]) if name in s.returns or name in s.global_names),
