@@ -265,7 +265,14 @@ def _fitted_object(tree: ast.AST) -> str:
 
 def from_code(trees: list[ast.AST], writes: list[str]) -> str:
     """A verb-object name from what the step's cells do: load_data, fit_knn, plot_results."""
-    target = next((w.lower() for w in writes if not w.startswith("_")), "")
+    imported = {
+        (a.asname or a.name).split(".")[0]
+        for t in trees
+        for node in ast.walk(t)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for a in node.names
+    }
+    target = next((w.lower() for w in writes if not w.startswith("_") and w not in imported), "")
     phases = [p for p in (phase_of(t) for t in trees) if p]
     if "fit" in phases:
         return "fit_" + _fitted_object(next(t for t in trees if phase_of(t) == "fit"))
@@ -282,7 +289,20 @@ def from_code(trees: list[ast.AST], writes: list[str]) -> str:
     if calls and set(calls) <= {"print", "display", "head", "describe", "info", "tail"}:
         return "show"
     main = next((n for n in calls if n not in ("print", "display")), "")
+    if not main and imported:  # imports the notebook keeps in place (see lift/imports.py)
+        return "import_" + _identifier(_module_of(trees) or sorted(imported)[0])
     return _identifier(_CAMEL.sub("_", main).lower())
+
+
+def _module_of(trees: list[ast.AST]) -> str:
+    """The first module a step's imports name (`from sklearn.svm import SVC` → sklearn)."""
+    for t in trees:
+        for node in ast.walk(t):
+            if isinstance(node, ast.Import):
+                return node.names[0].name.split(".")[0]
+            if isinstance(node, ast.ImportFrom) and node.module:
+                return node.module.split(".")[0]
+    return ""
 
 
 def from_comments(sources: list[str]) -> str:

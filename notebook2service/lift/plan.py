@@ -64,15 +64,16 @@ def heading_of(source: str) -> str | None:
     return redact(m.group(1).strip()) if m else None  # a name made from it never holds a secret
 
 
-def _unique(name: str, taken: set[str]) -> str:
-    if name in taken or keyword.iskeyword(name) or name in BUILTINS:
+def _unique(name: str, reserved: set[str], used: set[str]) -> str:
+    """`reserved`: the notebook's own names; `used`: step names given so far."""
+    if name in reserved or keyword.iskeyword(name) or name in BUILTINS:
         name = f"{name}_step"  # `clients` the variable, `clients_step` the function
     base = name
     n = 2
-    while name in taken:
-        name = f"{base}_{n}"
+    while name in used or name in reserved:
+        name = f"{base}_{n}"  # a second `fit_knn` is `fit_knn_2`
         n += 1
-    taken.add(name)
+    used.add(name)
     return name
 
 
@@ -115,8 +116,9 @@ def make_plan(
         | {"run", "main"}
         | {n for f in flow.cells for n in (*f.defs, *f.all_reads)}
     )
+    used: set[str] = set()
     for number, (step, group) in enumerate(zip(steps, groups, strict=True), start=1):
-        step.name = _unique(_name(flow, step, group.part) or f"step_{number}", taken)
+        step.name = _unique(_name(flow, step, group.part) or f"step_{number}", taken, used)
     return Plan(steps, parameters, module_names, shared, undefined)
 
 
@@ -261,8 +263,8 @@ def _step(
     reads: list[str] = []
     writes: list[str] = []
     mutated: list[str] = []
-    global_reads: list[str] = []
     bound: set[str] = set()
+    global_reads: list[str] = []
     module_names, shared = outside
     for idx in cells:
         f = flow.by_index.get(idx)
