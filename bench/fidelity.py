@@ -51,14 +51,14 @@ import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from notebook2service.verify import run_group as verify_run_group
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -101,31 +101,10 @@ _PY2_PRINT = re.compile(r"^\s*print\s+[^\s(=.,)]", re.MULTILINE)
 
 
 def run_group(cmd: list[str], cwd: Path, timeout: float) -> tuple[int | None, str, str, float]:
-    """Run `cmd` in its own process group; kill the whole group (kernels too) on timeout."""
+    """Run `cmd` in its own process group (verify's runner); kill the whole group (kernels
+    too) on timeout and when it ends."""
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd,
-        cwd=str(cwd),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-        code: int | None = proc.returncode
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            proc.kill()
-        out, err = proc.communicate()
-        code = None
-    # a kernel may outlive papermill when papermill itself crashed: end the group
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    code, out, err = verify_run_group(cmd, cwd, None, timeout)
     return (
         code,
         out.decode("utf-8", "replace"),

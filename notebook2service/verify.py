@@ -483,7 +483,7 @@ def _run_package(
         env["NB2SVC_VERIFY_SEED"] = str(int(seed))
     record = out / ".nb2svc-verify-record.json"
     start = time.perf_counter()
-    code, raw_out, raw_err = _communicate(
+    code, raw_out, raw_err = run_group(
         [sys.executable, "-c", _HARNESS, package, str(record), *steps], cwd, env, timeout
     )
     data = _read_record(record)
@@ -498,9 +498,11 @@ def _run_package(
     )
 
 
-def _communicate(
-    cmd: list[str], cwd: Path, env: dict[str, str], timeout: float
+def run_group(
+    cmd: list[str], cwd: Path, env: dict[str, str] | None, timeout: float
 ) -> tuple[int | None, bytes, bytes]:
+    """Run `cmd` in its own process group, bounded by `timeout` (exit code None when killed);
+    the whole group (kernels and other children too) is ended when it returns."""
     proc = subprocess.Popen(
         cmd,
         cwd=str(cwd),
@@ -518,8 +520,7 @@ def _communicate(
         raw_out, raw_err = proc.communicate()
         code = None
     finally:
-        if proc.poll() is None:  # pragma: no cover - interrupted
-            _kill_group(proc)
+        _kill_group(proc)  # a child may outlive its parent (a kernel papermill left behind)
     return code, raw_out, raw_err
 
 
@@ -538,7 +539,8 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
-        proc.kill()
+        if proc.poll() is None:
+            proc.kill()
 
 
 _TRACE_LINE = re.compile(r'File "([^"]+)", line (\d+), in (\S+)')
