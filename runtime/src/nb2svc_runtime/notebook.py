@@ -99,7 +99,8 @@ def read_channel(
     if kind == "numpy":
         import numpy
 
-        return numpy.concatenate(parts)
+        arrays: list[Any] = list(parts)  # numpy arrays, as their module says
+        return numpy.concatenate(arrays)
     return parts
 
 
@@ -198,8 +199,8 @@ def end_cell(step: str, cell: int | str) -> None:
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is None:
         return
-    if pyplot.show is not _inline_show:
-        pyplot.show = _inline_show
+    if getattr(pyplot, "show", None) is not _inline_show:
+        setattr(pyplot, "show", _inline_show)  # noqa: B010 - a module's attribute, typed as such
     images, _Figures.shown = _Figures.shown + _rendered(pyplot), []
     for k, data in enumerate(images, 1):
         with open(f"{_Figures.folder}/{step}-cell{cell}-{k}.png", "wb") as fh:
