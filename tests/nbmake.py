@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +68,26 @@ def write(path: Path, nb: dict[str, Any]) -> Path:
 
 def codes(diagnostics: list) -> list[str]:
     return [d.code for d in diagnostics]
+
+
+def run_package(out: Path, package: str, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """`python -m package` of a package converted into `out`, run from `cwd` (bounded)."""
+    env = dict(os.environ, PYTHONPATH=str(out), MPLBACKEND="Agg")
+    return subprocess.run(
+        [sys.executable, "-m", package, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def undefined_names(code: str) -> subprocess.CompletedProcess:
+    """ruff's undefined/unbound-name checks (F821, F823) on generated code."""
+    return subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "F821,F823", "-"],
+        input=code,
+        capture_output=True,
+        text=True,
+    )

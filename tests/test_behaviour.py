@@ -2,13 +2,12 @@
 bound on one path only, imports where the notebook had them. Each test builds its notebook."""
 
 import ast
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from nbmake import md, notebook, write
+from nbmake import md, notebook, run_package, undefined_names, write
 
 from notebook2service import dataflow
 from notebook2service.convert import convert
@@ -28,15 +27,7 @@ def _convert(tmp_path: Path, nb: dict, name: str = "demo"):
 
 
 def _run(tmp_path: Path, package: str, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(tmp_path / "out"), MPLBACKEND="Agg")
-    return subprocess.run(
-        [sys.executable, "-m", package, *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_package(tmp_path / "out", package, tmp_path, *args)
 
 
 # -- %timeit runs in a scope of its own -------------------------------------------------
@@ -149,12 +140,7 @@ def test_one_path_names_run_without_unbound_locals(tmp_path):
     proc = _run(tmp_path, result.package)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[1] 0 1"
-    ruff = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "F821,F823", "-"],
-        input=pipeline,
-        capture_output=True,
-        text=True,
-    )
+    ruff = undefined_names(pipeline)
     assert ruff.returncode == 0, ruff.stdout
 
 
@@ -174,7 +160,7 @@ def test_figures_close_at_the_end_of_each_cell_and_convert_imports_no_matplotlib
     result, pipeline = _convert(tmp_path, FIGURES)
     assert not {m for m in set(sys.modules) - before if m.startswith("matplotlib")}
     assert pipeline.count("end_cell(") == 3  # after each plotting cell (the import is hoisted)
-    assert "end_cell(\"plot\", 3)" in pipeline.replace("'", '"')
+    assert 'end_cell("plot", 3)' in pipeline.replace("'", '"')
     (tmp_path / "plain").mkdir()
     plain, plain_pipeline = _convert(tmp_path / "plain", notebook("x = 1", "print(x)"))
     assert "end_cell" not in plain_pipeline  # no matplotlib: no lifecycle calls
@@ -274,12 +260,7 @@ def test_annotations_are_read_when_the_function_is_defined(tmp_path):
     result, pipeline = _convert(tmp_path, nb)
     head = pipeline.split("\ndef run(", 1)[0]
     assert "\ndef first(" not in head.split("\ndef types", 1)[0]  # not hoisted above `Frame`
-    ruff = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "F821,F823", "-"],
-        input=pipeline,
-        capture_output=True,
-        text=True,
-    )
+    ruff = undefined_names(pipeline)
     assert ruff.returncode == 0, ruff.stdout
 
 

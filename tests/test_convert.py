@@ -1,13 +1,11 @@
 """nb2svc convert: the package behaves like the notebook (top-down), by construction."""
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from nbmake import code, md, notebook, write
+from nbmake import code, md, notebook, run_package, write
 
 from notebook2service.cli import main
 from notebook2service.convert import ConvertError, convert
@@ -15,18 +13,6 @@ from notebook2service.manifest import Manifest
 from notebook2service.render import OutputExistsError, templates_dir
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_notebooks"
-
-
-def run_package(out: Path, package: str, cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(out), MPLBACKEND="Agg")
-    return subprocess.run(
-        [sys.executable, "-m", package, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def convert_and_run(
@@ -171,9 +157,7 @@ def test_hidden_state_is_reported_and_top_down_followed(tmp_path):
     result = convert(src, tmp_path / "out")
     codes = {f.code for f in result.findings}
     assert {"NB101", "NB103", "convert"} <= codes
-    assert any(
-        "`x` is read in cell 2" in f.message for f in result.findings if f.code == "convert"
-    )
+    assert any("`x` is read in cell 2" in f.message for f in result.findings if f.code == "convert")
 
 
 def test_unparseable_cell_is_kept_as_comment_and_reported(tmp_path):
