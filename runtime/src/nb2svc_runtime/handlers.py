@@ -76,15 +76,7 @@ CONTENT_TYPES = {
     "application/x-jsonlines": JSONLINES,
     NPY: NPY,
 }
-ACCEPT_TYPES = {
-    CSV: CSV,
-    JSON: JSON,
-    JSONLINES: JSONLINES,
-    "application/x-jsonlines": JSONLINES,
-    NPY: NPY,
-    "text/*": CSV,
-    "application/*": JSON,
-}
+ACCEPT_TYPES = {**CONTENT_TYPES, "text/*": CSV, "application/*": JSON}
 
 
 class InferenceError(Exception):

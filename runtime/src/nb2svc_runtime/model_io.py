@@ -51,6 +51,8 @@ ALLOW_PICKLE_ENV = "NB2SVC_ALLOW_PICKLE"
 #: model file suffix -> format; the format is decided from the file, never from signature.json
 FORMATS = {".skops": "skops", ".ubj": "xgboost", ".txt": "lightgbm", ".joblib": "joblib",
            ".pkl": "joblib", ".pickle": "joblib"}
+#: the model files save_model writes, in the order a model folder without signature.json is read
+MODEL_FILES = ("model.skops", "model.ubj", "model.txt", "model.joblib")
 
 
 def allow_pickle() -> bool:
@@ -121,7 +123,7 @@ def save_model(
                 f"{name} is defined in __main__ and cannot be imported when serving; "
                 "define it in a module of the package"
             )
-    for stale in ("model.skops", "model.joblib", "model.ubj", "model.txt"):
+    for stale in MODEL_FILES:
         if stale != file:
             (out / stale).unlink(missing_ok=True)
 
@@ -170,8 +172,9 @@ def _dump_skops(model: Any, path: Path) -> list[str]:
     import skops.io as sio
 
     sio.dump(model, path)
-    extra = [t for t in sio.get_untrusted_types(file=path) if not _safe_type(t)]
-    sio.load(path, trusted=sio.get_untrusted_types(file=path))  # fails -> joblib fallback
+    untrusted = sio.get_untrusted_types(file=path)
+    extra = [t for t in untrusted if not _safe_type(t)]
+    sio.load(path, trusted=untrusted)  # fails -> joblib fallback
     return extra
 
 
@@ -266,10 +269,9 @@ def read_signature(model_dir: PathLike) -> Signature:
         if not isinstance(signature, dict) or "file" not in signature:
             raise ModelLoadError(f"{path} has no 'file' entry")
         return signature
-    for fmt, file in (("skops", "model.skops"), ("xgboost", "model.ubj"),
-                      ("lightgbm", "model.txt"), ("joblib", "model.joblib")):
+    for file in MODEL_FILES:
         if (root / file).is_file():
-            return {"format": fmt, "file": file, "features": None, "n_features": None,
+            return {"format": FORMATS[Path(file).suffix], "file": file, "features": None, "n_features": None,
                     "dtypes": None, "classes": None, "task": "other", "warnings": [],
                     "trusted": [], "nb2svc": SIGNATURE_VERSION}
     raise ModelLoadError(f"no {SIGNATURE_FILE} and no model file in {root}")

@@ -20,6 +20,8 @@ from pathlib import Path, PurePosixPath
 from types import ModuleType
 from typing import Any, TypeVar
 
+from nb2svc_runtime.training import channel_variable
+
 T = TypeVar("T")
 
 __all__ = [
@@ -85,7 +87,7 @@ def read_channel(
     S3 objects): the files of the notebook's file type are read and concatenated (pandas
     frames with `pd.concat`, arrays with `np.concatenate`).
     """
-    folder = os.environ.get("SM_CHANNEL_" + channel.upper().replace("-", "_"))
+    folder = os.environ.get(channel_variable(channel))
     if not folder:
         return reader(default, *args, **kwargs)
     parts = [reader(str(p), *args, **kwargs) for p in _channel_files(channel, folder, default)]

@@ -31,6 +31,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from nb2svc_runtime.app import MIB, ModelRunner, ServingApp, log
+from nb2svc_runtime.training import BASE_ENV, DEFAULT_BASE
 
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_PDEATHSIG = 1
@@ -82,7 +83,7 @@ def parse_args(argv: list[str], handlers: str = "nb2svc_runtime.handlers") -> Co
         port=int(args.port or _env("SAGEMAKER_BIND_TO_PORT") or 8080),
         workers=max(1, int(workers or os.cpu_count() or 1)),
         timeout=float(timeout or 60),
-        base_dir=args.base_dir or _env("SAGEMAKER_BASE_DIR") or "/opt/ml",
+        base_dir=args.base_dir or _env(BASE_ENV) or DEFAULT_BASE,
         max_body=int(min(max(payload_mb, 6), 100) * MIB),
         keepalive=float(_env("NB2SVC_KEEPALIVE") or 60),
         graceful=float(_env("NB2SVC_GRACEFUL_TIMEOUT") or 20),
