@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
+import functools
 import json
 import types
 import typing
@@ -19,6 +20,21 @@ from typing import Any
 
 from .findings import CellRef, Finding
 from .notebook import read_json
+
+RUNTIME_DISTRIBUTION = "nb2svc-runtime"
+
+
+@functools.cache
+def runtime_version() -> str | None:
+    """The installed nb2svc-runtime's version (None where it is not installed); the manifest's
+    `runtime` records it and check-converted compares against it (no rendering stack needed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(RUNTIME_DISTRIBUTION)
+    except PackageNotFoundError:
+        return None
+
 
 VERSION = 1
 FILENAME = "nb2svc.json"

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .manifest import FILENAME, Manifest, ManifestError
+from .manifest import FILENAME, Manifest, ManifestError, runtime_version
 from .notebook import walk_files
 from .provenance import code_sha256, file_sha256
 
@@ -220,7 +220,6 @@ def _version_key(v: str) -> tuple[int, ...]:
 
 def _check_runtime(status: Status, data: Manifest, out_dir: str) -> Status:
     """A package built against an older nb2svc-runtime than the installed one is stale."""
-    from .sagemaker.container import runtime_version
 
     entry, current = data.runtime, runtime_version()
     built = entry.get("version") if isinstance(entry, dict) else entry

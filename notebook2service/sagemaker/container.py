@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from ..lift.plan import Plan
+from ..manifest import RUNTIME_DISTRIBUTION, runtime_version
 from ..render import render, templates_dir
 from .decide import SageMakerPlan
 from .threshold import decision_threshold
@@ -14,19 +15,6 @@ from .threshold import decision_threshold
 #: files that make the serving stack (rendered only when there is a model to serve)
 SERVING_TEMPLATES = ("serve.py.j2", "inference.py.j2")
 EXECUTABLES = frozenset({"bin/train", "bin/serve", "bin/entrypoint"})
-
-
-RUNTIME_DISTRIBUTION = "nb2svc-runtime"
-
-
-def runtime_version() -> str | None:
-    """The installed nb2svc-runtime's version (None where it is not installed)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(RUNTIME_DISTRIBUTION)
-    except PackageNotFoundError:
-        return None
 
 
 def runtime_entry() -> dict[str, str] | None:
