@@ -71,7 +71,9 @@ class Finding:
     def __post_init__(self) -> None:
         object.__setattr__(self, "message", build_message(self.message))
         object.__setattr__(self, "related", tuple(self.related))
-        object.__setattr__(self, "args", redact_data(dict(self.args)))
+        # the keys are the message class's field names (code, never data): only values redacted
+        args = {k: redact_data(v) for k, v in self.args.items()}
+        object.__setattr__(self, "args", args)
 
     def __hash__(self) -> int:
         return hash((self.code, self.message, self.path, self.cell, self.line, self.column))
@@ -114,7 +116,7 @@ class Finding:
             severity=d.get("severity") or "warning",
             kind=d.get("kind") or "",
             name=d.get("name") or "",
-            args=d.get("args") or {},
+            args=redact_data(d.get("args") or {}),  # read from a file: its keys are data too
             file=d.get("file"),
             file_line=d.get("file_line"),
             related=tuple(d.get("related_cells", ())),

@@ -165,6 +165,7 @@ def replay(ctx: Context) -> None:
         return
     rank = {f.cell.index: r for r, f in enumerate(executed)}
     position = {f.cell.index: p for p, f in enumerate(cells)}
+    writers = {f.cell.index: _writers(f) for f in cells}  # once per cell, not per read
     for f in executed:
         reported: set[str] = set()
         for use in f.uses:
@@ -172,10 +173,20 @@ def replay(ctx: Context) -> None:
             if name in reported or name in BUILTINS:
                 continue
             saved = next(
-                (g for g in reversed(executed[: rank[f.cell.index]]) if name in _writers(g)), None
+                (
+                    g
+                    for g in reversed(executed[: rank[f.cell.index]])
+                    if name in writers[g.cell.index]
+                ),
+                None,
             )
             topdown = next(
-                (g for g in reversed(cells[: position[f.cell.index]]) if name in _writers(g)), None
+                (
+                    g
+                    for g in reversed(cells[: position[f.cell.index]])
+                    if name in writers[g.cell.index]
+                ),
+                None,
             )
             if saved is None or topdown is None or saved is topdown:
                 continue

@@ -9,7 +9,6 @@ from ..dataflow import CellFlow, Flow, is_ipython_global
 from ..findings import CellRef
 from ..ipython import SESSION_MAGICS, Occurrence
 from ..redact import excerpt, find_secrets, is_secret_name
-from ..requirements import installs_packages
 from .messages import (
     NOTEBOOK_CALLS,
     AbsolutePath,
@@ -51,6 +50,8 @@ def _syntax_message(occ: Occurrence) -> IPythonSyntax:
         effect = _MAGIC_EFFECT.get(occ.name, "ipython")
         return IPythonSyntax(syntax=occ.display, magic=occ.name, effect=effect)
     words = occ.args.split()
+    from ..requirements import installs_packages  # packaging: loaded only for `!` lines
+
     if installs_packages(occ.args):
         effect = "install"
     elif words and words[0] in _FETCHERS:
