@@ -24,6 +24,7 @@ from .generated import check_code, check_notebook_code, format_code, line_map, s
 from .image import notebook_python
 from .lift import build, display, magics
 from .lift.imports import place_imports
+from .lift.interpolate import code_of
 from .lift.plan import Parameter, Plan, definition_counts, make_plan
 from .lift.secrets_env import secrets_from_env
 from .linter.checker import check_notebook
@@ -185,6 +186,7 @@ class Package:
     requirements: list[Any]
     environment: dict[str, Any] = field(default_factory=dict)  # image Python, local modules
     binary: dict[str, bytes] = field(default_factory=dict)  # wheels/ for the image
+    line_map: list[dict[str, Any]] = field(default_factory=list)  # pipeline.py lines → cells
 
 
 @dataclass
@@ -482,7 +484,8 @@ def assemble(
     _plan_findings(src, params, lifted, planned)
     context = _context(src)
     pipeline = _pipeline(lifted, planned, served, context, format_output)
-    _generated_code_findings(src, lifted, pipeline)
+    ranges = line_map(pipeline)
+    _generated_code_findings(src, lifted, pipeline, ranges)
     notebook_dir = (
         str(Path(src.nb.path).resolve().parent) if not src.nb.path.startswith("<") else ""
     )
@@ -524,7 +527,7 @@ def assemble(
             continue
         files[rel.as_posix()] = text
     environment = image_environment(context, local)
-    return Package(files, pipeline, reqs, environment, binary)
+    return Package(files, pipeline, reqs, environment, binary, ranges)
 
 
 def _relative_to_output(notebook_dir: str, out: Path) -> str:
@@ -654,13 +657,13 @@ def _pipeline(
         "package/pipeline.py.j2",
         imports=imports + ([split.import_line] if split.import_line else []),
         helpers_import=(
-            build.code_of(build.helpers_import(sorted(lifted.helpers))).strip()
+            code_of(build.helpers_import(sorted(lifted.helpers))).strip()
             if lifted.helpers
             else None
         ),
         definitions=split.kept,
         steps=_steps(lifted, planned),
-        run=build.code_of(build.run_function(planned.plan)).strip(),
+        run=code_of(build.run_function(planned.plan)).strip(),
         **context,
     )
     return format_code(pipeline, f"{context['package']}/pipeline.py") if format_output else pipeline
@@ -671,7 +674,7 @@ def _import_lines(lifted: Lifted) -> list[str]:
     seen: dict[str, int] = {}
     for c in lifted.ordered:
         for stmt in c.imports:
-            seen.setdefault(build.code_of(stmt).strip(), c.index)
+            seen.setdefault(code_of(stmt).strip(), c.index)
     lines = sorted(seen, key=lambda t: (not t.startswith("from __future__"), seen[t]))
     lines += [f"import {m}" for m in sorted(lifted.imports) if f"import {m}" not in seen]
     return lines
@@ -684,7 +687,7 @@ def _definitions(lifted: Lifted, served: Served) -> list[str]:
         out.append(f"# {label}: feature preparation\n" + served.extraction.code.strip())
     for c in lifted.ordered:
         for d in c.definitions:
-            out.append(f"# {c.label}\n" + build.code_of(d).strip())
+            out.append(f"# {c.label}\n" + code_of(d).strip())
             lifted.cell_map.setdefault(c.index, "module")
         if c.imports and not c.body and not c.definitions:
             lifted.cell_map.setdefault(c.index, "imports")
@@ -698,17 +701,18 @@ def _steps(lifted: Lifted, planned: Planned) -> list[str]:
         doc = f"{step.heading or 'Notebook'} — {', '.join(labels)}."
         figures = "end_cell" in lifted.helpers
         step_def = build.step_function(step, lifted.cells, doc, figures)
-        out.append(build.code_of(step_def).strip())
+        out.append(code_of(step_def).strip())
         for i in step.cells:
             lifted.cell_map[i] = step.name
     return out
 
 
-def _generated_code_findings(src: Analysed, lifted: Lifted, pipeline: str) -> None:
+def _generated_code_findings(
+    src: Analysed, lifted: Lifted, pipeline: str, ranges: list[dict[str, Any]]
+) -> None:
     """pyflakes over pipeline.py; each finding names its cell through the line map. What the
     notebook's own code has already (an f-string without placeholders, `is` with a literal)
     is the author's, kept as it was: a warning on the cell. Only the rest is an error."""
-    ranges = line_map(pipeline)
     own = check_notebook_code(
         (f.cell.index, f.translation.python) for f in src.flow.cells if f.parsed
     )
@@ -844,7 +848,7 @@ def make_manifest(
         data_acquisition=[a.to_dict() for a in lifted.actions if a.kind == "data"],
         files=sorted(lifted.files),
         requirements=[_requirement(r) for r in package.requirements],
-        line_map={"pipeline.py": line_map(package.pipeline)},
+        line_map={"pipeline.py": package.line_map},
         sagemaker=served.sm.to_dict(),
         environment=package.environment,
         runtime=runtime_entry() if _uses_runtime(lifted, served) else None,

@@ -11,8 +11,7 @@ from nbmake import md, notebook, run_package, undefined_names, write
 
 from notebook2service import dataflow
 from notebook2service.convert import convert
-from notebook2service.lift.interpolate import command_expression, portable
-from notebook2service.lift.magics import code_of
+from notebook2service.lift.interpolate import code_of, command_expression, portable
 from notebook2service.linter.checker import check_notebook
 from notebook2service.notebook import load_python
 

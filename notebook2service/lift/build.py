@@ -13,7 +13,7 @@ import libcst as cst
 from ..dataflow import BUILTINS
 from ..ipython import complexity_error
 from .plan import Plan, Step
-from .scoped import SCOPE_FUNCTION, top_level_awaits
+from .scoped import SCOPE_FUNCTION, comment_line, top_level_awaits
 
 
 @dataclass
@@ -218,14 +218,10 @@ def _kept_as_comment(raw: str, limit: int = 1000) -> list[cst.EmptyLine]:
     the notebook)."""
     src = raw.split("\n", limit)
     rest = src.pop() if len(src) > limit else None
-    lines = [_comment(ln[:2000]) if ln.strip() else cst.EmptyLine() for ln in src]
+    lines = [comment_line(ln[:2000]) if ln.strip() else cst.EmptyLine() for ln in src]
     if rest is not None:
-        lines.append(_comment(f"nb2svc: {rest.count(chr(10)) + 1:,} more lines not copied"))
+        lines.append(comment_line(f"nb2svc: {rest.count(chr(10)) + 1:,} more lines not copied"))
     return lines
-
-
-def _comment(text: str) -> cst.EmptyLine:
-    return cst.EmptyLine(comment=cst.Comment("# " + text))
 
 
 def _with_leading(stmt: cst.BaseStatement, lines: list[cst.EmptyLine]) -> cst.BaseStatement:
@@ -304,10 +300,12 @@ def step_function(
     pending: list[cst.EmptyLine] = []
     for idx in step.cells:
         c = cells[idx]
-        marker = [_comment(c.label)] + c.header
+        marker = [comment_line(c.label)] + c.header
         if c.error is not None:
             lines = [
-                _comment(f"nb2svc: this cell could not be parsed ({c.error}); kept as a comment")
+                comment_line(
+                    f"nb2svc: this cell could not be parsed ({c.error}); kept as a comment"
+                )
             ]
             lines += _kept_as_comment(c.raw)
             pending += marker + lines
@@ -379,7 +377,3 @@ def run_function(plan: Plan) -> cst.FunctionDef:
     ns = cst.Dict([cst.DictElement(cst.SimpleString(repr(n)), cst.Name(n)) for n in bound])
     body.append(cst.SimpleStatementLine([cst.Return(ns)]))
     return cst.FunctionDef(name=cst.Name("run"), params=params, body=cst.IndentedBlock(body))
-
-
-def code_of(node: cst.CSTNode) -> str:
-    return cst.Module([]).code_for_node(node)

@@ -27,7 +27,8 @@ import sys
 import libcst as cst
 
 from ..dataflow import Flow
-from .build import CellParts, code_of, import_names
+from .build import CellParts, import_names
+from .interpolate import code_of
 
 
 def place_imports(cells: list[CellParts], flow: Flow) -> set[str]:

@@ -68,7 +68,7 @@ def command_expression(command: str, known: set[str]) -> cst.BaseExpression:
     parts = pieces(command, known)
     if all(expr is None for _, expr in parts):
         return cst.SimpleString(repr("".join(text for text, _ in parts)))
-    sources = [_code(expr) for _, expr in parts if expr is not None]
+    sources = [code_of(expr) for _, expr in parts if expr is not None]
     quote = next((q for q in _QUOTES if all(_fits(s, q) for s in sources)), None)
     if quote is None:
         return _concatenation(parts)
@@ -89,7 +89,7 @@ def _fits(source: str, quote: str) -> bool:
 
 def _field(expr: cst.BaseExpression) -> cst.BaseExpression:
     """Parenthesised when a `:`, `!` or `=` in it could read as a format spec or conversion."""
-    source = _code(expr)
+    source = code_of(expr)
     if any(ch in source for ch in ":!=") or source.startswith("{"):
         return expr.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
     return expr
@@ -123,7 +123,8 @@ def _concatenation(parts: list[Piece]) -> cst.BaseExpression:
     return result
 
 
-def _code(node: cst.CSTNode) -> str:
+def code_of(node: cst.CSTNode) -> str:
+    """The source text of one libcst node."""
     return cst.Module([]).code_for_node(node)
 
 
@@ -137,7 +138,7 @@ class _Pre312(cst.CSTVisitor):
         quote = node.end
         for part in node.parts:
             if isinstance(part, cst.FormattedStringExpression):
-                source = _code(part.expression)
+                source = code_of(part.expression)
                 if not _fits(source, quote):
                     self.bad.append(source)
 

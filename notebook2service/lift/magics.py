@@ -25,12 +25,7 @@ from ..ipython import (
 )
 from ..requirements import installs_packages
 from . import scoped
-from .interpolate import command_expression
-
-
-def code_of(node: cst.CSTNode) -> str:
-    return cst.Module([]).code_for_node(node)
-
+from .interpolate import code_of, command_expression
 
 _FETCH = re.compile(
     r"^\s*(?:wget|curl|gsutil\s+(?:-m\s+)?cp|aws\s+s3\s+(?:cp|sync)|azcopy|kaggle\s+\w+\s+download|git\s+clone)\b"

@@ -18,7 +18,7 @@ import libcst as cst
 SCOPE_FUNCTION = "_nb2svc_timeit"
 
 
-def _comment(text: str) -> cst.EmptyLine:
+def comment_line(text: str) -> cst.EmptyLine:
     return cst.EmptyLine(comment=cst.Comment("# " + text))
 
 
@@ -54,7 +54,7 @@ def own_scope(source: str, indent: str, magic: str) -> str | None:
         name=cst.Name(SCOPE_FUNCTION),
         params=cst.Parameters(),
         body=block,
-        leading_lines=[_comment(note)],
+        leading_lines=[comment_line(note)],
     )
     call = cst.SimpleStatementLine([cst.Expr(cst.Call(cst.Name(SCOPE_FUNCTION)))])
     return textwrap.indent(cst.Module([func, call]).code, indent).rstrip("\n")

@@ -85,17 +85,10 @@ class ControlCall:
 
 def _qualified(flow: Flow, cell_imports: dict[str, str], dotted: str) -> str:
     root, _, rest = dotted.partition(".")
-    qual = cell_imports.get(root) or flow_imports(flow).get(root)
+    qual = cell_imports.get(root) or flow.imports.get(root)
     if qual is None:
         return dotted
     return f"{qual}.{rest}" if rest else qual
-
-
-def flow_imports(flow: Flow) -> dict[str, str]:
-    names: dict[str, str] = {}
-    for f in flow.cells:
-        names.update(f.imports)
-    return names
 
 
 def _is_sdk(qualified: str) -> bool:
