@@ -1100,8 +1100,4 @@ def analyze(nb: Notebook) -> Flow:
 
 def _record_writes(translation: Translation, written: dict[str, str]) -> None:
     for occ in translation.occurrences:
-        target = occ.writefile()
-        if target is not None:
-            name, append = target
-            text = written.get(name, "") if append else ""
-            written[name] = text + (occ.body or "")
+        occ.write_into(written)

@@ -106,6 +106,18 @@ class Occurrence:
         names = [a for a in argv if not a.startswith("-")]
         return (names[0], "-a" in argv or "--append" in argv) if names else None
 
+    def write_into(self, files: dict[str, str]) -> str | None:
+        """Apply this `%%writefile [-a] FILE` to `files` (path → text written so far): the body,
+        newline-terminated, replaces the file or (`-a`) is appended to it. Returns the target."""
+        written = self.writefile()
+        if written is None:
+            return None
+        target, append = written
+        body = self.body or ""
+        text = body if body.endswith("\n") else body + "\n"
+        files[target] = (files.get(target, "") if append else "") + text
+        return target
+
     @property
     def display(self) -> str:
         if self.kind == "cell_magic":

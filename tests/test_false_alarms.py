@@ -284,3 +284,13 @@ def test_the_lint_cache_sees_a_change_of_the_star_imported_module(tmp_path):
     assert len(undefined()) == 1 and "`B`" in undefined()[0]
     (tmp_path / "preamble.py").write_text("A = 1\nB = 2\n")
     assert undefined() == []
+
+
+def test_a_module_written_by_two_appending_cells_is_followed(tmp_path):
+    nb = notebook(
+        "%%writefile -a grown.py\nalpha = 1",
+        "%%writefile -a grown.py\nbeta = 2",
+        "from grown import *\nprint(alpha, beta)",
+    )
+    src = write(tmp_path / "grown.ipynb", nb)
+    assert not [c for c, _ in lint_codes(src) if c in ("NB104", "NB205")]

@@ -249,8 +249,7 @@ def _cell_magic(cell_index: int, occ: Occurrence, code: CellCode, known: set[str
     written = occ.writefile()
     if written is not None:
         target, append = written
-        text = body if body.endswith("\n") else body + "\n"
-        code.files[target] = (code.files.get(target, "") if append else "") + text
+        occ.write_into(code.files)  # this cell's text; convert.lift appends across cells
         if append:
             code.appends.add(target)
         code.actions.append(Action(cell_index, occ.line, head, "file", target))
