@@ -238,14 +238,15 @@ class ServingModel:
                              skip_blank_lines=True)
         except (ValueError, pd.errors.ParserError) as exc:
             raise BadRequest(f"malformed CSV: {exc}") from None
-        for col in df.columns:
-            df[col] = _cast_column(df[col], self._dtype_of.get(col))
-        return df
+        return self._cast(df)
 
     def _frame(self, rows: Any) -> Any:
         import pandas as pd
 
-        df = pd.DataFrame(rows, columns=self.columns)
+        return self._cast(pd.DataFrame(rows, columns=self.columns))
+
+    def _cast(self, df: Any) -> Any:
+        """Each column to its training dtype (see `_cast_column`)."""
         for col in df.columns:
             df[col] = _cast_column(df[col], self._dtype_of.get(col))
         return df
