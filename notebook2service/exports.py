@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .local_modules import Unreadable, module_file, read_source
+
 __all__ = ["Exports", "StarResolver", "MAX_DEPTH", "MAX_MODULE_BYTES", "exports_of"]
 
 MAX_MODULE_BYTES = 5 * 1024 * 1024
@@ -163,18 +165,14 @@ class StarResolver:
         for name in (f"{rel}.py", f"{rel}/__init__.py"):
             if name in written:
                 return name, written[name]
-        if self.root is None or not all(p.isidentifier() for p in module.split(".")):
+        path = module_file(self.root, module) if self.root is not None else None
+        if path is None:
             return None
-        for name in (f"{rel}.py", f"{rel}/__init__.py"):
-            path = self.root / name
-            if path.is_file():
-                try:
-                    if path.stat().st_size > MAX_MODULE_BYTES:
-                        return name, None
-                    return name, path.read_text(encoding="utf-8")
-                except (OSError, UnicodeDecodeError):
-                    return name, None
-        return None
+        name = path.relative_to(self.root).as_posix()
+        try:
+            return name, read_source(path, MAX_MODULE_BYTES)
+        except Unreadable:
+            return name, None
 
     def _exports(self, module: str, seen: set[str], depth: int) -> Exports | None:
         found = self._source(module)
