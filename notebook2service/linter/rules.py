@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ..findings import CellRef, Finding
 from .messages import MESSAGES, Message
@@ -47,6 +47,9 @@ class Rule:
 RULES: dict[str, Rule] = {code: Rule.of(MESSAGES[code]) for code in sorted(MESSAGES)}
 
 
+T = TypeVar("T")
+
+
 @dataclass
 class Context:
     """What a check sees: the notebook, its dataflow, and a way to report."""
@@ -56,6 +59,14 @@ class Context:
     enabled: Callable[[str], bool]
     diagnostics: list[Finding] = field(default_factory=list)
     checking: str = ""  # the rule whose check is running: it reports only its own code
+    #: analyses several checks share (see `once`), keyed by the function computing them
+    shared: dict[Callable[[Any], Any], Any] = field(default_factory=dict, repr=False)
+
+    def once(self, analysis: Callable[[Any], T]) -> T:
+        """`analysis(flow)`, computed once per notebook for every check that needs it."""
+        if analysis not in self.shared:
+            self.shared[analysis] = analysis(self.flow)
+        return self.shared[analysis]  # type: ignore[no-any-return]
 
     def report(
         self,
