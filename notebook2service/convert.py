@@ -105,18 +105,19 @@ def _safety_net(manifest: Manifest, package: Any) -> Manifest:
     package.files, changed = redact_files(package.files)
     raw = manifest.to_dict()
     clean = redact_data(raw)
-    if changed or clean != raw:
-        where = ", ".join(changed + ([FILENAME] if clean != raw else []))
-        clean["findings"].append(
-            note(
-                "convert",
-                "secret-redacted",
-                "warning",
-                f"a secret reached {where} and was replaced by {MARKER}; read it from the "
-                "environment (os.environ) instead",
-                files=changed,
-            ).to_dict()
-        )
+    if not changed and clean == raw:
+        return manifest  # nothing to hide: no rebuild (it would redact every finding again)
+    where = ", ".join(changed + ([FILENAME] if clean != raw else []))
+    clean["findings"].append(
+        note(
+            "convert",
+            "secret-redacted",
+            "warning",
+            f"a secret reached {where} and was replaced by {MARKER}; read it from the "
+            "environment (os.environ) instead",
+            files=changed,
+        ).to_dict()
+    )
     return Manifest.from_dict(clean)
 
 
