@@ -57,6 +57,42 @@ def test_lint_agrees_a_name_bound_only_by_timeit_is_undefined():
     assert any(f.code == "NB104" and "edges" in f.message for f in findings), findings
 
 
+NESTED_TIMEIT = notebook(
+    "counts = [0, 0, 0]\nx = [1, 2]",
+    "for i in range(2):\n    %timeit counts, edges = sorted(x), len(x)\n    if i:\n"
+    "        %timeit -n1 a = 1; counts = a + len(x)\n    else:\n        pass\n"
+    "try:\n    %timeit other = x\nexcept ValueError:\n    pass",
+    "counts[2] += 1\nprint(counts, i)",
+)
+
+
+def test_timeit_inside_a_block_binds_no_name_in_the_dataflow():
+    flow = dataflow.analyze(load_python(NESTED_TIMEIT))
+    defs = {n for f in flow.cells for n in f.defs}
+    assert {"edges", "a", "other"} & defs == set()
+    assert "counts" not in flow.cells[1].defs  # rebound only inside %timeit's own scope
+    reads = {u.name for u in flow.expanded[flow.cells[1].cell.index]}
+    assert {"x", "sorted", "len"} <= reads and "a" not in reads  # `a` is local to its scope
+
+
+def test_lint_agrees_a_name_bound_only_by_a_nested_timeit_is_undefined():
+    nb = notebook("for i in range(2):\n    %timeit edges = sorted([3, i])", "print(edges)")
+    findings = check_notebook(load_python(nb), lambda code: True)
+    assert any(f.code == "NB104" and "edges" in f.message for f in findings), findings
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_nested_timeit_does_not_rebind_in_the_package(tmp_path):
+    result, pipeline = _convert(tmp_path, NESTED_TIMEIT)
+    assert pipeline.count("def _nb2svc_timeit():") == 3
+    returned = {s for step in result.manifest.steps for s in step["returns"]}
+    assert {"edges", "a", "other"} & returned == set()
+    proc = _run(tmp_path, result.package)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[0, 0, 1] 1"
+
+
 @pytest.mark.slow
 @pytest.mark.integration
 def test_timeit_does_not_rebind_in_the_package(tmp_path):
