@@ -566,11 +566,16 @@ class CellVisitor(_Literals):
         return line, getattr(node, "col_offset", 0) + self.shift.get(line, 0) + self.dedent
 
     def run(self, tree: ast.Module) -> None:
+        self._statements(tree.body, top=True)
+
+    def _statements(self, body: list[ast.stmt], top: bool = False) -> None:
+        """A block's statements in order; a run of `%timeit` code (IPython runs it in a
+        scope of its own), at the top level or inside a block, is walked as one scope."""
         scoped = self.flow.translation.scoped_lines
-        body = tree.body
         i = 0
         while i < len(body):
-            self._reads_log.clear()
+            if top:
+                self._reads_log.clear()
             scope = scoped.get(body[i].lineno) if scoped else None
             if scope is None:
                 self.visit(body[i])
@@ -581,6 +586,25 @@ class CellVisitor(_Literals):
                 j += 1
             self._in_own_scope(body[i:j])
             i = j
+
+    def generic_visit(self, node: ast.AST) -> None:
+        """As the base walk; when the cell has `%timeit` code, a compound statement's blocks
+        (`if`, `while`, `try`, `match` cases) go through `_statements`."""
+        if not self.flow.translation.scoped_lines or not isinstance(
+            node, ast.stmt | ast.match_case
+        ):
+            super().generic_visit(node)
+            return
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if value.__class__ is list and value and isinstance(value[0], ast.stmt):
+                self._statements(value)
+            elif value.__class__ is list:
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        self.visit(item)
+            elif isinstance(value, ast.AST) and name not in _SKIP_FIELDS:
+                self.visit(value)
 
     def _in_own_scope(self, stmts: list[ast.stmt]) -> None:
         """`%timeit` code: it runs in a function scope of its own, so it reads the names it
@@ -720,8 +744,8 @@ class CellVisitor(_Literals):
     def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
         self.visit(node.iter)
         self.visit(node.target)
-        for stmt in node.body + node.orelse:
-            self.visit(stmt)
+        self._statements(node.body)
+        self._statements(node.orelse)
 
     visit_AsyncFor = visit_For
 
@@ -730,8 +754,7 @@ class CellVisitor(_Literals):
             self.visit(item.context_expr)
             if item.optional_vars is not None:
                 self.visit(item.optional_vars)
-        for stmt in node.body:
-            self.visit(stmt)
+        self._statements(node.body)
 
     visit_AsyncWith = visit_With
 
@@ -740,8 +763,7 @@ class CellVisitor(_Literals):
             self.visit(node.type)
         if node.name:
             self.bind(node.name, node)
-        for stmt in node.body:
-            self.visit(stmt)
+        self._statements(node.body)
         if node.name:  # Python deletes the name at the end of the handler
             self.bound.discard(node.name)
             self.flow.defs.pop(node.name, None)
