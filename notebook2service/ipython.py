@@ -20,6 +20,8 @@ import string
 import warnings
 from dataclasses import dataclass, field
 
+from .notebook import bracket_depth
+
 #: cell magics whose body is Python and runs in the user namespace
 PYTHON_BODY_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "memit"})
 #: line magics whose argument is a Python statement that runs in the user namespace
@@ -490,7 +492,6 @@ MAX_UNARY_RUN = 50  # `- - - 1`, `not not x`
 MAX_LINE_OPERATORS = 2_000  # operators, dots and lambdas in one line: `1+1+...`, `.a.a.a`
 _STRINGS = re.compile(r"""(?:[rRbBuUfF]{0,2})(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")""")
 _COMMENT = re.compile(r"#[^\n]*")
-_BRACKETS = re.compile(r"[^()\[\]{}]+")
 _UNARY_RUN = re.compile(r"(?:(?:[-+~]|\bnot\b)\s*){" + str(MAX_UNARY_RUN + 1) + ",}")
 _OPERATOR = re.compile(r"[-+*/%@&|^~<>=.]|\blambda\b")
 
@@ -507,10 +508,7 @@ def complexity_error(source: str) -> str | None:
     except UnicodeEncodeError as exc:
         return f"not valid Unicode (a lone surrogate at character {exc.start})"
     code = _COMMENT.sub("", _STRINGS.sub('""', source))
-    depth = deepest = 0
-    for ch in _BRACKETS.sub("", code):
-        depth = depth + 1 if ch in "([{" else max(0, depth - 1)
-        deepest = max(deepest, depth)
+    deepest = bracket_depth(code)
     if deepest > MAX_NESTING:
         return f"too deeply nested to analyse ({deepest} brackets deep; limit {MAX_NESTING})"
     if _UNARY_RUN.search(code):
