@@ -81,6 +81,18 @@ def timeit_statement(args: str) -> str:
     return _TIMEIT_OPTS.sub("", args + " ", count=1).strip()
 
 
+def shell_words(text: str) -> list[str]:
+    """A shell line's words as the shell splits them (quotes, escapes); with unbalanced
+    quotes, split at whitespace. The one tokenizer of magic arguments and `!` commands
+    (`%%writefile -a "my file.py"`, `!pip install "pandas>=2"`)."""
+    import shlex
+
+    try:
+        return shlex.split(text)
+    except ValueError:  # unbalanced quotes
+        return text.split()
+
+
 @dataclass(frozen=True)
 class Occurrence:
     """One piece of IPython syntax in a cell."""
@@ -99,12 +111,7 @@ class Occurrence:
         """(target file, append?) of a `%%writefile [-a] FILE` cell, else None."""
         if self.kind != "cell_magic" or self.name != "writefile":
             return None
-        import shlex
-
-        try:
-            argv = shlex.split(self.args)
-        except ValueError:
-            argv = self.args.split()
+        argv = shell_words(self.args)
         names = [a for a in argv if not a.startswith("-")]
         return (names[0], "-a" in argv or "--append" in argv) if names else None
 
