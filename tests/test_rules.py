@@ -80,7 +80,9 @@ def test_nb103_and_nb104_share_one_walk_of_the_reads(monkeypatch):
 
     calls = []
     walk = hidden_state._unsatisfied_reads
-    monkeypatch.setattr(hidden_state, "_unsatisfied_reads", lambda flow: calls.append(1) or walk(flow))
+    monkeypatch.setattr(
+        hidden_state, "_unsatisfied_reads", lambda flow: calls.append(1) or walk(flow)
+    )
     found = lint(notebook(("print(ghost)\nx = y", 2), ("y = 1", 3)), config=False)
     assert {(d.code, d.args["name"]) for d in found if d.code in ("NB103", "NB104")} == {
         ("NB104", "ghost"),

@@ -44,9 +44,6 @@ class Rule:
         return doc_of(self.code)
 
 
-RULES: dict[str, Rule] = {code: Rule.of(MESSAGES[code]) for code in sorted(MESSAGES)}
-
-
 T = TypeVar("T")
 
 
@@ -84,7 +81,6 @@ class Context:
         assert code == (self.checking or code), f"the {self.checking} check reported {code}"
         if not self.enabled(code):
             return
-        rule = RULES[code]
         line = max(1, line)
         self.diagnostics.append(
             Finding(
@@ -94,13 +90,13 @@ class Context:
                 CellRef.of(cell),
                 line,
                 max(1, column),
-                severity=severity or rule.severity,
-                kind=rule.kind,
-                name=rule.name,
+                severity=severity or message.severity,
+                kind=message.kind,
+                name=message.rule,
                 args=message.args,
                 file_line=cell.file_line_of(line) if cell is not None else None,
                 related=related,
-                fixable=rule.fixable,
+                fixable=message.fixable,
                 end_line=end_line,
             )
         )
@@ -113,7 +109,7 @@ def check(code: str) -> Callable[[Callable[[Context], None]], Callable[[Context]
     """Register the check for one rule (skipped when the rule is not selected)."""
 
     def deco(fn: Callable[[Context], None]) -> Callable[[Context], None]:
-        assert code in RULES and code not in dict(CHECKS), code
+        assert code in MESSAGES and code not in dict(CHECKS), code  # its class comes first
         CHECKS.append((code, fn))
         return fn
 
