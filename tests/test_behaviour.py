@@ -269,6 +269,26 @@ def test_figures_follow_the_inline_backend_and_are_saved_by_step_and_cell(tmp_pa
     assert all((tmp_path / "figs" / n).read_bytes().startswith(b"\x89PNG") for n in saved)
 
 
+SHOW_FIRST = (
+    "plt.plot([1])\nplt.show()\nplt.plot([2])\nprint(len(plt.gca().lines), len(plt.get_fignums()))"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+@pytest.mark.parametrize("late", [False, True], ids=["hoisted import", "import in the cell"])
+def test_show_closes_figures_in_the_first_plotting_cell_too(tmp_path, late):
+    """The inline backend's `plt.show()` from the first cell on, however matplotlib is imported."""
+    first = ("import matplotlib.pyplot as plt\n" if late else "") + SHOW_FIRST
+    cells = [md("# Plot"), "x = 1", first, SHOW_FIRST]
+    if not late:
+        cells.insert(1, "import matplotlib.pyplot as plt")
+    result, _ = _convert(tmp_path, notebook(*cells))
+    proc = _run(tmp_path, result.package)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["1", "1", "1", "1"]  # what the notebook prints
+
+
 # -- imports stay where the notebook ran them --------------------------------------------
 
 IMPORTS = notebook(
