@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .exports import Exports, StarResolver
+from .exports import Exports, StarResolver, target_names
 from .ipython import Translation, translate
 from .notebook import Cell, Notebook
 
@@ -244,16 +244,6 @@ def dotted(node: ast.AST, calls: bool = False) -> str | None:
     else:
         root = None
     return ".".join([root, *reversed(parts)]) if root else None
-
-
-def _target_names(node: ast.AST) -> Iterator[ast.Name]:
-    if isinstance(node, ast.Name):
-        yield node
-    elif isinstance(node, (ast.Tuple, ast.List)):
-        for elt in node.elts:
-            yield from _target_names(elt)
-    elif isinstance(node, ast.Starred):
-        yield from _target_names(node.value)
 
 
 _SKIP_FIELDS = frozenset({"ctx", "op", "type_comment"})
@@ -687,7 +677,7 @@ class CellVisitor(_Literals):
                             SelfUpdate(root.id, line, col, f"`{what} = …{what}…`", strong)
                         )
             else:
-                for name in _target_names(target):
+                for name in target_names(target):
                     if name.id in value_reads and self.external(name.id):
                         strong = _rebind_is_strong(value, name)
                         line, col = self.pos(name)
