@@ -13,14 +13,16 @@ often each mode is equal over:
   root; skipped with a message when absent) that runs offline top-down in a fresh kernel. They
   are found in two passes:
 
-  1. a static filter skips notebooks that are not valid Python 3 notebooks, import
-     tensorflow / torch / keras / pyspark / theano, need a cloud account (azureml,
-     google.cloud, vertexai, sagemaker, boto3), or read URLs or download data
-     (``urlopen``, ``requests``, ``wget``, ``http(s)://``, ``fetch_*``, ``download``);
+  1. a static filter skips notebooks that are not valid Python 3 notebooks, need a cloud
+     account (azureml, google.cloud, vertexai, sagemaker, kfp, boto3 imports; gcloud /
+     gsutil / bq / az / aws shell lines; a PROJECT_ID), import tensorflow / torch / keras /
+     pyspark / theano when it is not installed here, or pip-install packages themselves;
   2. the rest are executed with papermill, ``--jobs`` at a time (default 2), ``--timeout``
-     seconds each (default 60), each in a scratch folder. The outcome is cached in
-     ``bench/results/fidelity_runnable.json`` (keyed by path and content hash), so reruns only
-     verify. ``--refresh`` ignores the cache; ``--limit N`` takes the first N candidates.
+     seconds each (default 60), each in a scratch folder (a notebook that reads a URL fails
+     at once here and is counted as needing the network). The outcome is cached per
+     environment in ``bench/results/fidelity_runnable-<hash>.json`` (keyed by path and
+     content hash), so reruns only verify. ``--refresh`` ignores the cache; ``--limit N``
+     takes the first N candidates.
 
   Notebooks that cannot run here are counted by reason (not Python 3, network, cloud, GPU
   frameworks, missing data files or modules, failing on today's libraries, timeouts).
@@ -39,8 +41,13 @@ With ``--seed N`` every verify runs with ``seed=N`` (``nb2svc verify --seed N``)
 start with ``random`` and numpy's global generator seeded alike, so notebooks that draw
 unseeded random numbers are compared too; reported separately (``fidelity-seedN.json``).
 
+The bench may run in a venv of its own with packages the product never requires:
+``pip install -r bench/fidelity-requirements.txt`` (seaborn, statsmodels, numexpr), or
+``-r bench/fidelity-era.txt`` for the library versions the tutorial notebooks were written
+for; ``--label NAME`` names the results file ``fidelity-NAME.json`` (bench/README.md).
+
     python bench/fidelity.py [--samples-only] [--corpus DIR] [--jobs 2] [--timeout 60]
-                             [--limit N] [--refresh] [--prefixes] [--seed N]
+                             [--limit N] [--refresh] [--prefixes] [--seed N] [--label NAME]
 """
 
 from __future__ import annotations
