@@ -14,9 +14,11 @@ import re
 
 import libcst as cst
 
+from .glue import quoted
+
 _DOLLAR = re.compile(r"(?<![\$\\])\$([A-Za-z_]\w*)")
 _BRACES = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
-_QUOTES = ("'", '"', "'''", '"""')
+_QUOTES = ('"', "'", '"""', "'''")
 #: Python versions the generated code must parse under (libcst's grammar check)
 CHECK_VERSIONS = ("3.8", "3.10")
 
@@ -67,9 +69,11 @@ def command_expression(command: str, known: set[str]) -> cst.BaseExpression:
     """The command as a string expression: a plain literal, an f-string, or a concatenation."""
     parts = pieces(command, known)
     if all(expr is None for _, expr in parts):
-        return cst.SimpleString(repr("".join(text for text, _ in parts)))
+        return quoted("".join(text for text, _ in parts))
     sources = [code_of(expr) for _, expr in parts if expr is not None]
-    quote = next((q for q in _QUOTES if all(_fits(s, q) for s in sources)), None)
+    literal = "".join(text for text, _ in parts)
+    order = _QUOTES if '"' not in literal or "'" in literal else ("'", *_QUOTES)  # fewest escapes
+    quote = next((q for q in order if all(_fits(s, q) for s in sources)), None)
     if quote is None:
         return _concatenation(parts)
     nodes: list[cst.BaseFormattedStringContent] = []
@@ -114,7 +118,7 @@ def _concatenation(parts: list[Piece]) -> cst.BaseExpression:
     items: list[cst.BaseExpression] = []
     for text, expr in parts:
         if expr is None:
-            items.append(cst.SimpleString(repr(text)))
+            items.append(quoted(text))
         else:
             items.append(cst.Call(cst.Name("format"), [cst.Arg(expr)]))
     result = items[0]
