@@ -237,6 +237,15 @@ def _kept_as_comment(raw: str, limit: int = 1000) -> list[cst.EmptyLine]:
     return lines
 
 
+def _without_blank_lines_above(stmt: cst.BaseStatement) -> cst.BaseStatement:
+    """`stmt` without the blank lines that open its leading lines (what was above it in the
+    cell may have moved away: a hoisted import or definition)."""
+    lines = list(stmt.leading_lines)  # type: ignore[attr-defined]
+    while lines and lines[0].comment is None:
+        lines.pop(0)
+    return stmt.with_changes(leading_lines=lines)  # type: ignore[attr-defined]
+
+
 def _with_leading(stmt: cst.BaseStatement, lines: list[cst.EmptyLine]) -> cst.BaseStatement:
     return stmt.with_changes(leading_lines=[*lines, *stmt.leading_lines])  # type: ignore[attr-defined]
 
@@ -344,7 +353,7 @@ def step_function(
         if not stmts:
             pending += marker + c.footer
             continue
-        stmts[0] = _with_leading(stmts[0], pending + marker)
+        stmts[0] = _with_leading(_without_blank_lines_above(stmts[0]), pending + marker)
         pending = [] if figures else list(c.footer)
         stmts = [*stmts, end_of_cell(step.name, c)] if figures else stmts
         stmts = without_global_annotations(stmts, step.global_names)
