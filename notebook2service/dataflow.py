@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .exports import Exports, StarResolver
+from .exports import Exports, StarResolver, target_names
 from .ipython import Translation, translate
 from .notebook import Cell, Notebook
 
@@ -244,16 +244,6 @@ def dotted(node: ast.AST, calls: bool = False) -> str | None:
     else:
         root = None
     return ".".join([root, *reversed(parts)]) if root else None
-
-
-def _target_names(node: ast.AST) -> Iterator[ast.Name]:
-    if isinstance(node, ast.Name):
-        yield node
-    elif isinstance(node, (ast.Tuple, ast.List)):
-        for elt in node.elts:
-            yield from _target_names(elt)
-    elif isinstance(node, ast.Starred):
-        yield from _target_names(node.value)
 
 
 _SKIP_FIELDS = frozenset({"ctx", "op", "type_comment"})
@@ -576,11 +566,16 @@ class CellVisitor(_Literals):
         return line, getattr(node, "col_offset", 0) + self.shift.get(line, 0) + self.dedent
 
     def run(self, tree: ast.Module) -> None:
+        self._statements(tree.body, top=True)
+
+    def _statements(self, body: list[ast.stmt], top: bool = False) -> None:
+        """A block's statements in order; a run of `%timeit` code (IPython runs it in a
+        scope of its own), at the top level or inside a block, is walked as one scope."""
         scoped = self.flow.translation.scoped_lines
-        body = tree.body
         i = 0
         while i < len(body):
-            self._reads_log.clear()
+            if top:
+                self._reads_log.clear()
             scope = scoped.get(body[i].lineno) if scoped else None
             if scope is None:
                 self.visit(body[i])
@@ -591,6 +586,25 @@ class CellVisitor(_Literals):
                 j += 1
             self._in_own_scope(body[i:j])
             i = j
+
+    def generic_visit(self, node: ast.AST) -> None:
+        """As the base walk; when the cell has `%timeit` code, a compound statement's blocks
+        (`if`, `while`, `try`, `match` cases) go through `_statements`."""
+        if not self.flow.translation.scoped_lines or not isinstance(
+            node, ast.stmt | ast.match_case
+        ):
+            super().generic_visit(node)
+            return
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if value.__class__ is list and value and isinstance(value[0], ast.stmt):
+                self._statements(value)
+            elif value.__class__ is list:
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        self.visit(item)
+            elif isinstance(value, ast.AST) and name not in _SKIP_FIELDS:
+                self.visit(value)
 
     def _in_own_scope(self, stmts: list[ast.stmt]) -> None:
         """`%timeit` code: it runs in a function scope of its own, so it reads the names it
@@ -663,7 +677,7 @@ class CellVisitor(_Literals):
                             SelfUpdate(root.id, line, col, f"`{what} = …{what}…`", strong)
                         )
             else:
-                for name in _target_names(target):
+                for name in target_names(target):
                     if name.id in value_reads and self.external(name.id):
                         strong = _rebind_is_strong(value, name)
                         line, col = self.pos(name)
@@ -730,8 +744,8 @@ class CellVisitor(_Literals):
     def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
         self.visit(node.iter)
         self.visit(node.target)
-        for stmt in node.body + node.orelse:
-            self.visit(stmt)
+        self._statements(node.body)
+        self._statements(node.orelse)
 
     visit_AsyncFor = visit_For
 
@@ -740,8 +754,7 @@ class CellVisitor(_Literals):
             self.visit(item.context_expr)
             if item.optional_vars is not None:
                 self.visit(item.optional_vars)
-        for stmt in node.body:
-            self.visit(stmt)
+        self._statements(node.body)
 
     visit_AsyncWith = visit_With
 
@@ -750,8 +763,7 @@ class CellVisitor(_Literals):
             self.visit(node.type)
         if node.name:
             self.bind(node.name, node)
-        for stmt in node.body:
-            self.visit(stmt)
+        self._statements(node.body)
         if node.name:  # Python deletes the name at the end of the handler
             self.bound.discard(node.name)
             self.flow.defs.pop(node.name, None)

@@ -11,8 +11,10 @@ import pytest
 from notebook2service.cli import main
 from notebook2service.linter import lint
 from notebook2service.linter.messages import MESSAGES
-from notebook2service.linter.ruledocs import DOCS, rules_table
+from notebook2service.linter.ruledocs import docs, rules_table
 from notebook2service.linter.rules import CHECKS, RULES
+
+DOCS = docs()
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

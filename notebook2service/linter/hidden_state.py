@@ -74,7 +74,7 @@ def unexecuted(ctx: Context) -> None:
 def count_gaps(ctx: Context) -> None:
     """Gaps in the counter (common and mild on its own)."""
     executed = _executed(ctx)[1]
-    missing = _missing_counts(ctx.flow)
+    missing = ctx.once(_missing_counts)
     if executed and missing:
         first_after = next((c for c in executed if c.execution_count > missing[0]), executed[0])
         ctx.report(first_after, 1, 1, ExecutionCountGap(missing=missing))
@@ -88,10 +88,18 @@ def _first_definers(flow: Flow) -> dict[str, list[int]]:
     return out
 
 
-def _name_reads(flow: Flow) -> Iterator[tuple[Any, Any, str, str, int | None]]:
+NameRead = tuple[Any, Any, str, str, int | None]
+
+
+def _name_reads(flow: Flow) -> list[NameRead]:
     """Each first read of a name per cell that a top-down run cannot satisfy, as
     (cell flow, use, name, verdict, cell or line) — the verdict is "later" (defined in a
-    cell below), "same-cell" (defined further down this cell), "deleted" or "nowhere"."""
+    cell below), "same-cell" (defined further down this cell), "deleted" or "nowhere".
+    NB103 and NB104 share one list (Context.once)."""
+    return list(_unsatisfied_reads(flow))
+
+
+def _unsatisfied_reads(flow: Flow) -> Iterator[NameRead]:
     definers = _first_definers(flow)
     defined: set[str] = set()
     deleted: dict[str, int] = {}
@@ -121,7 +129,7 @@ def _name_reads(flow: Flow) -> Iterator[tuple[Any, Any, str, str, int | None]]:
 
 @check("NB103")
 def use_before_definition(ctx: Context) -> None:
-    for f, use, name, verdict, where in _name_reads(ctx.flow):
+    for f, use, name, verdict, where in ctx.once(_name_reads):
         if verdict == "later":
             message = UseBeforeDefinition(name=name, via=use.via, later=where)
         elif verdict == "same-cell":
@@ -134,8 +142,8 @@ def use_before_definition(ctx: Context) -> None:
 
 @check("NB104")
 def undefined_name(ctx: Context) -> None:
-    missing = _missing_counts(ctx.flow)
-    for f, use, name, verdict, where in _name_reads(ctx.flow):
+    missing = ctx.once(_missing_counts)
+    for f, use, name, verdict, where in ctx.once(_name_reads):
         if verdict == "deleted":
             message = UndefinedName(name=name, via=use.via, deleted_in=where, missing=[])
         elif verdict == "nowhere":
