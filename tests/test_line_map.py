@@ -166,3 +166,12 @@ def test_glue_lines_are_broken_before_they_grow_long(tmp_path: Path) -> None:
     assert any(ln.strip().endswith(("(", "{")) for ln in glue)  # something was broken
     long = [ln for ln in glue if len(ln) > 100 and '"""' not in ln]
     assert long == []
+
+
+def test_the_header_holds_any_title(tmp_path: Path) -> None:
+    """The title (a markdown heading) goes into pipeline.py's docstring as it is."""
+    title = 'Quotes """ and \\ backslash\x0b end"'
+    nb = write(tmp_path / "t.ipynb", notebook(md(f"# {title}"), "x = 1"))
+    _, ranges, text = _converted(nb, tmp_path / "out")
+    assert ast.get_docstring(ast.parse(text), clean=False).split("\n")[0] == title
+    assert [r["cell"] for r in ranges] == [2]

@@ -57,22 +57,21 @@ class Pipeline:
         """pipeline.py line ranges → the cell each came from: from a cell's first statement to
         its last (a step's generated `return` is no cell's), sorted by line."""
         positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
-        ranges = [
-            {
-                "cell": span.cell,
-                "start": positions[span.nodes[0]].start.line,
-                "end": positions[span.nodes[-1]].end.line,
-            }
-            for span in self.spans
-            if span.nodes
-        ]
+        ranges = []
+        for span in self.spans:
+            placed = [positions[n] for n in span.nodes if n in positions]  # all, as built
+            if placed:
+                ranges.append(
+                    {"cell": span.cell, "start": placed[0].start.line, "end": placed[-1].end.line}
+                )
         return sorted(ranges, key=lambda r: r["start"])
 
 
 def docstring(text: str) -> cst.SimpleStatementLine:
-    """A triple-quoted string statement holding `text` exactly (backslashes and quotes
-    escaped)."""
+    """A triple-quoted string statement holding `text` exactly (backslashes, quotes and
+    unprintable characters escaped)."""
     body = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    body = "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in body)
     if body.endswith('"'):
         body = body[:-1] + '\\"'
     return cst.SimpleStatementLine([cst.Expr(cst.SimpleString('"""' + body + '"""'))])
@@ -141,7 +140,7 @@ class _BlankLines(cst.CSTTransformer):
 def _blank_lines_empty(pipeline: Pipeline) -> Pipeline:
     tidy = _BlankLines({id(n) for span in pipeline.spans for n in span.nodes})
     module = pipeline.module.visit(tidy)
-    spans = [Span(s.cell, [tidy.became[id(n)] for n in s.nodes]) for s in pipeline.spans]  # type: ignore[misc]
+    spans = [Span(s.cell, [tidy.became.get(id(n), n) for n in s.nodes]) for s in pipeline.spans]  # type: ignore[misc]
     return Pipeline(module, spans)
 
 
