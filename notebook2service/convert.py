@@ -38,8 +38,9 @@ from .redact import MARKER, find_secrets, is_secret_name, redact_data, redact_fi
 from .render import render
 from .sagemaker import channels, features
 from .sagemaker.container import EXECUTABLES, container_files, runtime_entry, runtime_wheel
-from .sagemaker.decide import SageMakerPlan, decide, find_model
-from .sagemaker.slice import training_cells
+from .sagemaker.decide import SageMakerPlan, decide, training_cells_for
+from .sagemaker.training_steps import MODULE as TRAINING_MODULE
+from .sagemaker.training_steps import training_module
 
 __all__ = ["ConvertError", "ConvertResult", "check_code", "convert", "format_code", "line_map"]
 
@@ -409,8 +410,7 @@ def plan(src: Analysed, params: Parameters, lifted: Lifted, model: str | None = 
         i: bool(c.body or c.header or c.footer) or c.error is not None
         for i, c in lifted.cells.items()
     }
-    model_cell = find_model(flow, model)[1]
-    training = training_cells(flow, model_cell)  # costly work outside it gets its own steps
+    training = training_cells_for(flow, model)  # costly work outside it gets its own steps
     steps = make_plan(
         flow,
         body_cells,
@@ -426,7 +426,7 @@ def plan(src: Analysed, params: Parameters, lifted: Lifted, model: str | None = 
 
 def sagemaker_plan(src: Analysed, lifted: Lifted, planned: Planned, model: str | None) -> Served:
     """The model, its training steps, the shared feature function and the data channels."""
-    sm = decide(src.flow, planned.plan, model)
+    sm = decide(src.flow, planned.plan, model, lifted.cells)
     extraction = None
     if sm.model and not sm.model_is_pipeline and sm.fit_x:
         steps_cells = [i for s in sm.train_steps for i in s.cells]
@@ -499,11 +499,14 @@ def assemble(
         )
     copied = sorted({t for t in lifted.files if not Path(t).is_absolute()} | set(local.files))
     binary = _runtime_wheel(src, lifted, served, context)
+    training = training_module(served.sm, lifted.cells)  # steps train runs part of
+    if training is not None and format_output:
+        training = format_code(training, f"{src.package}/{TRAINING_MODULE}.py")
     files.update(
         container_files(
             served.sm,
             planned.plan,
-            {**context, "pipeline_source": pipeline},
+            {**context, "pipeline_source": pipeline, "training_steps": training},
             copied,
             _relative_to_output(notebook_dir, src.out),
         )
