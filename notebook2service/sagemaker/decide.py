@@ -419,7 +419,7 @@ def _metric_steps(
     """Steps after the model's that score it: what they return from the model, when that
     trains nothing and reads only what training has. Returns the names they return."""
     steps = plan.steps
-    made = {n for kept in chosen.values() for st in kept for n in (*st.facts.binds, *st.changes)}
+    made = {n for kept in chosen.values() for st in kept for n in (*st.binds, *st.changes)}
     available = {n for s in steps if s.name in chosen for n in (*s.returns, *s.global_names)}
     available = (available & made) | {p.name for p in plan.parameters}
     metrics: set[str] = set()
@@ -450,7 +450,7 @@ def _parts(
             later |= set(step.params)
             continue
         reads = {n for st in kept for n in st.reads}
-        writes = {n for st in kept for n in (*st.facts.binds, *st.changes)}
+        writes = {n for st in kept for n in (*st.binds, *st.changes)}
         params = [p for p in step.params if p in reads]
         returns = [r for r in step.returns if r in later and (r in writes or r in params)]
         positions: dict[int, list[int]] = {}

@@ -92,6 +92,12 @@ class Stmt:
     changes: set[str] = field(default_factory=set)  # changed in place, maybe (not bound)
     pinned: bool = False
     costly: bool = False
+    binds: set[str] = field(default_factory=set)
+    kills: set[str] = field(default_factory=set)  # rebound as a whole, for sure
+
+    def __post_init__(self) -> None:
+        self.binds = self.binds | self.facts.binds
+        self.kills = self.kills | self.facts.kills
 
 
 def is_costly_call(func: str) -> bool:
@@ -278,7 +284,31 @@ def _statement(cell: int, pos: int, facts: StatementFlow, nb: _Notebook) -> Stmt
             changes |= fn.assigns_globals
             changes |= nb.function_reads({call.func}, cell) - nb.imported - set(flow.functions)
     costly = any(is_costly_call(c.func) for c in facts.calls)
-    return Stmt(cell, pos, facts, reads, changes - facts.binds, _pinned(facts, nb), costly)
+    stmt = Stmt(cell, pos, facts, reads, changes - facts.binds, _pinned(facts, nb), costly)
+    _random_state(stmt, nb)
+    return stmt
+
+
+#: the global random state (numpy's, the stdlib's), as one name the slice follows
+RANDOM_STATE = "<global random state>"
+
+
+def _random_state(stmt: Stmt, nb: _Notebook) -> None:
+    """`np.random.seed(0)` sets the global random state; a draw (`np.random.rand()`) reads
+    and changes it; a fit or search may read it (an estimator without `random_state`): so a
+    draw before the model's fit is kept with the seed."""
+    for call in stmt.facts.calls:
+        root, _, rest = call.func.partition(".")
+        qualified = ".".join(filter(None, [nb.flow.imports.get(root, root), rest]))
+        if qualified.startswith(("numpy.random.", "random.")):
+            if _last(qualified) == "seed":
+                stmt.binds.add(RANDOM_STATE)
+                stmt.kills.add(RANDOM_STATE)
+            else:
+                stmt.reads.add(RANDOM_STATE)
+                stmt.changes.add(RANDOM_STATE)
+        elif is_costly_call(call.func):
+            stmt.reads.add(RANDOM_STATE)
 
 
 def flow_statements(flow: Flow) -> list[Stmt]:
@@ -385,12 +415,12 @@ def backward(
     out = []
     for k in reversed(range(len(stmts) if end is None else end)):
         s = stmts[k]
-        hit = (s.facts.binds | aliases.touched(s.changes)) & want
+        hit = (s.binds | aliases.touched(s.changes)) & want
         if not hit and not (pin and s.pinned):
             continue
         out.append(k)
         reads = reads_for(s, hit) if reads_for is not None and hit else s.reads
-        want = (want - s.facts.kills) | reads
+        want = (want - s.kills) | reads
     return out[::-1]
 
 
