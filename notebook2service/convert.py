@@ -38,7 +38,7 @@ from .redact import MARKER, find_secrets, is_secret_name, redact_data, redact_fi
 from .render import render
 from .sagemaker import channels, features
 from .sagemaker.container import EXECUTABLES, container_files, runtime_entry, runtime_wheel
-from .sagemaker.decide import SageMakerPlan, decide, training_cells_for
+from .sagemaker.decide import FoundModel, SageMakerPlan, decide, find_model, training_cells_for
 from .sagemaker.training_steps import MODULE as TRAINING_MODULE
 from .sagemaker.training_steps import training_module
 
@@ -83,7 +83,7 @@ def convert(
     params = parameters(src)
     lifted = lift(src, params)
     planned = plan(src, params, lifted, model)
-    sm = sagemaker_plan(src, lifted, planned, model)
+    sm = sagemaker_plan(src, lifted, planned)
     package = assemble(src, params, lifted, planned, sm, format_output)
     manifest = make_manifest(src, params, lifted, planned, sm, package)
     manifest.written = sorted({*package.files, *package.binary, FILENAME})  # what --force replaces
@@ -106,18 +106,19 @@ def _safety_net(manifest: Manifest, package: Any) -> Manifest:
     package.files, changed = redact_files(package.files)
     raw = manifest.to_dict()
     clean = redact_data(raw)
-    if changed or clean != raw:
-        where = ", ".join(changed + ([FILENAME] if clean != raw else []))
-        clean["findings"].append(
-            note(
-                "convert",
-                "secret-redacted",
-                "warning",
-                f"a secret reached {where} and was replaced by {MARKER}; read it from the "
-                "environment (os.environ) instead",
-                files=changed,
-            ).to_dict()
-        )
+    if not changed and clean == raw:
+        return manifest  # nothing to hide: no rebuild (it would redact every finding again)
+    where = ", ".join(changed + ([FILENAME] if clean != raw else []))
+    clean["findings"].append(
+        note(
+            "convert",
+            "secret-redacted",
+            "warning",
+            f"a secret reached {where} and was replaced by {MARKER}; read it from the "
+            "environment (os.environ) instead",
+            files=changed,
+        ).to_dict()
+    )
     return Manifest.from_dict(clean)
 
 
@@ -176,6 +177,7 @@ class Planned:
     plan: Plan
     module_names: set[str]
     module_functions: set[str]
+    model: FoundModel  # find_model's answer, for the SageMaker plan too
 
 
 @dataclass
@@ -410,7 +412,8 @@ def plan(src: Analysed, params: Parameters, lifted: Lifted, model: str | None = 
         i: bool(c.body or c.header or c.footer) or c.error is not None
         for i, c in lifted.cells.items()
     }
-    training = training_cells_for(flow, model)  # costly work outside it gets its own steps
+    found = find_model(flow, model)
+    training = training_cells_for(flow, found)  # costly work outside it gets its own steps
     steps = make_plan(
         flow,
         body_cells,
@@ -421,12 +424,12 @@ def plan(src: Analysed, params: Parameters, lifted: Lifted, model: str | None = 
         import_globals=kept_imports,
         training=training,
     )
-    return Planned(steps, module_names, module_functions)
+    return Planned(steps, module_names, module_functions, found)
 
 
-def sagemaker_plan(src: Analysed, lifted: Lifted, planned: Planned, model: str | None) -> Served:
+def sagemaker_plan(src: Analysed, lifted: Lifted, planned: Planned) -> Served:
     """The model, its training steps, the shared feature function and the data channels."""
-    sm = decide(src.flow, planned.plan, model, lifted.cells)
+    sm = decide(src.flow, planned.plan, planned.model, lifted.cells)
     extraction = None
     if sm.model and not sm.model_is_pipeline and sm.fit_x:
         steps_cells = [i for s in sm.train_steps for i in s.cells]

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .exports import Exports, StarResolver
+from .exports import Exports, StarResolver, target_names
 from .ipython import Translation, translate
 from .notebook import Cell, Notebook
 
@@ -198,7 +198,12 @@ def _kills(node: ast.stmt) -> set[str]:
     if isinstance(node, ast.AnnAssign) and node.value is not None:
         targets = [node.target]
     flat = [t for t in targets if isinstance(t, (ast.Name, ast.Tuple, ast.List))]
-    return {n.id for t in flat for n in _target_names(t) if isinstance(n.ctx, ast.Store)}
+    return {
+        n.id
+        for t in flat
+        for n in ast.walk(t)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
 
 
 @dataclass
@@ -277,16 +282,6 @@ def dotted(node: ast.AST, calls: bool = False) -> str | None:
     else:
         root = None
     return ".".join([root, *reversed(parts)]) if root else None
-
-
-def _target_names(node: ast.AST) -> Iterator[ast.Name]:
-    if isinstance(node, ast.Name):
-        yield node
-    elif isinstance(node, (ast.Tuple, ast.List)):
-        for elt in node.elts:
-            yield from _target_names(elt)
-    elif isinstance(node, ast.Starred):
-        yield from _target_names(node.value)
 
 
 _SKIP_FIELDS = frozenset({"ctx", "op", "type_comment"})
@@ -610,24 +605,29 @@ class CellVisitor(_Literals):
         return line, getattr(node, "col_offset", 0) + self.shift.get(line, 0) + self.dedent
 
     def run(self, tree: ast.Module) -> None:
+        self._statements(tree.body, top=True)
+
+    def _statements(self, body: list[ast.stmt], top: bool = False) -> None:
+        """A block's statements in order; a run of `%timeit` code (IPython runs it in a
+        scope of its own), at the top level or inside a block, is walked as one scope."""
         scoped = self.flow.translation.scoped_lines
-        body = tree.body
         i = 0
         while i < len(body):
-            self._reads_log.clear()
-            self._binds_log.clear()
+            if top:
+                self._reads_log.clear()
+                self._binds_log.clear()
             marks = len(self.flow.mutations), len(self.flow.calls)
             scope = scoped.get(body[i].lineno) if scoped else None
             if scope is None:
                 self.visit(body[i])
-                self._statement(body[i : i + 1], marks, _kills(body[i]))
-                i += 1
-                continue
-            j = i + 1
-            while j < len(body) and scoped.get(body[j].lineno) == scope:
-                j += 1
-            self._in_own_scope(body[i:j])
-            self._statement(body[i:j], marks, set())
+                j = i + 1
+            else:
+                j = i + 1
+                while j < len(body) and scoped.get(body[j].lineno) == scope:
+                    j += 1
+                self._in_own_scope(body[i:j])
+            if top:  # one top-level statement (a `%timeit` run counts as one)
+                self._statement(body[i:j], marks, _kills(body[i]) if scope is None else set())
             i = j
 
     def _statement(self, nodes: list[ast.stmt], marks: tuple[int, int], kills: set[str]) -> None:
@@ -637,6 +637,25 @@ class CellVisitor(_Literals):
         self.flow.statements.append(
             StatementFlow(nodes, set(self._reads_log), binds, kills & binds, mutations, calls)
         )
+
+    def generic_visit(self, node: ast.AST) -> None:
+        """As the base walk; when the cell has `%timeit` code, a compound statement's blocks
+        (`if`, `while`, `try`, `match` cases) go through `_statements`."""
+        if not self.flow.translation.scoped_lines or not isinstance(
+            node, ast.stmt | ast.match_case
+        ):
+            super().generic_visit(node)
+            return
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if value.__class__ is list and value and isinstance(value[0], ast.stmt):
+                self._statements(value)
+            elif value.__class__ is list:
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        self.visit(item)
+            elif isinstance(value, ast.AST) and name not in _SKIP_FIELDS:
+                self.visit(value)
 
     def _in_own_scope(self, stmts: list[ast.stmt]) -> None:
         """`%timeit` code: it runs in a function scope of its own, so it reads the names it
@@ -711,7 +730,7 @@ class CellVisitor(_Literals):
                             SelfUpdate(root.id, line, col, f"`{what} = …{what}…`", strong)
                         )
             else:
-                for name in _target_names(target):
+                for name in target_names(target):
                     if name.id in value_reads and self.external(name.id):
                         strong = _rebind_is_strong(value, name)
                         line, col = self.pos(name)
@@ -778,8 +797,8 @@ class CellVisitor(_Literals):
     def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
         self.visit(node.iter)
         self.visit(node.target)
-        for stmt in node.body + node.orelse:
-            self.visit(stmt)
+        self._statements(node.body)
+        self._statements(node.orelse)
 
     visit_AsyncFor = visit_For
 
@@ -788,8 +807,7 @@ class CellVisitor(_Literals):
             self.visit(item.context_expr)
             if item.optional_vars is not None:
                 self.visit(item.optional_vars)
-        for stmt in node.body:
-            self.visit(stmt)
+        self._statements(node.body)
 
     visit_AsyncWith = visit_With
 
@@ -798,8 +816,7 @@ class CellVisitor(_Literals):
             self.visit(node.type)
         if node.name:
             self.bind(node.name, node)
-        for stmt in node.body:
-            self.visit(stmt)
+        self._statements(node.body)
         if node.name:  # Python deletes the name at the end of the handler
             self.bound.discard(node.name)
             self.flow.defs.pop(node.name, None)

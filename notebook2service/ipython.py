@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import re
+import string
 import warnings
 from dataclasses import dataclass, field
 
@@ -70,7 +71,6 @@ _ASSIGN = re.compile(
 )
 _HELP_END = re.compile(r"^(?P<obj>[A-Za-z_][\w.]*(?:\(\))?(?:\[[^\]]*\][\w.]*)?)\s*(?P<q>\?\??)$")
 _HELP_START = re.compile(r"^(?P<q>\?\??)\s*(?P<obj>[A-Za-z_][\w.*]*)$")
-_BRACE = re.compile(r"(?<!\{)\{([^{}\n]+)\}(?!\})")
 _TIMEIT_OPTS = re.compile(r"^(?:-[nrp]\s*\d+\s+|-[tcqo]\s+)*")
 
 
@@ -158,15 +158,71 @@ def _dollar_reads(text: str) -> list[str]:
     return list(dict.fromkeys(_DOLLAR_NAME.findall(text)))
 
 
+#: IPython's `$name` / `$a.b` field (DollarFormatter): not before an odd number of single
+#: quotes (so not inside '...'); `$$x` is the text `$x`
+_DOLLAR_FIELD = re.compile(r"(.*?)\$(\$?[\w\.]+)(?=([^']*'[^']*')*[^']*$)")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One piece of an expanded `!` / magic line: literal `text`, then (unless `source` is
+    None) a Python expression whose value IPython inserts, after `conversion` (r, s, a)."""
+
+    text: str
+    source: str | None = None
+    conversion: str | None = None
+    dollar: bool = False  # a `$name` field (a shell variable when the notebook has no `name`)
+
+
+def expansion(command: str) -> list[Field] | None:
+    """IPython's `var_expand` of a line, statically: its DollarFormatter parse (the standard
+    `string.Formatter` fields, then `$name` in their literal text). A field's format spec is
+    not a format spec there: IPython evaluates `name:spec` as one expression (to allow
+    slices) and formats the value with no spec. None when IPython's formatter fails on the
+    line as written (a lone brace, a field that is not an expression, an unknown
+    conversion): IPython then runs the line unexpanded."""
+    try:
+        parsed = list(string.Formatter().parse(command))
+    except ValueError:
+        return None
+    out: list[Field] = []
+    for literal, name, spec, conversion in parsed:
+        text, pos = "", 0
+        for m in _DOLLAR_FIELD.finditer(literal):
+            before, found = m.group(1, 2)
+            if found.startswith("$"):
+                text += before + found
+            else:
+                out.append(Field(text + before, found, None, True))
+                text = ""
+            pos = m.end()
+        text += literal[pos:]
+        if name is None:
+            out.append(Field(text))
+            continue
+        source = (f"{name}:{spec}" if spec else name).lstrip(" \t")
+        if conversion not in (None, "r", "s", "a"):
+            return None
+        out.append(Field(text, source, conversion))
+    if any(f.source is not None and _expression(f.source) is None for f in out):
+        return None
+    return out
+
+
+def _expression(source: str) -> ast.expr | None:
+    try:
+        return ast.parse(source, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
 def _brace_reads(text: str) -> list[str]:
     """Python names read by IPython's `{expr}` interpolation in a magic or shell line."""
     names: list[str] = []
-    for m in _BRACE.finditer(text):
-        try:
-            expr = ast.parse(m.group(1).strip(), mode="eval")
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
+    for f in expansion(text) or []:
+        if f.source is None or f.dollar:
             continue
-        for node in ast.walk(expr):
+        for node in ast.walk(_expression(f.source)):
             if isinstance(node, ast.Name) and node.id not in names:
                 names.append(node.id)
     return names

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import libcst as cst
 import pytest
 from nbmake import md, notebook, run_package, undefined_names, write
 
@@ -56,6 +57,42 @@ def test_lint_agrees_a_name_bound_only_by_timeit_is_undefined():
     assert any(f.code == "NB104" and "edges" in f.message for f in findings), findings
 
 
+NESTED_TIMEIT = notebook(
+    "counts = [0, 0, 0]\nx = [1, 2]",
+    "for i in range(2):\n    %timeit counts, edges = sorted(x), len(x)\n    if i:\n"
+    "        %timeit -n1 a = 1; counts = a + len(x)\n    else:\n        pass\n"
+    "try:\n    %timeit other = x\nexcept ValueError:\n    pass",
+    "counts[2] += 1\nprint(counts, i)",
+)
+
+
+def test_timeit_inside_a_block_binds_no_name_in_the_dataflow():
+    flow = dataflow.analyze(load_python(NESTED_TIMEIT))
+    defs = {n for f in flow.cells for n in f.defs}
+    assert {"edges", "a", "other"} & defs == set()
+    assert "counts" not in flow.cells[1].defs  # rebound only inside %timeit's own scope
+    reads = {u.name for u in flow.expanded[flow.cells[1].cell.index]}
+    assert {"x", "sorted", "len"} <= reads and "a" not in reads  # `a` is local to its scope
+
+
+def test_lint_agrees_a_name_bound_only_by_a_nested_timeit_is_undefined():
+    nb = notebook("for i in range(2):\n    %timeit edges = sorted([3, i])", "print(edges)")
+    findings = check_notebook(load_python(nb), lambda code: True)
+    assert any(f.code == "NB104" and "edges" in f.message for f in findings), findings
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_nested_timeit_does_not_rebind_in_the_package(tmp_path):
+    result, pipeline = _convert(tmp_path, NESTED_TIMEIT)
+    assert pipeline.count("def _nb2svc_timeit():") == 3
+    returned = {s for step in result.manifest.steps for s in step["returns"]}
+    assert {"edges", "a", "other"} & returned == set()
+    proc = _run(tmp_path, result.package)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[0, 0, 1] 1"
+
+
 @pytest.mark.slow
 @pytest.mark.integration
 def test_timeit_does_not_rebind_in_the_package(tmp_path):
@@ -83,6 +120,59 @@ def test_shell_commands_parse_under_old_grammars(command):
     source = code_of(command_expression(command, {"x"}))
     assert portable(source), source
     ast.parse(source, mode="eval")
+
+
+# What IPython's own formatter makes of each line (`InteractiveShell.var_expand`: its
+# DollarFormatter; a line it cannot format runs as written). `known`: the notebook's names.
+EXPANDED = [
+    "echo A {x!r} B",  # a conversion: the repr
+    "echo {x!s} {x!a} {n!r}",
+    "echo {n:.2f} {x}",  # a format spec: IPython evaluates `n:.2f`, fails, runs it as written
+    "echo {x!s:>10}",
+    "echo {d['k']!r:>5}",
+    "echo {x[1:3]} {(lambda: 1)()}",  # the `:` of a slice or a lambda is kept in the field
+    "echo {x=} {x}",
+    "echo {a != b}",  # a `!` that is not a conversion: a format error, so as written
+    "echo {x!z}",
+    "echo {} {x}",
+    "echo {{lit}} {x} }}",
+    "echo $x $n.real $$x {x}",
+    "echo $HOME {x}",  # `HOME` is no notebook name: IPython's eval fails, the line is as written
+    "awk '{print $1}' f",
+    "echo '$x' $x",
+    "echo $1 {x!r}",
+    "printf '%s' {'#'} {x!r}",  # no quote fits every field: a concatenation of format() calls
+    "echo { and } {x}",
+]
+
+
+@pytest.mark.parametrize("command", EXPANDED)
+def test_shell_lines_expand_like_ipython(command):
+    text = pytest.importorskip("IPython.utils.text")
+    ns = {"x": "a'b c", "n": 3.14159, "d": {"k": 5}}
+    try:
+        expected = text.DollarFormatter().vformat(command, args=[], kwargs=dict(ns))
+    except Exception:
+        expected = command
+    source = code_of(command_expression(command, set(ns)))
+    assert portable(source), source
+    assert eval(source, dict(ns)) == expected, source  # noqa: S307 (our own generated code)
+
+
+def test_conversions_are_formatted_string_nodes():
+    node = command_expression("echo {x!r} {y!s}", {"x", "y"})
+    assert isinstance(node, cst.FormattedString)
+    fields = [p for p in node.parts if isinstance(p, cst.FormattedStringExpression)]
+    assert [(code_of(f.expression), f.conversion) for f in fields] == [("x", "r"), ("y", "s")]
+
+
+def test_dataflow_reads_the_names_of_converted_fields_only_when_ipython_expands():
+    flow = dataflow.analyze(
+        load_python(notebook("x = 1\nn = 2", "!echo {x!r} {n}", "!echo {n:.2f}"))
+    )
+    reads = [{u.name for u in flow.expanded[f.cell.index]} for f in flow.cells]
+    assert reads[1] == {"x", "n"}
+    assert reads[2] == set()  # IPython runs `echo {n:.2f}` as written: nothing is read
 
 
 def test_portable_rejects_what_only_312_accepts():

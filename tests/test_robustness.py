@@ -44,7 +44,7 @@ def _linter_module(sub: str):
 
 
 _runner = _linter_module("runner")
-_rules = _linter_module("rules")
+_rules = _linter_module("registry")
 _reporters = _linter_module("reporters")
 lint, lint_notebook, lint_file, FileResult = (
     _runner.lint,

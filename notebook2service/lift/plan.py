@@ -98,12 +98,13 @@ def make_plan(
     ]
     param_names = {p.name for p in parameters}
     shared = _shared_globals(flow, module_names, module_functions) | (import_globals or set())
-    shared |= {n for f in flow.cells for n in module_rebinds(f, module_names)}
+    rebinds = {f.cell.index: module_rebinds(f, module_names) for f in flow.cells}  # once
+    shared |= {n for names in rebinds.values() for n in names}
     shared -= param_names
     cache: dict[tuple[int, ...], tuple[Step, set[str]]] = {}
 
     def build(gs: list[split.Group]) -> tuple[list[Step], dict[str, list[int]], set[str]]:
-        steps = [_step_copy(flow, g, (module_names, shared), cache) for g in gs]
+        steps = [_step_copy(flow, g, (module_names, shared, rebinds), cache) for g in gs]
         everywhere = shared | _bound_on_some_paths(steps, cache) - param_names
         return steps, _link_steps(steps, param_names, everywhere), everywhere
 
@@ -229,10 +230,15 @@ def _shared_globals(flow: Flow, module_names: set[str], module_functions: set[st
     return shared - module_names - BUILTINS
 
 
+#: what a step's cells see from outside: the module-level names, the shared globals, and each
+#: cell's rebinds of module-level names (module_rebinds, computed once per notebook)
+Outside = tuple[set[str], set[str], dict[int, set[str]]]
+
+
 def _step_copy(
     flow: Flow,
     group: split.Group,
-    outside: tuple[set[str], set[str]],
+    outside: Outside,
     cache: dict[tuple[int, ...], tuple[Step, set[str]]],
 ) -> Step:
     """A fresh Step for the group (its reads and writes, and the names it may leave
@@ -257,7 +263,7 @@ def _step(
     flow: Flow,
     heading: str | None,
     cells: list[int],
-    outside: tuple[set[str], set[str]],
+    outside: Outside,
 ) -> Step:
     """One step's external reads (in order) and the names it defines or mutates."""
     reads: list[str] = []
@@ -265,7 +271,7 @@ def _step(
     mutated: list[str] = []
     bound: set[str] = set()
     global_reads: list[str] = []
-    module_names, shared = outside
+    module_names, shared, rebinds = outside
     for idx in cells:
         f = flow.by_index.get(idx)
         if f is None:
@@ -280,7 +286,7 @@ def _step(
                 continue
             if n not in reads:
                 reads.append(n)
-        defs = (flow.defs_of(f) - module_names) | module_rebinds(f, module_names)
+        defs = (flow.defs_of(f) - module_names) | rebinds.get(idx, set())
         for n in list(f.defs) + sorted(defs - set(f.defs)):
             if n in defs and n not in writes:
                 writes.append(n)

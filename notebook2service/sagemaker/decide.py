@@ -140,9 +140,11 @@ def _fits_and_predictions(
     return fitted, predicted, transformers
 
 
-def find_model(
-    flow: Flow, override: str | None = None
-) -> tuple[str | None, int | None, ast.Call | None, list[Finding]]:
+#: find_model's answer: (the model's name, the cell fitting it, the fit call, notes)
+FoundModel = tuple[str | None, int | None, ast.Call | None, list[Finding]]
+
+
+def find_model(flow: Flow, override: str | None = None) -> FoundModel:
     """The fitted estimator the notebook predicts or scores with (the last one fitted)."""
     fitted, predicted, transformers = _fits_and_predictions(flow)
     notes: list[Finding] = []
@@ -243,9 +245,10 @@ def _arg_name(node: ast.expr | None) -> str | None:
 _WRAPPED = ("estimator", "base_estimator", "regressor", "classifier")
 
 
-def training_cells_for(flow: Flow, model: str | None) -> tuple[set[int], set[int]]:
-    """(cells the model needs, cells doing costly work), for the plan (lift/split.apart)."""
-    name, cell, call, _ = find_model(flow, model)
+def training_cells_for(flow: Flow, found: FoundModel) -> tuple[set[int], set[int]]:
+    """(cells the model needs, cells doing costly work), for the plan (lift/split.apart);
+    `found`: find_model's answer."""
+    name, cell, call, _ = found
     return training_cells(flow, name, cell, _fit_arguments(call)[0] if call is not None else None)
 
 
@@ -470,22 +473,24 @@ def _keyword(call: object, name: str) -> object:
 
 
 def decide(
-    flow: Flow, plan: Plan, model_override: str | None = None, cells: dict[int, Any] | None = None
+    flow: Flow, plan: Plan, found: FoundModel, cells: dict[int, Any] | None = None
 ) -> SageMakerPlan:
     """The SageMaker plan; SageMaker control-plane calls kept out of train.py and serving.
-    `cells`: the lifted cells (lift.build.CellParts), so training slices what steps run."""
-    sm = _decide(flow, plan, model_override, cells)
+
+    `found` is find_model's answer (computed once per convert by the plan pass); `cells`
+    the lifted cells (lift.build.CellParts), so the training slice is of what steps run."""
+    sm = _decide(flow, plan, found, cells)
     orchestration_plan(flow, sm, plan)
     return sm
 
 
 def _decide(
-    flow: Flow, plan: Plan, model_override: str | None, cells: dict[int, Any] | None
+    flow: Flow, plan: Plan, found: FoundModel, cells: dict[int, Any] | None
 ) -> SageMakerPlan:
     sm = SageMakerPlan(hyperparameters=[p.name for p in plan.parameters])
     sm.channels, notes = find_channels(flow)
     sm.notes += notes
-    name, cell, call, notes = find_model(flow, model_override)
+    name, cell, call, notes = found
     sm.notes += notes
     if name is None:
         sm.train_steps = list(plan.steps)
