@@ -67,7 +67,7 @@ def measure(path: Path) -> dict | None:
     params = C.parameters(src)
     lifted = C.lift(src, params)
     planned = C.plan(src, params, lifted)
-    sm = C.sagemaker_plan(src, lifted, planned, None).sm
+    sm = C.sagemaker_plan(src, lifted, planned).sm
     if not sm.model:
         return None
     parts = getattr(sm, "train_parts", {})

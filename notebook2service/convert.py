@@ -38,7 +38,14 @@ from .redact import MARKER, find_secrets, is_secret_name, redact_data, redact_fi
 from .render import render
 from .sagemaker import channels, features
 from .sagemaker.container import EXECUTABLES, container_files, runtime_entry, runtime_wheel
-from .sagemaker.decide import FoundModel, SageMakerPlan, decide, find_model, training_cells_for
+from .sagemaker.decide import (
+    FoundModel,
+    SageMakerPlan,
+    decide,
+    find_model,
+    refresh_parts,
+    training_cells_for,
+)
 from .sagemaker.training_steps import MODULE as TRAINING_MODULE
 from .sagemaker.training_steps import training_module
 
@@ -454,6 +461,7 @@ def sagemaker_plan(src: Analysed, lifted: Lifted, planned: Planned) -> Served:
         )
     src.findings.extend(sm.notes)
     _rewrite_channels(sm, lifted)
+    refresh_parts(src.flow, planned.plan, sm, lifted.cells)  # of the final step bodies
     return Served(sm, extraction)
 
 

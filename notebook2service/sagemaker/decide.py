@@ -398,11 +398,12 @@ def training_slice(
     model: str,
     wanted: set[str],
     cells: dict[int, Any] | None = None,
+    only: set[str] | None = None,
 ) -> tuple[list[Step], dict[str, TrainPart]]:
     """The steps `train` runs, in order, and the parts of steps it runs: the statements the
     model needs (`wanted`: the model and its features after `model_step`), then, for
     metrics, the statements after it that compute a later step's inputs from the model
-    without training anything."""
+    without training anything. `only`: the steps chosen before (see refresh_parts)."""
     stmts = _step_statements(flow, plan, cells)
     cell_step = {i: s for s in plan.steps for i in s.cells}
     end = max((k + 1 for k, st in enumerate(stmts) if cell_step[st.cell] is model_step), default=0)
@@ -412,8 +413,21 @@ def training_slice(
         chosen.setdefault(cell_step[stmts[k].cell].name, []).append(stmts[k])
     chosen.setdefault(model_step.name, [])
     metrics = _metric_steps(plan, model_step, model, stmts, chosen)
+    if only is not None:
+        chosen = {name: kept for name, kept in chosen.items() if name in only}
     parts = _parts(plan, stmts, chosen, wanted | metrics, exact=cells is not None)
     return [s for s in plan.steps if s.name in chosen], parts
+
+
+def refresh_parts(flow: Flow, plan: Plan, sm: SageMakerPlan, cells: dict[int, Any]) -> None:
+    """The parts of the training steps again, once the step bodies are final (the feature
+    function and the channels rewrite statements): the same steps, what they now run."""
+    step = next((s for s in plan.steps if s.name == sm.model_step), None)
+    if not sm.model or step is None:
+        return
+    wanted = {n for n in (sm.model, sm.fit_x) if n}
+    names = {s.name for s in sm.train_steps}
+    sm.train_parts = training_slice(flow, plan, step, sm.model, wanted, cells, names)[1]
 
 
 def _metric_steps(
