@@ -243,7 +243,8 @@ def test_converted_package_imports_helpers_from_the_pinned_runtime(tmp_path, mon
     package = json.loads((out / "nb2svc.json").read_text())["package"]
     assert not (out / package / "_runtime.py").exists()
     pipeline = (out / package / "pipeline.py").read_text()
-    assert "from nb2svc_runtime.notebook import (" in pipeline and "._runtime" not in pipeline
+    assert "from nb2svc_runtime.notebook import end_cell, " in pipeline
+    assert "._runtime" not in pipeline
     assert (
         "from nb2svc_runtime.notebook import save_figures_to"
         in (out / package / "__main__.py").read_text()
