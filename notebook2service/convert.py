@@ -23,6 +23,7 @@ from .findings import CellRef, Finding, note
 from .generated import check_code, check_notebook_code, format_code, line_map, same_finding
 from .image import notebook_python
 from .lift import build, display, magics
+from .lift.constants import hoist_constants, is_constant
 from .lift.imports import place_imports
 from .lift.interpolate import code_of
 from .lift.plan import Parameter, Plan, definition_counts, make_plan
@@ -404,6 +405,9 @@ def plan(src: Analysed, params: Parameters, lifted: Lifted, model: str | None = 
     module_names |= lifted.imports | lifted.helpers
     # a followed `from local import *` stays at module level: its names, unless a cell rebinds
     module_names |= {n for f in flow.cells for n in f.star_names if assigned.get(n) == 1}
+    skip = {params.cell} if params.cell is not None else set()
+    constants = hoist_constants(lifted.ordered, flow, module_names, skip)
+    module_names |= set(constants)
     # comment-only cells stay too (notes, and IPython syntax kept as a comment)
     body_cells = {
         i: bool(c.body or c.header or c.footer) or c.error is not None
@@ -420,6 +424,7 @@ def plan(src: Analysed, params: Parameters, lifted: Lifted, model: str | None = 
         params.cell,
         import_globals=kept_imports,
         training=training,
+        constants=constants,
     )
     return Planned(steps, module_names, module_functions)
 
@@ -686,8 +691,14 @@ def _definitions(lifted: Lifted, served: Served) -> list[str]:
         label = ", ".join(f"cell {i}" for i in served.extraction.cells)
         out.append(f"# {label}: feature preparation\n" + served.extraction.code.strip())
     for c in lifted.ordered:
+        after_constant = False  # consecutive constants of a cell are one block
         for d in c.definitions:
-            out.append(f"# {c.label}\n" + code_of(d).strip())
+            constant = is_constant(d)
+            if constant and after_constant:
+                out[-1] += "\n" + code_of(d).strip()
+            else:
+                out.append(f"# {c.label}\n" + code_of(d).strip())
+            after_constant = constant
             lifted.cell_map.setdefault(c.index, "module")
         if c.imports and not c.body and not c.definitions:
             lifted.cell_map.setdefault(c.index, "imports")

@@ -101,7 +101,7 @@ LONG_SECTION = [
     "from sklearn.linear_model import LinearRegression\nm = LinearRegression().fit(a_tr, b_tr)",
     "from sklearn.metrics import r2_score\nscore = r2_score(b_te, m.predict(a_te))",
     "print(round(score, 6), c + d + e)",
-    "f = 1\ng = 2\nh = 3\nk = 4\nl5 = 5\nq = 6",
+    "f = len(a) - 39\ng = f + 1\nh = g + 1\nk = h + 1\nl5 = k + 1\nq = l5 + 1",
     "print(f + g + h + k + l5 + q, score > 0.9)",
 ]
 
@@ -263,3 +263,62 @@ def test_comments_stay_with_the_code_they_describe(tmp_path):
     at = lines.index("# sort the values")
     assert lines[at + 1] == "y = sorted(copy.copy(x))"  # with its code, not the import
     assert "# the imports for copying" in lines  # nothing lost
+
+
+CONSTANTS = [
+    md("# Define constants"),
+    "import os\n"
+    "DATA_DIR = 'data'\n"
+    "# where the training rows are\n"
+    "TRAIN_PATH = os.path.join(DATA_DIR, 'train.csv')\n"
+    "TEST_PATH = f'{DATA_DIR}/test.csv'\n"
+    "EPOCHS = 3\nRATE = 0.5\nSEED = 42\nTAG = 'Model-A'.lower()\nSIZES = (1, 2)\n"
+    "COLUMNS = ['a', 'b']\n"  # mutable: stays in its step
+    "stamp = len(os.sep)\n"  # a call: stays
+    "print(TRAIN_PATH)",
+    md("# Train"),
+    "total = EPOCHS * RATE + stamp\nprint(total, TEST_PATH, SEED, TAG, SIZES, COLUMNS)",
+    md("# Report"),
+    "def describe():\n    return f'{TAG}:{EPOCHS}'\nprint(describe(), total)",
+]
+
+
+def test_constants_move_to_module_level_not_returns(tmp_path):
+    result, steps = _cells(tmp_path, *CONSTANTS)
+    first = steps[0]
+    assert set(first[2]) == {"COLUMNS", "stamp"}  # the constants are not returned
+    pipeline = (tmp_path / "out" / result.package / "pipeline.py").read_text()
+    module = (tmp_path / "out" / result.package / "model_code.py").read_text()
+    # constants a moved function reads go with it to model_code.py; the rest stay in pipeline.py
+    assert "TAG = " in module and "EPOCHS = " in module
+    assert "# where the training rows are\nTRAIN_PATH = os.path.join" in module + pipeline
+    assert "global" not in pipeline
+    code = (
+        f"from {result.package}.pipeline import run\n"
+        "ns = run()\nprint(ns['EPOCHS'], ns['TEST_PATH'], ns['total'])"
+    )
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "out"))
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "data/train.csv",
+        "2.5 data/test.csv 42 model-a (1, 2) ['a', 'b']",
+        "model-a:3 2.5",
+        "3 data/test.csv 2.5",
+    ]
+
+
+def test_a_name_bound_twice_or_mutated_is_no_constant(tmp_path):
+    _, steps = _cells(
+        tmp_path,
+        md("# Setup"),
+        "A = 1\nB = 2\nC = 3\nD = 4\nE = 5\nF = 6\nG = (1,)",
+        md("# Use"),
+        "B = B + 1\nprint(A + B + C + D + E + F, G)",
+        md("# Again"),
+        "print(B, C)",
+    )
+    setup = steps[0]
+    assert setup[2] == ["B"]  # rebound later: a value of the run, not a constant

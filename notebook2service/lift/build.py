@@ -363,7 +363,7 @@ def run_function(plan: Plan) -> cst.FunctionDef:
             ]
         )
     ]
-    bound: list[str] = [p.name for p in plan.parameters]
+    bound: list[str] = [p.name for p in plan.parameters] + list(plan.constants)
     for step in plan.steps:
         call = cst.Call(cst.Name(step.name), [cst.Arg(cst.Name(p)) for p in step.params])
         if step.returns:

@@ -57,6 +57,7 @@ class Plan:
     module_names: set[str]  # names bound at module level (hoisted imports, defs, classes)
     shared_globals: set[str]
     undefined: dict[str, list[int]]  # names read but defined by no earlier step -> cells
+    constants: list[str] = field(default_factory=list)  # moved to module level (constants.py)
 
 
 def heading_of(source: str) -> str | None:
@@ -86,10 +87,12 @@ def make_plan(
     parameters_cell: int | None,
     import_globals: set[str] | None = None,
     training: tuple[set[int], set[int]] = (set(), set()),
+    constants: list[str] | None = None,
 ) -> Plan:
     """`body_cells`: cell index -> whether the cell keeps statements for a step (after hoisting);
     `import_globals`: names bound by imports kept in steps (module globals, see lift/imports);
-    `training`: (the cells the model needs, cells doing costly work), kept in other steps.
+    `training`: (the cells the model needs, cells doing costly work), kept in other steps;
+    `constants`: module-level names moved out of their cells (lift/constants.py).
 
     Passes: group cells by heading → the globals module-level functions share → each step's
     reads and writes → parameters and returns, walking top-down."""
@@ -98,12 +101,13 @@ def make_plan(
     ]
     param_names = {p.name for p in parameters}
     shared = _shared_globals(flow, module_names, module_functions) | (import_globals or set())
-    shared |= {n for f in flow.cells for n in module_rebinds(f, module_names)}
+    rebindable = module_names - set(constants or ())  # a moved constant's cell no longer binds it
+    shared |= {n for f in flow.cells for n in module_rebinds(f, rebindable)}
     shared -= param_names
     cache: dict[tuple[int, ...], tuple[Step, set[str]]] = {}
 
     def build(gs: list[split.Group]) -> tuple[list[Step], dict[str, list[int]], set[str]]:
-        steps = [_step_copy(flow, g, (module_names, shared), cache) for g in gs]
+        steps = [_step_copy(flow, g, (module_names, shared, rebindable), cache) for g in gs]
         everywhere = shared | _bound_on_some_paths(steps, cache) - param_names
         return steps, _link_steps(steps, param_names, everywhere), everywhere
 
@@ -119,7 +123,7 @@ def make_plan(
     used: set[str] = set()
     for number, (step, group) in enumerate(zip(steps, groups, strict=True), start=1):
         step.name = _unique(_name(flow, step, group.part) or f"step_{number}", taken, used)
-    return Plan(steps, parameters, module_names, shared, undefined)
+    return Plan(steps, parameters, module_names, shared, undefined, list(constants or ()))
 
 
 def _name(flow: Flow, step: Step, part: bool) -> str:
@@ -232,7 +236,7 @@ def _shared_globals(flow: Flow, module_names: set[str], module_functions: set[st
 def _step_copy(
     flow: Flow,
     group: split.Group,
-    outside: tuple[set[str], set[str]],
+    outside: tuple[set[str], set[str], set[str]],
     cache: dict[tuple[int, ...], tuple[Step, set[str]]],
 ) -> Step:
     """A fresh Step for the group (its reads and writes, and the names it may leave
@@ -257,7 +261,7 @@ def _step(
     flow: Flow,
     heading: str | None,
     cells: list[int],
-    outside: tuple[set[str], set[str]],
+    outside: tuple[set[str], set[str], set[str]],
 ) -> Step:
     """One step's external reads (in order) and the names it defines or mutates."""
     reads: list[str] = []
@@ -265,7 +269,7 @@ def _step(
     mutated: list[str] = []
     bound: set[str] = set()
     global_reads: list[str] = []
-    module_names, shared = outside
+    module_names, shared, rebindable = outside
     for idx in cells:
         f = flow.by_index.get(idx)
         if f is None:
@@ -280,7 +284,7 @@ def _step(
                 continue
             if n not in reads:
                 reads.append(n)
-        defs = (flow.defs_of(f) - module_names) | module_rebinds(f, module_names)
+        defs = (flow.defs_of(f) - module_names) | module_rebinds(f, rebindable)
         for n in list(f.defs) + sorted(defs - set(f.defs)):
             if n in defs and n not in writes:
                 writes.append(n)
