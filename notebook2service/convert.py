@@ -22,7 +22,7 @@ from . import __version__, dataflow
 from .findings import CellRef, Finding, note
 from .generated import check_code, check_notebook_code, format_code, line_map, same_finding
 from .image import notebook_python
-from .lift import build, display, magics
+from .lift import build, display, magics, pieces
 from .lift.constants import hoist_constants, is_constant
 from .lift.imports import place_imports
 from .lift.interpolate import code_of
@@ -425,6 +425,7 @@ def plan(src: Analysed, params: Parameters, lifted: Lifted, model: str | None = 
         import_globals=kept_imports,
         training=training,
         constants=constants,
+        cuts=pieces.cut_points(lifted.ordered, flow, training[0]),
     )
     return Planned(steps, module_names, module_functions)
 

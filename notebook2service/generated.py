@@ -114,7 +114,7 @@ def line_map(code: str) -> list[dict[str, Any]]:
     The `# cell N` comments are libcst `EmptyLine` nodes in the `leading_lines` of the first
     statement of each cell's code; libcst's PositionProvider gives each statement's lines. A
     cell covers its statements up to the next marked one (at the top level: the marked
-    definition only; in a step: not the step's generated `return`)."""
+    definition and the constants after it; in a step: not the step's generated `return`)."""
     import libcst as cst
     from libcst.metadata import MetadataWrapper, PositionProvider
 
@@ -133,8 +133,8 @@ def line_map(code: str) -> list[dict[str, Any]]:
             marked = next((c for c in map(_comment_cell, stmt.leading_lines) if c), None)
             if marked is not None:
                 cell = marked
-            elif top == 0 or _is_return(stmt):
-                cell = None
+            elif (top == 0 and not _is_assignment(stmt)) or _is_return(stmt):
+                cell = None  # a module-level constant continues its cell (lift/constants.py)
             if cell is None:
                 continue
             pos = positions[stmt]
@@ -147,6 +147,14 @@ def line_map(code: str) -> list[dict[str, Any]]:
 
 def _comment_cell(line: Any) -> int | None:
     return _marker_cell(line.comment.value) if line.comment is not None else None
+
+
+def _is_assignment(stmt: Any) -> bool:
+    import libcst as cst
+
+    return isinstance(stmt, cst.SimpleStatementLine) and all(
+        isinstance(s, (cst.Assign, cst.AnnAssign)) for s in stmt.body
+    )
 
 
 def _is_return(stmt: Any) -> bool:

@@ -110,8 +110,11 @@ def test_long_section_split_at_stages_with_few_returns(tmp_path):
     result, steps = _cells(tmp_path, *LONG_SECTION)
     assert len(steps) >= 3
     cells = [c for _, cs, _ in steps for c in cs]
-    assert cells == sorted(cells) and len(cells) == len(set(cells))  # each cell once, in order
-    assert all(len(r) <= split.MAX_RETURNS for _, _, r in steps[:-1])
+    assert cells == sorted(cells)  # in order; a cell cut between statements: adjacent steps
+    assert all(
+        a[1][-1] == b[1][0] for a, b in zip(steps, steps[1:], strict=False) if a[1][-1] in b[1]
+    )
+    assert all(len(r) <= split.MAX_RETURNS for _, _, r in steps)
     fit = next(s for s in steps if 5 in s[1])
     assert 6 not in fit[1]  # the evaluation after the fit is a step of its own
     env = dict(os.environ, PYTHONPATH=str(tmp_path / "out"), MPLBACKEND="Agg")
@@ -322,3 +325,64 @@ def test_a_name_bound_twice_or_mutated_is_no_constant(tmp_path):
     )
     setup = steps[0]
     assert setup[2] == ["B"]  # rebound later: a value of the run, not a constant
+
+
+SETUP_CELL = [
+    md("# Before you begin"),
+    "import os\n"
+    "# the project\n"
+    "project = os.environ.get('NB2SVC_TEST_PROJECT', 'p1')\n"
+    "region = project + '-r'\n"
+    "bucket = f'gs://{project}'\n"
+    "staging = bucket + '/tmp'\n"
+    "print('setup', project)\n"
+    "models, endpoints = {}, {}\n"
+    "account = project.upper()\n"
+    "zone = region + '-a'\n"
+    "labels = {'p': project}\n"
+    "# the end of setup",
+    md("# Deploy"),
+    "models['a'] = 1\n"
+    "print(project, region, bucket, staging, account, zone, labels, models, endpoints)",
+]
+
+
+def test_a_long_cell_is_cut_between_statements(tmp_path):
+    result, steps = _cells(tmp_path, *SETUP_CELL)
+    setup = [s for s in steps if s[1] == [2]]
+    assert len(setup) >= 2  # one cell, several steps
+    assert all(len(r) <= split.MAX_RETURNS for _, _, r in steps[:-1])
+    pipeline = (tmp_path / "out" / result.package / "pipeline.py").read_text()
+    assert pipeline.count("# cell 2\n") == len(setup)  # every part says which cell it is
+    # the statements in notebook order, comments with the code they describe
+    order = [
+        "# the project\n    project =",
+        "region =",
+        'print("setup"',
+        "models, endpoints =",
+        "labels =",
+        "# the end of setup",
+    ]
+    at = [pipeline.index(s) for s in order]
+    assert at == sorted(at)
+    lines = pipeline.splitlines()
+    cells = {
+        r["cell"]
+        for r in result.manifest.line_map["pipeline.py"]
+        for n in range(r["start"], r["end"] + 1)
+        if "zone =" in lines[n - 1] or "project =" in lines[n - 1]
+    }
+    assert cells == {2}  # both parts map back to cell 2
+    proc = subprocess.run(
+        [sys.executable, "-m", result.package],
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(tmp_path / "out")),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "setup p1",
+        "p1 p1-r gs://p1 gs://p1/tmp P1 p1-r-a {'p': 'p1'} {'a': 1} {}",
+    ]

@@ -12,6 +12,7 @@ import libcst as cst
 
 from ..dataflow import BUILTINS
 from ..ipython import complexity_error
+from . import pieces
 from .plan import Plan, Step
 from .scoped import SCOPE_FUNCTION, comment_line, top_level_awaits
 
@@ -300,7 +301,10 @@ def step_function(
     pending: list[cst.EmptyLine] = []
     for idx in step.cells:
         c = cells[idx]
-        marker = [comment_line(c.label)] + c.header
+        span = step.spans.get(idx)  # part of the cell (lift/pieces.py)
+        first, last = span is None or span[0] == 0, span is None or span[1] >= len(c.ordered)
+        marker = [comment_line(c.label)] + (c.header if first else [])
+        footer = c.footer if last else []
         if c.error is not None:
             lines = [
                 comment_line(
@@ -310,13 +314,16 @@ def step_function(
             lines += _kept_as_comment(c.raw)
             pending += marker + lines
             continue
-        stmts = list(c.body)
+        stmts = pieces.statements(c, span)
         if not stmts:
-            pending += marker + c.footer
+            pending += marker + footer
             continue
         stmts[0] = _with_leading(stmts[0], pending + marker)
-        pending = [] if figures else list(c.footer)
-        body.extend([*stmts, end_of_cell(step.name, c)] if figures else stmts)
+        if figures and last:
+            pending, stmts = [], [*stmts, end_of_cell(step.name, c)]
+        else:
+            pending = list(footer)
+        body.extend(stmts)
     head: list[cst.BaseStatement] = [
         cst.SimpleStatementLine([cst.Expr(cst.SimpleString(_docstring(doc)))])
     ]
