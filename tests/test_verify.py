@@ -137,7 +137,11 @@ def test_package_error_when_the_notebook_runs(tmp_path: Path) -> None:
     path = write(
         tmp_path / "evalnb.ipynb",
         notebook(
-            md("# Eval"), md("## Define"), "x = 5\nprint(x)", md("## Use"), 'print(eval("x"))'
+            md("# Eval"),
+            md("## Define"),
+            "x = len('abcde')\nprint(x)",  # computed: not a module-level constant
+            md("## Use"),
+            'print(eval("x"))',
         ),
     )
     report = verify(path, timeout=TIMEOUT)
