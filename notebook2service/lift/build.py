@@ -31,6 +31,7 @@ class CellParts:
     ordered: list[cst.BaseStatement] = field(default_factory=list)  # every statement, in order
     main_checks: int = 0  # `__name__ == "__main__"` tests made `True`
     awaits: int = 0  # top-level `await`s made `run_await(...)`
+    lines: list[int] = field(default_factory=list)  # each of `ordered`'s first line (pieces.py)
 
 
 class _Names(cst.CSTVisitor):
@@ -302,7 +303,7 @@ def step_function(
     for idx in step.cells:
         c = cells[idx]
         span = step.spans.get(idx)  # part of the cell (lift/pieces.py)
-        first, last = span is None or span[0] == 0, span is None or span[1] >= len(c.ordered)
+        first, last = span is None or span[0] == 0, span is None or span[1] == pieces.END
         marker = [comment_line(c.label)] + (c.header if first else [])
         footer = c.footer if last else []
         if c.error is not None:

@@ -27,7 +27,8 @@ from ..dataflow import CellFlow, CellVisitor, Flow, Use
 if TYPE_CHECKING:  # build imports plan, which imports this module
     from .build import CellParts
 
-Span = tuple[int, int]  # top-level statements [start, end) of a cell
+Span = tuple[int, int]  # the top-level statements starting on lines [start, end) of a cell
+END = 10**9  # a span to the end of its cell
 
 
 @dataclass
@@ -48,7 +49,7 @@ def unit(flow: Flow, idx: int, span: Span | None) -> Unit | None:
     if span is None or tree is None:
         return Unit(f, list(tree.body) if tree else [], flow.expanded[idx], flow.defs_of(f))
     part = CellFlow(f.cell, f.translation)
-    stmts = tree.body[span[0] : span[1]]
+    stmts = [s for s in tree.body if span[0] <= s.lineno < span[1]]
     CellVisitor(part).run(ast.Module(body=stmts, type_ignores=[]))
     whole = {(m.line, m.col) for m in f.mutations}  # the notebook-wide filters already ran
     part.mutations = [m for m in part.mutations if (m.line, m.col) in whole]
@@ -61,40 +62,44 @@ def unit(flow: Flow, idx: int, span: Span | None) -> Unit | None:
 
 
 def cut_points(cells: list[CellParts], flow: Flow, keep: set[int]) -> dict[int, list[int]]:
-    """For each cell that may be cut inside: the statement positions a part may start at
-    (both sides keep at least one statement of the step's body)."""
+    """For each cell that may be cut inside: the lines a part may start at (each starts a
+    statement of the step's body, and not the first one, so both sides keep one)."""
     out: dict[int, list[int]] = {}
     for c in cells:
         f = flow.by_index.get(c.index)
         if f is None or c.index in keep or not _aligned(c, f):
             continue
         in_body = {id(s) for s in c.body}
-        body_at = [k for k, s in enumerate(c.ordered) if id(s) in in_body]
-        if len(body_at) >= 2:
-            out[c.index] = [k for k in range(body_at[0] + 1, body_at[-1] + 1) if k in body_at]
-    return {i: ks for i, ks in out.items() if ks}
+        starts = [line for s, line in zip(c.ordered, c.lines, strict=True) if id(s) in in_body]
+        if len(starts) >= 2:
+            out[c.index] = starts[1:]
+    return out
 
 
 def _aligned(c: CellParts, f: CellFlow) -> bool:
-    """The lifted statements and the dataflow's statements are the same, one to one."""
+    """Every lifted statement starts where a statement of the dataflow's tree does (IPython
+    lines the package drops, `!pip install`, are statements of the tree only); sets
+    `c.lines`, each lifted statement's first line."""
     t = f.translation
     tree = t.tree
     if tree is None or c.error is not None or t.scoped_lines or t.star_import or f.star_imports:
-        return False
-    if len(tree.body) != len(c.ordered) or len(tree.body) < 2:
         return False
     try:
         wrapper = MetadataWrapper(cst.parse_module(c.raw), unsafe_skip_copy=True)
     except (cst.ParserSyntaxError, RecursionError):
         return False
+    if len(wrapper.module.body) != len(c.ordered):
+        return False
     positions = wrapper.resolve(PositionProvider)
-    lines = [positions[s].start.line for s in wrapper.module.body]
-    return lines == [s.lineno for s in tree.body]
+    c.lines = [positions[s].start.line for s in wrapper.module.body]
+    return set(c.lines) <= {s.lineno for s in tree.body} and c.lines == sorted(c.lines)
 
 
 def statements(c: CellParts, span: Span | None) -> list[cst.BaseStatement]:
     """The cell's step statements within `span` (all of them without one)."""
     if span is None:
         return list(c.body)
-    inside = {id(s) for s in c.ordered[span[0] : span[1]]}
+    inside = {
+        id(s) for s, line in zip(c.ordered, c.lines, strict=True) if span[0] <= line < span[1]
+    }
     return [s for s in c.body if id(s) in inside]

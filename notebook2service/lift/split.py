@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from ..dataflow import Flow
 from .names import phase_of
+from .pieces import END, Span
 
 MAX_RETURNS = 5
 #: a group with at least this many cells is cut at every stage change
@@ -29,7 +30,6 @@ LONG = 4
 _STAGE = {"load": 0, "split": 1, "prepare": 1, "fit": 2, "evaluate": 3, "plot": 3}
 
 
-Span = tuple[int, int]
 Key = tuple[tuple[int, Span | None], ...]
 
 
@@ -160,7 +160,7 @@ def _best_inner_cut(
     g = groups[i]
     best: tuple[tuple[int, int], list[Group]] | None = None
     for j, cell in enumerate(g.cells):
-        start, end = g.spans.get(cell, (0, 10**9))
+        start, end = g.spans.get(cell, (0, END))
         # each cut position starts a body statement and so does `start` (or the cell's
         # first one comes before every cut): both parts keep one
         inside = [k for k in cuts.get(cell, []) if start < k < end]
