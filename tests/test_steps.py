@@ -386,3 +386,18 @@ def test_a_long_cell_is_cut_between_statements(tmp_path):
         "setup p1",
         "p1 p1-r gs://p1 gs://p1/tmp P1 p1-r-a {'p': 'p1'} {'a': 1} {}",
     ]
+
+
+def test_a_concatenated_string_is_constant_only_when_every_part_is():
+    import libcst as cst
+
+    from notebook2service.lift.constants import STR, kind_of
+
+    def kind(src, known=None):
+        return kind_of(cst.parse_expression(src), known or {}, os_module=True)
+
+    assert kind('"a" "b"') == STR
+    assert kind('f"{x}" "b"') is None  # `x` is no constant: the string is not either
+    assert kind('f"{x}" "b"', {"x": STR}) == STR
+    assert kind('os.path.join("a", X)', {"X": STR}) == STR
+    assert kind("os.getcwd()") is None and kind("[1, 2]") is None and kind("X[0]") is None

@@ -119,8 +119,11 @@ def _collect(visitor: _Binds | _Mentions, stmts: Iterable[cst.CSTNode]) -> set[s
 
 def kind_of(expr: cst.BaseExpression, known: dict[str, str], os_module: bool) -> str | None:
     """STR or VALUE for an immutable constant expression over `known` constants, else None."""
-    if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString)):
+    if isinstance(expr, cst.SimpleString):
         return STR
+    if isinstance(expr, cst.ConcatenatedString):  # `f"{a}" "b"`: each part must be constant
+        parts = (expr.left, expr.right)
+        return STR if all(kind_of(p, known, os_module) for p in parts) else None
     if isinstance(expr, (cst.Integer, cst.Float, cst.Imaginary)):
         return VALUE
     if isinstance(expr, cst.Name):
