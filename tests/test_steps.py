@@ -401,3 +401,18 @@ def test_a_concatenated_string_is_constant_only_when_every_part_is():
     assert kind('f"{x}" "b"', {"x": STR}) == STR
     assert kind('os.path.join("a", X)', {"X": STR}) == STR
     assert kind("os.getcwd()") is None and kind("[1, 2]") is None and kind("X[0]") is None
+
+
+def test_a_part_never_loses_a_statement_rewritten_after_the_cut():
+    import libcst as cst
+
+    from notebook2service.lift import pieces
+    from notebook2service.lift.build import split_cell
+
+    c = split_cell(2, "cell 2", "a = 1\nb = a + 1\nc = b + 1\nd = c + 1\n")
+    c.lines = [1, 2, 3, 4]
+    new = cst.parse_statement("c = prepare(b)\n")
+    c.body = [new if s is c.body[2] else s for s in c.body]  # as features.extract does
+    first = pieces.statements(c, (0, 3))
+    second = pieces.statements(c, (3, pieces.END))
+    assert [*first, *second] == c.body  # every statement in exactly one part, in order

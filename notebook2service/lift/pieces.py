@@ -99,7 +99,11 @@ def statements(c: CellParts, span: Span | None) -> list[cst.BaseStatement]:
     """The cell's step statements within `span` (all of them without one)."""
     if span is None:
         return list(c.body)
-    inside = {
-        id(s) for s, line in zip(c.ordered, c.lines, strict=True) if span[0] <= line < span[1]
-    }
-    return [s for s in c.body if id(s) in inside]
+    line_of = {id(s): line for s, line in zip(c.ordered, c.lines, strict=False)}
+    out: list[cst.BaseStatement] = []
+    line = 0
+    for s in c.body:  # a statement rewritten after the cut keeps the line before it: never lost
+        line = line_of.get(id(s), line)
+        if span[0] <= line < span[1]:
+            out.append(s)
+    return out
