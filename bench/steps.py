@@ -29,7 +29,7 @@ def plan_of(path: Path) -> dict:
     params = C.parameters(src)
     lifted = C.lift(src, params)
     planned = C.plan(src, params, lifted)
-    served = C.sagemaker_plan(src, lifted, planned, None)
+    served = C.sagemaker_plan(src, lifted, planned)
     steps = [[s.name, len(s.cells), len(s.returns), s.heading] for s in planned.plan.steps]
     return {"steps": steps, "train": [s.name for s in served.sm.train_steps]}
 

@@ -15,7 +15,7 @@ EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
 def _codes(value: str) -> tuple[str, ...]:
-    from .linter.rules import RULES
+    from .linter.registry import RULES
 
     codes = tuple(c.strip().upper() for c in value.replace(" ", ",").split(",") if c.strip())
     for c in codes:
@@ -392,7 +392,7 @@ def _local(args: argparse.Namespace) -> int:
 
 
 def _rules() -> int:
-    from .linter.rules import RULES
+    from .linter.registry import RULES
 
     width = max(len(r.name) for r in RULES.values())
     for r in RULES.values():
@@ -402,8 +402,8 @@ def _rules() -> int:
 
 
 def _rule(code: str) -> int:
+    from .linter.registry import RULES
     from .linter.ruledocs import rule_text
-    from .linter.rules import RULES
 
     if code.upper() not in RULES:
         print(f"nb2svc: error: unknown rule code {code!r} (see `nb2svc rules`)", file=sys.stderr)

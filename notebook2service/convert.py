@@ -8,6 +8,7 @@ executes notebook code.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import json
 import keyword
@@ -18,20 +19,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import libcst as cst
+
 from . import __version__, dataflow
 from .findings import CellRef, Finding, note
-from .generated import check_code, check_notebook_code, format_code, line_map, same_finding
+from .generated import check_code, check_notebook_code, format_code, same_finding
 from .image import notebook_python
 from .lift import build, display, magics, pieces
 from .lift.constants import hoist_constants, is_constant
 from .lift.imports import place_imports
 from .lift.interpolate import code_of
+from .lift.module import Definition, Pipeline, Span, import_key, pipeline_module
 from .lift.plan import Parameter, Plan, definition_counts, make_plan
 from .lift.secrets_env import secrets_from_env
 from .linter.checker import check_notebook
 from .local_modules import image_environment, local_dependencies, requirement_findings
 from .manifest import FILENAME, Manifest
-from .model_code import split_definitions
+from .model_code import model_code_import, split_definitions
 from .notebook import Notebook, NotebookError, load_python
 from .output import check_output_dir, write_tree
 from .provenance import code_sha256
@@ -39,10 +43,10 @@ from .redact import MARKER, find_secrets, is_secret_name, redact_data, redact_fi
 from .render import render
 from .sagemaker import channels, features
 from .sagemaker.container import EXECUTABLES, container_files, runtime_entry, runtime_wheel
-from .sagemaker.decide import SageMakerPlan, decide, find_model
+from .sagemaker.decide import FoundModel, SageMakerPlan, decide, find_model
 from .sagemaker.slice import training_cells
 
-__all__ = ["ConvertError", "ConvertResult", "check_code", "convert", "format_code", "line_map"]
+__all__ = ["ConvertError", "ConvertResult", "check_code", "convert", "format_code"]
 
 
 class ConvertError(Exception):
@@ -83,7 +87,7 @@ def convert(
     params = parameters(src)
     lifted = lift(src, params)
     planned = plan(src, params, lifted, model)
-    sm = sagemaker_plan(src, lifted, planned, model)
+    sm = sagemaker_plan(src, lifted, planned)
     package = assemble(src, params, lifted, planned, sm, format_output)
     manifest = make_manifest(src, params, lifted, planned, sm, package)
     manifest.written = sorted({*package.files, *package.binary, FILENAME})  # what --force replaces
@@ -106,18 +110,19 @@ def _safety_net(manifest: Manifest, package: Any) -> Manifest:
     package.files, changed = redact_files(package.files)
     raw = manifest.to_dict()
     clean = redact_data(raw)
-    if changed or clean != raw:
-        where = ", ".join(changed + ([FILENAME] if clean != raw else []))
-        clean["findings"].append(
-            note(
-                "convert",
-                "secret-redacted",
-                "warning",
-                f"a secret reached {where} and was replaced by {MARKER}; read it from the "
-                "environment (os.environ) instead",
-                files=changed,
-            ).to_dict()
-        )
+    if not changed and clean == raw:
+        return manifest  # nothing to hide: no rebuild (it would redact every finding again)
+    where = ", ".join(changed + ([FILENAME] if clean != raw else []))
+    clean["findings"].append(
+        note(
+            "convert",
+            "secret-redacted",
+            "warning",
+            f"a secret reached {where} and was replaced by {MARKER}; read it from the "
+            "environment (os.environ) instead",
+            files=changed,
+        ).to_dict()
+    )
     return Manifest.from_dict(clean)
 
 
@@ -176,6 +181,8 @@ class Planned:
     plan: Plan
     module_names: set[str]
     module_functions: set[str]
+    model: FoundModel  # find_model's answer, for the SageMaker plan too
+    costly: set[int]  # cells doing costly work (fit, search, cross-validation)
 
 
 @dataclass
@@ -413,8 +420,8 @@ def plan(src: Analysed, params: Parameters, lifted: Lifted, model: str | None = 
         i: bool(c.body or c.header or c.footer) or c.error is not None
         for i, c in lifted.cells.items()
     }
-    model_cell = find_model(flow, model)[1]
-    training = training_cells(flow, model_cell)  # costly work outside it gets its own steps
+    found = find_model(flow, model)
+    training = training_cells(flow, found[1])  # costly work outside it gets its own steps
     steps = make_plan(
         flow,
         body_cells,
@@ -427,12 +434,12 @@ def plan(src: Analysed, params: Parameters, lifted: Lifted, model: str | None = 
         constants=constants,
         cuts=pieces.cut_points(lifted.ordered, flow, training[0]),
     )
-    return Planned(steps, module_names, module_functions)
+    return Planned(steps, module_names, module_functions, found, training[1])
 
 
-def sagemaker_plan(src: Analysed, lifted: Lifted, planned: Planned, model: str | None) -> Served:
+def sagemaker_plan(src: Analysed, lifted: Lifted, planned: Planned) -> Served:
     """The model, its training steps, the shared feature function and the data channels."""
-    sm = decide(src.flow, planned.plan, model)
+    sm = decide(src.flow, planned.plan, planned.model, planned.costly)
     extraction = None
     if sm.model and not sm.model_is_pipeline and sm.fit_x:
         steps_cells = [i for s in sm.train_steps for i in s.cells]
@@ -489,8 +496,8 @@ def assemble(
     """Render and check every generated file: the package, its requirements, the container."""
     _plan_findings(src, params, lifted, planned)
     context = _context(src)
-    pipeline = _pipeline(lifted, planned, served, context, format_output)
-    ranges = line_map(pipeline)
+    tree = _pipeline(lifted, planned, served, context)
+    pipeline, ranges = tree.code, tree.line_map()
     _generated_code_findings(src, lifted, pipeline, ranges)
     notebook_dir = (
         str(Path(src.nb.path).resolve().parent) if not src.nb.path.startswith("<") else ""
@@ -650,55 +657,65 @@ def _context(src: Analysed) -> dict[str, Any]:
     }
 
 
+_HEADER = """{title}
+
+Generated by nb2svc {version} from {notebook} (sha256 {short}). Each step
+function is a run of notebook cells (the `# cell N` comments say which); `run()` calls them in
+notebook order. nb2svc.json maps every line back to its cell. Re-run `nb2svc convert` rather
+than editing by hand.
+"""
+
+
 def _pipeline(
-    lifted: Lifted, planned: Planned, served: Served, context: dict[str, Any], format_output: bool
-) -> str:
-    """pipeline.py: hoisted imports, module-level definitions, one function per step, run()."""
-    imports = _import_lines(lifted)
-    split = split_definitions(imports, _definitions(lifted, served))
+    lifted: Lifted, planned: Planned, served: Served, context: dict[str, Any]
+) -> Pipeline:
+    """pipeline.py as one libcst Module: hoisted imports, module-level definitions, one
+    function per step, run(); its line map comes from the same tree (lift/module.py)."""
+    imports = _imports(lifted)
+    definitions = _definitions(lifted, served)
+    split = split_definitions(
+        [code_of(i).strip() for i in imports],
+        [("" if d.continues else f"# {d.label}\n") + code_of(d.node).strip() for d in definitions],
+    )
     context["model_code"] = split.module  # <pkg>/model_code.py: what serving imports
     feature = served.sm.feature_function
     context["feature_module"] = "model_code" if feature in split.moved else "pipeline"
-    pipeline = render(
-        "package/pipeline.py.j2",
-        imports=imports + ([split.import_line] if split.import_line else []),
-        helpers_import=(
-            code_of(build.helpers_import(sorted(lifted.helpers))).strip()
-            if lifted.helpers
-            else None
-        ),
-        definitions=split.kept,
-        steps=_steps(lifted, planned),
-        run=code_of(build.run_function(planned.plan)).strip(),
-        **context,
+    if lifted.helpers:
+        imports.append(build.helpers_import(sorted(lifted.helpers)))
+    if split.moved:
+        imports.append(model_code_import(split.moved))
+    header = _HEADER.format(short=context["digest"][:12], **context)
+    return pipeline_module(
+        header,
+        imports,
+        _kept(definitions, split.kept_at),
+        _steps(lifted, planned),
+        build.run_function(planned.plan),
     )
-    return format_code(pipeline, f"{context['package']}/pipeline.py") if format_output else pipeline
 
 
-def _import_lines(lifted: Lifted) -> list[str]:
-    """Imports hoisted, de-duplicated, __future__ first."""
-    seen: dict[str, int] = {}
+def _imports(lifted: Lifted) -> list[cst.SimpleStatementLine]:
+    """Imports hoisted, de-duplicated, __future__ first, then in notebook order."""
+    seen: dict[str, tuple[int, cst.SimpleStatementLine]] = {}
     for c in lifted.ordered:
         for stmt in c.imports:
-            seen.setdefault(code_of(stmt).strip(), c.index)
-    lines = sorted(seen, key=lambda t: (not t.startswith("from __future__"), seen[t]))
-    lines += [f"import {m}" for m in sorted(lifted.imports) if f"import {m}" not in seen]
-    return lines
+            seen.setdefault(import_key(stmt), (c.index, stmt))
+    order = sorted(seen, key=lambda t: (not t.startswith("from __future__"), seen[t][0]))
+    imports = [seen[t][1] for t in order]
+    extra = [m for m in sorted(lifted.imports) if f"import {m}" not in seen]
+    return imports + [build.import_statement(m) for m in extra]
 
 
-def _definitions(lifted: Lifted, served: Served) -> list[str]:
-    out: list[str] = []
+def _definitions(lifted: Lifted, served: Served) -> list[Definition]:
+    out: list[Definition] = []
     if served.extraction is not None:
         label = ", ".join(f"cell {i}" for i in served.extraction.cells)
-        out.append(f"# {label}: feature preparation\n" + served.extraction.code.strip())
+        out.append(Definition(served.extraction.function, f"{label}: feature preparation"))
     for c in lifted.ordered:
-        after_constant = False  # consecutive constants of a cell are one block
+        after_constant = False
         for d in c.definitions:
-            constant = is_constant(d)
-            if constant and after_constant:
-                out[-1] += "\n" + code_of(d).strip()
-            else:
-                out.append(f"# {c.label}\n" + code_of(d).strip())
+            constant = is_constant(d)  # consecutive constants of a cell: one block
+            out.append(Definition(d, c.label, c.index, continues=constant and after_constant))
             after_constant = constant
             lifted.cell_map.setdefault(c.index, "module")
         if c.imports and not c.body and not c.definitions:
@@ -706,14 +723,24 @@ def _definitions(lifted: Lifted, served: Served) -> list[str]:
     return out
 
 
-def _steps(lifted: Lifted, planned: Planned) -> list[str]:
-    out: list[str] = []
+def _kept(definitions: list[Definition], kept_at: list[int]) -> list[Definition]:
+    """The definitions pipeline.py keeps; a constant whose block-mate moved to model_code.py
+    opens a block (gap and `# cell N`) of its own."""
+    kept = set(kept_at)
+    return [
+        dataclasses.replace(definitions[i], continues=definitions[i].continues and i - 1 in kept)
+        for i in kept_at
+    ]
+
+
+def _steps(lifted: Lifted, planned: Planned) -> list[tuple[cst.FunctionDef, list[Span]]]:
+    out: list[tuple[cst.FunctionDef, list[Span]]] = []
     for step in planned.plan.steps:
         labels = [lifted.cells[i].label for i in step.cells]
         doc = f"{step.heading or 'Notebook'} — {', '.join(labels)}."
         figures = "end_cell" in lifted.helpers
-        step_def = build.step_function(step, lifted.cells, doc, figures)
-        out.append(code_of(step_def).strip())
+        spans: list[Span] = []
+        out.append((build.step_function(step, lifted.cells, doc, figures, spans), spans))
         for i in step.cells:
             lifted.cell_map[i] = step.name
     return out

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .exports import Exports, StarResolver
+from .exports import Exports, StarResolver, target_names
 from .ipython import Translation, translate
 from .notebook import Cell, Notebook
 
@@ -229,6 +230,42 @@ def _receiver(node: ast.AST) -> tuple[ast.Name | None, bool]:
             return None, through_call
 
 
+#: calls that evaluate a string in the caller's namespace (every name in it is read there):
+#: `pd.eval("a + b")`, `numexpr.evaluate("x > 0")`, `eval("x + 1")`
+_STRING_EVALUATORS = frozenset(
+    {("pd", "eval"), ("pandas", "eval"), ("numexpr", "evaluate"), ("ne", "evaluate"), ("", "eval")}
+)
+#: methods that evaluate a string over a frame's columns and read `@name` from the caller
+_AT_EVALUATORS = frozenset({"eval", "query"})
+_AT_NAME = re.compile(r"@([A-Za-z_]\w*)")
+
+
+def evaluated_names(call: ast.Call) -> list[str]:
+    """Names a call reads from its caller's namespace through the string it evaluates:
+    every name of `pd.eval(...)` / `numexpr.evaluate(...)` / `eval(...)`, the `@name`s of
+    `df.query(...)` / `df.eval(...)` (their other names are columns)."""
+    text = call.args[0] if call.args else None
+    if not (isinstance(text, ast.Constant) and isinstance(text.value, str)):
+        return []
+    func = call.func
+    receiver = func.value if isinstance(func, ast.Attribute) else None
+    key = (
+        (receiver.id if isinstance(receiver, ast.Name) else ".", func.attr)
+        if isinstance(func, ast.Attribute)
+        else ("", getattr(func, "id", ""))
+    )
+    if key in _STRING_EVALUATORS:
+        try:
+            tree = ast.parse(text.value.strip())
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return []
+        names = (n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
+        return list(dict.fromkeys(names))
+    if receiver is not None and key[1] in _AT_EVALUATORS:
+        return list(dict.fromkeys(_AT_NAME.findall(text.value)))
+    return []
+
+
 def dotted(node: ast.AST, calls: bool = False) -> str | None:
     """`a.b.c` for an attribute chain on a name; with `calls`, a call at the root is kept as
     `f()`, so `boto3.client("sagemaker").create_endpoint` reads `boto3.client().create_endpoint`."""
@@ -244,16 +281,6 @@ def dotted(node: ast.AST, calls: bool = False) -> str | None:
     else:
         root = None
     return ".".join([root, *reversed(parts)]) if root else None
-
-
-def _target_names(node: ast.AST) -> Iterator[ast.Name]:
-    if isinstance(node, ast.Name):
-        yield node
-    elif isinstance(node, (ast.Tuple, ast.List)):
-        for elt in node.elts:
-            yield from _target_names(elt)
-    elif isinstance(node, ast.Starred):
-        yield from _target_names(node.value)
 
 
 _SKIP_FIELDS = frozenset({"ctx", "op", "type_comment"})
@@ -425,6 +452,7 @@ class _ScopeNames(_Literals):
     def visit_Call(self, node: ast.Call) -> None:
         self.generic_visit(node)
         self._call(node)
+        self.read.update(evaluated_names(node))
 
     # -- names ---------------------------------------------------------------------------
 
@@ -576,11 +604,16 @@ class CellVisitor(_Literals):
         return line, getattr(node, "col_offset", 0) + self.shift.get(line, 0) + self.dedent
 
     def run(self, tree: ast.Module) -> None:
+        self._statements(tree.body, top=True)
+
+    def _statements(self, body: list[ast.stmt], top: bool = False) -> None:
+        """A block's statements in order; a run of `%timeit` code (IPython runs it in a
+        scope of its own), at the top level or inside a block, is walked as one scope."""
         scoped = self.flow.translation.scoped_lines
-        body = tree.body
         i = 0
         while i < len(body):
-            self._reads_log.clear()
+            if top:
+                self._reads_log.clear()
             scope = scoped.get(body[i].lineno) if scoped else None
             if scope is None:
                 self.visit(body[i])
@@ -591,6 +624,25 @@ class CellVisitor(_Literals):
                 j += 1
             self._in_own_scope(body[i:j])
             i = j
+
+    def generic_visit(self, node: ast.AST) -> None:
+        """As the base walk; when the cell has `%timeit` code, a compound statement's blocks
+        (`if`, `while`, `try`, `match` cases) go through `_statements`."""
+        if not self.flow.translation.scoped_lines or not isinstance(
+            node, ast.stmt | ast.match_case
+        ):
+            super().generic_visit(node)
+            return
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if value.__class__ is list and value and isinstance(value[0], ast.stmt):
+                self._statements(value)
+            elif value.__class__ is list:
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        self.visit(item)
+            elif isinstance(value, ast.AST) and name not in _SKIP_FIELDS:
+                self.visit(value)
 
     def _in_own_scope(self, stmts: list[ast.stmt]) -> None:
         """`%timeit` code: it runs in a function scope of its own, so it reads the names it
@@ -663,7 +715,7 @@ class CellVisitor(_Literals):
                             SelfUpdate(root.id, line, col, f"`{what} = …{what}…`", strong)
                         )
             else:
-                for name in _target_names(target):
+                for name in target_names(target):
                     if name.id in value_reads and self.external(name.id):
                         strong = _rebind_is_strong(value, name)
                         line, col = self.pos(name)
@@ -730,8 +782,8 @@ class CellVisitor(_Literals):
     def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
         self.visit(node.iter)
         self.visit(node.target)
-        for stmt in node.body + node.orelse:
-            self.visit(stmt)
+        self._statements(node.body)
+        self._statements(node.orelse)
 
     visit_AsyncFor = visit_For
 
@@ -740,8 +792,7 @@ class CellVisitor(_Literals):
             self.visit(item.context_expr)
             if item.optional_vars is not None:
                 self.visit(item.optional_vars)
-        for stmt in node.body:
-            self.visit(stmt)
+        self._statements(node.body)
 
     visit_AsyncWith = visit_With
 
@@ -750,8 +801,7 @@ class CellVisitor(_Literals):
             self.visit(node.type)
         if node.name:
             self.bind(node.name, node)
-        for stmt in node.body:
-            self.visit(stmt)
+        self._statements(node.body)
         if node.name:  # Python deletes the name at the end of the handler
             self.bound.discard(node.name)
             self.flow.defs.pop(node.name, None)
@@ -878,6 +928,8 @@ class CellVisitor(_Literals):
         self.generic_visit(node)
         func = node.func
         self._call(node)
+        for name in evaluated_names(node):
+            self.read(name, node)
         inplace = any(
             k.arg == "inplace" and isinstance(k.value, ast.Constant) and k.value.value is True
             for k in node.keywords

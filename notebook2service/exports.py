@@ -19,7 +19,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Exports", "StarResolver", "MAX_DEPTH", "MAX_MODULE_BYTES", "exports_of"]
+from .local_modules import Unreadable, module_file, read_source
+
+__all__ = [
+    "Exports",
+    "StarResolver",
+    "MAX_DEPTH",
+    "MAX_MODULE_BYTES",
+    "exports_of",
+    "target_names",
+]
 
 MAX_MODULE_BYTES = 5 * 1024 * 1024
 MAX_DEPTH = 8
@@ -48,14 +57,16 @@ def _top_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
                         yield from _top_statements(inner)
 
 
-def _target_names(node: ast.AST) -> Iterator[str]:
+def target_names(node: ast.AST) -> Iterator[ast.Name]:
+    """The names an assignment (or del) target binds: `a`, `a, *b`, `[a, (b, c)]`; not `a.b`
+    or `a[i]`, which need `a` already. The one walk of targets (dataflow and lift use it too)."""
     if isinstance(node, ast.Name):
-        yield node.id
+        yield node
     elif isinstance(node, (ast.Tuple, ast.List)):
         for elt in node.elts:
-            yield from _target_names(elt)
+            yield from target_names(elt)
     elif isinstance(node, ast.Starred):
-        yield from _target_names(node.value)
+        yield from target_names(node.value)
 
 
 def _literal_strings(node: ast.AST | None) -> list[str] | None:
@@ -73,7 +84,7 @@ def _dunder_all(body: list[ast.stmt]) -> tuple[list[str] | None, bool]:
         value: ast.AST | None = None
         if isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-            if not any("__all__" in _target_names(t) for t in targets):
+            if not any(n.id == "__all__" for t in targets for n in target_names(t)):
                 continue
             value = stmt.value
         elif (
@@ -118,13 +129,13 @@ def _bindings(module: str, body: list[ast.stmt]) -> tuple[dict[str, str], list[S
                     names[a.asname or a.name] = f"{source}.{a.name}" if source else a.name
         elif isinstance(stmt, ast.Delete):
             for t in stmt.targets:
-                for n in _target_names(t):
-                    names.pop(n, None)
+                for n in target_names(t):
+                    names.pop(n.id, None)
         else:
             targets = _assigned(stmt)
             for t in targets:
-                for n in _target_names(t):
-                    names[n] = f"{module}.{n}"
+                for n in target_names(t):
+                    names[n.id] = f"{module}.{n.id}"
     return names, stars
 
 
@@ -163,18 +174,14 @@ class StarResolver:
         for name in (f"{rel}.py", f"{rel}/__init__.py"):
             if name in written:
                 return name, written[name]
-        if self.root is None or not all(p.isidentifier() for p in module.split(".")):
+        path = module_file(self.root, module) if self.root is not None else None
+        if path is None:
             return None
-        for name in (f"{rel}.py", f"{rel}/__init__.py"):
-            path = self.root / name
-            if path.is_file():
-                try:
-                    if path.stat().st_size > MAX_MODULE_BYTES:
-                        return name, None
-                    return name, path.read_text(encoding="utf-8")
-                except (OSError, UnicodeDecodeError):
-                    return name, None
-        return None
+        name = path.relative_to(self.root).as_posix()
+        try:
+            return name, read_source(path, MAX_MODULE_BYTES)
+        except Unreadable:
+            return name, None
 
     def _exports(self, module: str, seen: set[str], depth: int) -> Exports | None:
         found = self._source(module)

@@ -116,13 +116,24 @@ class Finding:
             severity=d.get("severity") or "warning",
             kind=d.get("kind") or "",
             name=d.get("name") or "",
-            args=redact_data(d.get("args") or {}),  # read from a file: its keys are data too
+            # read from a file, its keys are data too: redacted here (__post_init__ does values)
+            args={redact(k) if isinstance(k, str) else k: v for k, v in _mapping(d.get("args"))},
             file=d.get("file"),
             file_line=d.get("file_line"),
-            related=tuple(d.get("related_cells", ())),
+            related=tuple(i for i in _items(d.get("related_cells")) if isinstance(i, int)),
             fixable=bool(d.get("fixable", False)),
             end_line=d.get("end_line"),
         )
+
+
+def _mapping(value: Any) -> Any:
+    """The items of a JSON object (none for anything else)."""
+    return value.items() if isinstance(value, Mapping) else ()
+
+
+def _items(value: Any) -> Any:
+    """The items of a JSON array (none for anything else)."""
+    return value if isinstance(value, list) else ()
 
 
 def note(

@@ -16,8 +16,11 @@ from __future__ import annotations
 import ast
 import dataclasses
 import re
+import string
 import warnings
 from dataclasses import dataclass, field
+
+from .notebook import bracket_depth
 
 #: cell magics whose body is Python and runs in the user namespace
 PYTHON_BODY_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "memit"})
@@ -70,13 +73,24 @@ _ASSIGN = re.compile(
 )
 _HELP_END = re.compile(r"^(?P<obj>[A-Za-z_][\w.]*(?:\(\))?(?:\[[^\]]*\][\w.]*)?)\s*(?P<q>\?\??)$")
 _HELP_START = re.compile(r"^(?P<q>\?\??)\s*(?P<obj>[A-Za-z_][\w.*]*)$")
-_BRACE = re.compile(r"(?<!\{)\{([^{}\n]+)\}(?!\})")
 _TIMEIT_OPTS = re.compile(r"^(?:-[nrp]\s*\d+\s+|-[tcqo]\s+)*")
 
 
 def timeit_statement(args: str) -> str:
     """`%timeit`'s statement (`%%timeit`'s setup): its arguments without the options."""
     return _TIMEIT_OPTS.sub("", args + " ", count=1).strip()
+
+
+def shell_words(text: str) -> list[str]:
+    """A shell line's words as the shell splits them (quotes, escapes); with unbalanced
+    quotes, split at whitespace. The one tokenizer of magic arguments and `!` commands
+    (`%%writefile -a "my file.py"`, `!pip install "pandas>=2"`)."""
+    import shlex
+
+    try:
+        return shlex.split(text)
+    except ValueError:  # unbalanced quotes
+        return text.split()
 
 
 @dataclass(frozen=True)
@@ -97,12 +111,7 @@ class Occurrence:
         """(target file, append?) of a `%%writefile [-a] FILE` cell, else None."""
         if self.kind != "cell_magic" or self.name != "writefile":
             return None
-        import shlex
-
-        try:
-            argv = shlex.split(self.args)
-        except ValueError:
-            argv = self.args.split()
+        argv = shell_words(self.args)
         names = [a for a in argv if not a.startswith("-")]
         return (names[0], "-a" in argv or "--append" in argv) if names else None
 
@@ -158,15 +167,71 @@ def _dollar_reads(text: str) -> list[str]:
     return list(dict.fromkeys(_DOLLAR_NAME.findall(text)))
 
 
+#: IPython's `$name` / `$a.b` field (DollarFormatter): not before an odd number of single
+#: quotes (so not inside '...'); `$$x` is the text `$x`
+_DOLLAR_FIELD = re.compile(r"(.*?)\$(\$?[\w\.]+)(?=([^']*'[^']*')*[^']*$)")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One piece of an expanded `!` / magic line: literal `text`, then (unless `source` is
+    None) a Python expression whose value IPython inserts, after `conversion` (r, s, a)."""
+
+    text: str
+    source: str | None = None
+    conversion: str | None = None
+    dollar: bool = False  # a `$name` field (a shell variable when the notebook has no `name`)
+
+
+def expansion(command: str) -> list[Field] | None:
+    """IPython's `var_expand` of a line, statically: its DollarFormatter parse (the standard
+    `string.Formatter` fields, then `$name` in their literal text). A field's format spec is
+    not a format spec there: IPython evaluates `name:spec` as one expression (to allow
+    slices) and formats the value with no spec. None when IPython's formatter fails on the
+    line as written (a lone brace, a field that is not an expression, an unknown
+    conversion): IPython then runs the line unexpanded."""
+    try:
+        parsed = list(string.Formatter().parse(command))
+    except ValueError:
+        return None
+    out: list[Field] = []
+    for literal, name, spec, conversion in parsed:
+        text, pos = "", 0
+        for m in _DOLLAR_FIELD.finditer(literal):
+            before, found = m.group(1, 2)
+            if found.startswith("$"):
+                text += before + found
+            else:
+                out.append(Field(text + before, found, None, True))
+                text = ""
+            pos = m.end()
+        text += literal[pos:]
+        if name is None:
+            out.append(Field(text))
+            continue
+        source = (f"{name}:{spec}" if spec else name).lstrip(" \t")
+        if conversion not in (None, "r", "s", "a"):
+            return None
+        out.append(Field(text, source, conversion))
+    if any(f.source is not None and _expression(f.source) is None for f in out):
+        return None
+    return out
+
+
+def _expression(source: str) -> ast.expr | None:
+    try:
+        return ast.parse(source, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
 def _brace_reads(text: str) -> list[str]:
     """Python names read by IPython's `{expr}` interpolation in a magic or shell line."""
     names: list[str] = []
-    for m in _BRACE.finditer(text):
-        try:
-            expr = ast.parse(m.group(1).strip(), mode="eval")
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
+    for f in expansion(text) or []:
+        if f.source is None or f.dollar:
             continue
-        for node in ast.walk(expr):
+        for node in ast.walk(_expression(f.source)):
             if isinstance(node, ast.Name) and node.id not in names:
                 names.append(node.id)
     return names
@@ -434,7 +499,6 @@ MAX_UNARY_RUN = 50  # `- - - 1`, `not not x`
 MAX_LINE_OPERATORS = 2_000  # operators, dots and lambdas in one line: `1+1+...`, `.a.a.a`
 _STRINGS = re.compile(r"""(?:[rRbBuUfF]{0,2})(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")""")
 _COMMENT = re.compile(r"#[^\n]*")
-_BRACKETS = re.compile(r"[^()\[\]{}]+")
 _UNARY_RUN = re.compile(r"(?:(?:[-+~]|\bnot\b)\s*){" + str(MAX_UNARY_RUN + 1) + ",}")
 _OPERATOR = re.compile(r"[-+*/%@&|^~<>=.]|\blambda\b")
 
@@ -451,10 +515,7 @@ def complexity_error(source: str) -> str | None:
     except UnicodeEncodeError as exc:
         return f"not valid Unicode (a lone surrogate at character {exc.start})"
     code = _COMMENT.sub("", _STRINGS.sub('""', source))
-    depth = deepest = 0
-    for ch in _BRACKETS.sub("", code):
-        depth = depth + 1 if ch in "([{" else max(0, depth - 1)
-        deepest = max(deepest, depth)
+    deepest = bracket_depth(code)
     if deepest > MAX_NESTING:
         return f"too deeply nested to analyse ({deepest} brackets deep; limit {MAX_NESTING})"
     if _UNARY_RUN.search(code):

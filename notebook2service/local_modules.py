@@ -24,7 +24,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["LocalModules", "find_local_modules", "MAX_FILE_BYTES", "MAX_FILES"]
+__all__ = [
+    "LocalModules",
+    "find_local_modules",
+    "module_file",
+    "read_source",
+    "Unreadable",
+    "MAX_FILE_BYTES",
+    "MAX_FILES",
+]
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_FILES = 500
@@ -37,12 +45,38 @@ class LocalModules:
     errors: list[str] = field(default_factory=list)
 
 
+class Unreadable(Exception):
+    """A local file nb2svc does not read: over the size limit, unreadable or not UTF-8."""
+
+
+def read_source(path: Path, limit: int = MAX_FILE_BYTES) -> str:
+    """The UTF-8 text of a local file (a module or a data file it names), read once here for
+    the package copy and for star imports; raises Unreadable with a one-line reason."""
+    try:
+        if path.stat().st_size > limit:
+            raise Unreadable(f"larger than {limit} bytes")
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Unreadable(f"cannot be read ({exc.__class__.__name__})") from None
+
+
+def module_file(root: Path, module: str) -> Path | None:
+    """The file (``a/b.py`` or ``a/b/__init__.py``) of a local module under ``root``."""
+    if not all(part.isidentifier() for part in module.split(".")):
+        return None
+    rel = module.replace(".", "/")
+    for name in (f"{rel}.py", f"{rel}/__init__.py"):
+        if (root / name).is_file():
+            return root / name
+    return None
+
+
 def _candidates(root: Path, name: str) -> list[Path]:
     """The files that make up local module ``name`` under ``root`` ([] when it is not local)."""
-    single = root / f"{name}.py"
-    if single.is_file():
+    single = module_file(root, name)
+    if single is not None and single.name != "__init__.py":
         return [single]
-    folder = root / name
+    folder = root / name  # a package, with or without __init__.py
     if folder.is_dir() and any(folder.glob("*.py")):
         return sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
     return []
@@ -64,12 +98,9 @@ def _imports_and_strings(tree: ast.AST) -> tuple[set[str], set[str]]:
 
 def _read(path: Path, found: LocalModules) -> str | None:
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            found.errors.append(f"{path.name}: larger than {MAX_FILE_BYTES} bytes; not copied")
-            return None
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        found.errors.append(f"{path.name}: cannot be read ({exc.__class__.__name__}); not copied")
+        return read_source(path)
+    except Unreadable as exc:
+        found.errors.append(f"{path.name}: {exc}; not copied")
         return None
 
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import libcst as cst
 import pytest
 from nbmake import md, notebook, run_package, undefined_names, write
 
@@ -56,6 +57,42 @@ def test_lint_agrees_a_name_bound_only_by_timeit_is_undefined():
     assert any(f.code == "NB104" and "edges" in f.message for f in findings), findings
 
 
+NESTED_TIMEIT = notebook(
+    "counts = [0, 0, 0]\nx = [1, 2]",
+    "for i in range(2):\n    %timeit counts, edges = sorted(x), len(x)\n    if i:\n"
+    "        %timeit -n1 a = 1; counts = a + len(x)\n    else:\n        pass\n"
+    "try:\n    %timeit other = x\nexcept ValueError:\n    pass",
+    "counts[2] += 1\nprint(counts, i)",
+)
+
+
+def test_timeit_inside_a_block_binds_no_name_in_the_dataflow():
+    flow = dataflow.analyze(load_python(NESTED_TIMEIT))
+    defs = {n for f in flow.cells for n in f.defs}
+    assert {"edges", "a", "other"} & defs == set()
+    assert "counts" not in flow.cells[1].defs  # rebound only inside %timeit's own scope
+    reads = {u.name for u in flow.expanded[flow.cells[1].cell.index]}
+    assert {"x", "sorted", "len"} <= reads and "a" not in reads  # `a` is local to its scope
+
+
+def test_lint_agrees_a_name_bound_only_by_a_nested_timeit_is_undefined():
+    nb = notebook("for i in range(2):\n    %timeit edges = sorted([3, i])", "print(edges)")
+    findings = check_notebook(load_python(nb), lambda code: True)
+    assert any(f.code == "NB104" and "edges" in f.message for f in findings), findings
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_nested_timeit_does_not_rebind_in_the_package(tmp_path):
+    result, pipeline = _convert(tmp_path, NESTED_TIMEIT)
+    assert pipeline.count("def _nb2svc_timeit():") == 3
+    returned = {s for step in result.manifest.steps for s in step["returns"]}
+    assert {"edges", "a", "other"} & returned == set()
+    proc = _run(tmp_path, result.package)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[0, 0, 1] 1"
+
+
 @pytest.mark.slow
 @pytest.mark.integration
 def test_timeit_does_not_rebind_in_the_package(tmp_path):
@@ -65,6 +102,35 @@ def test_timeit_does_not_rebind_in_the_package(tmp_path):
     proc = _run(tmp_path, result.package)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[0, 0, 1] 2"  # `counts` is still the list, not sorted(x)
+
+
+# -- names read through a string the code evaluates (pd.eval, df.query("@name")) -----------
+
+EVALUATED = notebook(
+    md("# Data"),
+    "import pandas as pd\ndf1 = pd.DataFrame({'A': [1, 2]})\ndf2 = df1 * 2\nlimit = 1",
+    md("# Use"),
+    "%timeit pd.eval('df1 + df2')",
+    "print(pd.eval('df1 + df2').A.tolist(), df1.query('A > @limit').A.tolist())",
+)
+
+
+def test_names_in_evaluated_strings_are_reads():
+    flow = dataflow.analyze(load_python(EVALUATED))
+    reads = [{u.name for u in flow.expanded[f.cell.index]} for f in flow.cells]
+    assert {"df1", "df2"} <= reads[1]  # %timeit pd.eval('df1 + df2'), in its own scope
+    assert {"df1", "df2", "limit"} <= reads[2] and "A" not in reads[2]  # `A` is a column
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_evaluated_strings_find_their_names_in_the_package(tmp_path):
+    pytest.importorskip("pandas")
+    result, pipeline = _convert(tmp_path, EVALUATED)
+    assert "def _nb2svc_timeit(df1=df1, df2=df2):" in pipeline
+    proc = _run(tmp_path, result.package)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[3, 6] [2]"
 
 
 # -- `!cmd {expr}` is built as nodes and parses on every supported Python ----------------
@@ -83,6 +149,59 @@ def test_shell_commands_parse_under_old_grammars(command):
     source = code_of(command_expression(command, {"x"}))
     assert portable(source), source
     ast.parse(source, mode="eval")
+
+
+# What IPython's own formatter makes of each line (`InteractiveShell.var_expand`: its
+# DollarFormatter; a line it cannot format runs as written). `known`: the notebook's names.
+EXPANDED = [
+    "echo A {x!r} B",  # a conversion: the repr
+    "echo {x!s} {x!a} {n!r}",
+    "echo {n:.2f} {x}",  # a format spec: IPython evaluates `n:.2f`, fails, runs it as written
+    "echo {x!s:>10}",
+    "echo {d['k']!r:>5}",
+    "echo {x[1:3]} {(lambda: 1)()}",  # the `:` of a slice or a lambda is kept in the field
+    "echo {x=} {x}",
+    "echo {a != b}",  # a `!` that is not a conversion: a format error, so as written
+    "echo {x!z}",
+    "echo {} {x}",
+    "echo {{lit}} {x} }}",
+    "echo $x $n.real $$x {x}",
+    "echo $HOME {x}",  # `HOME` is no notebook name: IPython's eval fails, the line is as written
+    "awk '{print $1}' f",
+    "echo '$x' $x",
+    "echo $1 {x!r}",
+    "printf '%s' {'#'} {x!r}",  # no quote fits every field: a concatenation of format() calls
+    "echo { and } {x}",
+]
+
+
+@pytest.mark.parametrize("command", EXPANDED)
+def test_shell_lines_expand_like_ipython(command):
+    text = pytest.importorskip("IPython.utils.text")
+    ns = {"x": "a'b c", "n": 3.14159, "d": {"k": 5}}
+    try:
+        expected = text.DollarFormatter().vformat(command, args=[], kwargs=dict(ns))
+    except Exception:
+        expected = command
+    source = code_of(command_expression(command, set(ns)))
+    assert portable(source), source
+    assert eval(source, dict(ns)) == expected, source  # noqa: S307 (our own generated code)
+
+
+def test_conversions_are_formatted_string_nodes():
+    node = command_expression("echo {x!r} {y!s}", {"x", "y"})
+    assert isinstance(node, cst.FormattedString)
+    fields = [p for p in node.parts if isinstance(p, cst.FormattedStringExpression)]
+    assert [(code_of(f.expression), f.conversion) for f in fields] == [("x", "r"), ("y", "s")]
+
+
+def test_dataflow_reads_the_names_of_converted_fields_only_when_ipython_expands():
+    flow = dataflow.analyze(
+        load_python(notebook("x = 1\nn = 2", "!echo {x!r} {n}", "!echo {n:.2f}"))
+    )
+    reads = [{u.name for u in flow.expanded[f.cell.index]} for f in flow.cells]
+    assert reads[1] == {"x", "n"}
+    assert reads[2] == set()  # IPython runs `echo {n:.2f}` as written: nothing is read
 
 
 def test_portable_rejects_what_only_312_accepts():
@@ -177,6 +296,26 @@ def test_figures_follow_the_inline_backend_and_are_saved_by_step_and_cell(tmp_pa
     saved = sorted(p.name for p in (tmp_path / "figs").iterdir())
     assert saved == ["plot-cell3-1.png", "plot-cell4-1.png", "plot-cell5-1.png", "plot-cell5-2.png"]
     assert all((tmp_path / "figs" / n).read_bytes().startswith(b"\x89PNG") for n in saved)
+
+
+SHOW_FIRST = (
+    "plt.plot([1])\nplt.show()\nplt.plot([2])\nprint(len(plt.gca().lines), len(plt.get_fignums()))"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+@pytest.mark.parametrize("late", [False, True], ids=["hoisted import", "import in the cell"])
+def test_show_closes_figures_in_the_first_plotting_cell_too(tmp_path, late):
+    """The inline backend's `plt.show()` from the first cell on, however matplotlib is imported."""
+    first = ("import matplotlib.pyplot as plt\n" if late else "") + SHOW_FIRST
+    cells = [md("# Plot"), "x = 1", first, SHOW_FIRST]
+    if not late:
+        cells.insert(1, "import matplotlib.pyplot as plt")
+    result, _ = _convert(tmp_path, notebook(*cells))
+    proc = _run(tmp_path, result.package)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["1", "1", "1", "1"]  # what the notebook prints
 
 
 # -- imports stay where the notebook ran them --------------------------------------------

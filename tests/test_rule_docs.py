@@ -11,8 +11,9 @@ import pytest
 from notebook2service.cli import main
 from notebook2service.linter import lint
 from notebook2service.linter.messages import MESSAGES
+from notebook2service.linter.registry import RULES
 from notebook2service.linter.ruledocs import docs, rules_table
-from notebook2service.linter.rules import CHECKS, RULES
+from notebook2service.linter.rules import CHECKS
 
 DOCS = docs()
 

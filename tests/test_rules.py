@@ -75,6 +75,22 @@ def test_nb104_undefined_with_gap_names_missing_count():
     assert "In[2], In[3] are missing" in found[0].message
 
 
+def test_nb103_and_nb104_share_one_walk_of_the_reads(monkeypatch):
+    from notebook2service.linter import hidden_state
+
+    calls = []
+    walk = hidden_state._unsatisfied_reads
+    monkeypatch.setattr(
+        hidden_state, "_unsatisfied_reads", lambda flow: calls.append(1) or walk(flow)
+    )
+    found = lint(notebook(("print(ghost)\nx = y", 2), ("y = 1", 3)), config=False)
+    assert {(d.code, d.args["name"]) for d in found if d.code in ("NB103", "NB104")} == {
+        ("NB104", "ghost"),
+        ("NB103", "y"),
+    }
+    assert len(calls) == 1
+
+
 def test_nb104_without_counts():
     (d,) = only(notebook("print(ghost)"), "NB104")
     assert "defined in no cell" in d.message and "In[" not in d.message

@@ -163,3 +163,30 @@ def test_a_request_answered_504_while_queued_is_never_run():
     thread.join(10)
     assert statuses == {"first": 504, "queued": 504, "after": 200}
     assert calls == [b"slow", b"fast"]  # the queued slow request never ran
+
+
+class _Echo:
+    """A 'model' whose predictions are the frame it was given, to see the casts."""
+
+    def predict(self, X):
+        self.seen = X
+        return np.zeros(len(X))
+
+
+def test_columns_are_cast_to_their_training_dtypes_for_small_and_large_csv():
+    pytest.importorskip("pandas")
+    signature = {"features": ["n", "k", "c", "s"],
+                 "dtypes": ["int64", "float64", "category", "object"]}
+    model = handlers.ServingModel(_Echo(), signature)
+    for lines in (3, 1500):  # rows of strings, and the CSV text read by pandas (> 1000 lines)
+        body = "".join(f"{i},{i}.5,red,x{i}\n" for i in range(lines - 1)) + ",2.5,blue,y\n"
+        data = handlers.input_fn(body, "text/csv")
+        handlers.predict_fn(data, model)
+        seen = model.model.seen
+        assert [str(t) for t in seen.dtypes[:3]] == ["float64", "float64", "category"]
+        assert seen["s"].iloc[0] == "x0"  # an object column stays as sent
+        assert np.isnan(seen["n"].iloc[-1]) and seen["k"].iloc[0] == 0.5
+    with pytest.raises(handlers.BadRequest, match="expected 4 features"):
+        handlers.predict_fn(handlers.input_fn("1,red\n" * 1500, "text/csv"), model)
+    with pytest.raises(handlers.BadRequest, match="'n' must be numeric"):
+        handlers.predict_fn(handlers.input_fn("a,1,red,x\n", "text/csv"), model)

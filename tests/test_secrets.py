@@ -146,3 +146,32 @@ def test_a_secret_parameter_is_read_from_the_environment(tmp_path):
     assert 'db_password = os.environ["DB_PASSWORD"]' in blob
     assert "db_password" not in json.dumps(result.manifest.parameters)
     assert any("read from the environment" in f.message for f in result.findings)
+
+
+AWS = "AKIA" + "ABCDEFGHIJKLMNOP"  # an AWS access key id's shape
+
+
+def test_a_finding_read_from_a_file_is_redacted_keys_and_values():
+    from notebook2service.findings import Finding
+
+    f = Finding.from_dict({"code": "X", "message": f"key {AWS}", "args": {AWS: [AWS], "n": 1}})
+    assert AWS not in json.dumps(f.to_dict()) and f.args[MARKER] == [MARKER]
+    assert Finding.from_dict({"code": "X", "message": "m", "args": ["not", "a", "dict"]}).args == {}
+
+
+def test_the_safety_net_redacts_what_reached_it_and_keeps_a_clean_manifest(tmp_path):
+    from types import SimpleNamespace
+
+    from notebook2service import convert as C
+    from notebook2service.findings import note
+    from notebook2service.manifest import Manifest
+
+    clean = Manifest("0", "pkg", "nb.ipynb", findings=[note("convert", "n", "info", "ok")])
+    package = SimpleNamespace(files={"a.py": "x = 1\n"})
+    assert C._safety_net(clean, package) is clean  # nothing to hide: not rebuilt
+    leaky = Manifest("0", "pkg", "nb.ipynb", notebook_path=f"{AWS}.ipynb", findings=clean.findings)
+    package = SimpleNamespace(files={"a.py": f"key = '{AWS}'\n", "b.py": "y = 2\n"})
+    safe = C._safety_net(leaky, package)
+    assert AWS not in safe.dumps() + "".join(package.files.values())
+    (warned,) = [f for f in safe.findings if f.name == "secret-redacted"]
+    assert warned.args["files"] == ["a.py"] and "a.py, nb2svc.json" in warned.message

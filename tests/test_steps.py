@@ -358,7 +358,7 @@ def test_a_long_cell_is_cut_between_statements(tmp_path):
     order = [
         "# the project\n    project =",
         "region =",
-        'print("setup"',
+        "print(",
         "models, endpoints =",
         "labels =",
         "# the end of setup",

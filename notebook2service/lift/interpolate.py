@@ -1,4 +1,5 @@
-"""IPython's `{expr}` / `$name` expansion in `!cmd` and magic lines, as a libcst expression.
+"""IPython's `{expr}` / `{expr!r}` / `$name` expansion in `!cmd` and magic lines, as a libcst
+expression (which fields IPython expands: `ipython.expansion`).
 
 The command becomes an f-string built from libcst nodes (text parts and expression parts),
 with a quote that every Python from 3.8 on accepts: before 3.12 an f-string's expressions may
@@ -9,55 +10,66 @@ generated code always parses, whatever the command holds.
 
 from __future__ import annotations
 
-import ast
-import re
+from dataclasses import dataclass
 
 import libcst as cst
 
-_DOLLAR = re.compile(r"(?<![\$\\])\$([A-Za-z_]\w*)")
-_BRACES = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
-_QUOTES = ("'", '"', "'''", '"""')
+from ..ipython import expansion
+from .glue import quoted
+
+_QUOTES = ('"', "'", '"""', "'''")
 #: Python versions the generated code must parse under (libcst's grammar check)
 CHECK_VERSIONS = ("3.8", "3.10")
+#: the builtin a conversion applies (`{x!r}` is `format(repr(x))`)
+_CONVERSIONS = {"r": "repr", "s": "str", "a": "ascii"}
 
-Piece = tuple[str, cst.BaseExpression | None]  # (literal text, None) or ("", expression)
+
+@dataclass(frozen=True)
+class Piece:
+    """Literal text (`expr` None), or an expression IPython expands, after `conversion`."""
+
+    text: str
+    expr: cst.BaseExpression | None = None
+    conversion: str | None = None
 
 
 def pieces(command: str, known: set[str]) -> list[Piece]:
-    """The command split into literal text and the expressions IPython expands."""
-    command = _DOLLAR.sub(
-        lambda m: "{" + m.group(1) + "}" if m.group(1) in known else m.group(0), command
-    )
-    command = command.replace("$$", "$")
+    """The command split into literal text and the expressions IPython expands (its
+    DollarFormatter parse, `ipython.expansion`). When IPython would run the line unexpanded
+    (a field it cannot evaluate, a `$name` the notebook never binds), one literal: the
+    line as written."""
+    fields = expansion(command)
     out: list[Piece] = []
-    pos = 0
-    for m in _BRACES.finditer(command):
-        _text(out, command[pos : m.start()])
-        expr = _expression(m.group(1)) if m.group(1) is not None else None
-        if expr is not None:
-            out.append(("", expr))
-        else:  # `{{`, `}}`, an unmatched brace, or braces around no expression: literal
-            token = m.group(0)
-            _text(out, token[0] if token in ("{{", "}}") else token)
-        pos = m.end()
-    _text(out, command[pos:])
-    return out
+    for f in fields or []:
+        _text(out, f.text)
+        if f.source is None:
+            continue
+        expr = _expression(f.source)
+        root = None if expr is None else _root(expr)
+        if expr is None or (f.dollar and root is not None and root not in known):
+            return [Piece(command)]
+        out.append(Piece("", expr, f.conversion))
+    return out if fields is not None else [Piece(command)]
+
+
+def _root(expr: cst.BaseExpression) -> str | None:
+    """The name an `$a.b` field starts from (None for a literal such as `$1`)."""
+    while isinstance(expr, cst.Attribute):
+        expr = expr.value
+    return expr.value if isinstance(expr, cst.Name) else None
 
 
 def _text(out: list[Piece], text: str) -> None:
     if not text:
         return
-    if out and out[-1][1] is None:
-        out[-1] = (out[-1][0] + text, None)
+    if out and out[-1].expr is None:
+        out[-1] = Piece(out[-1].text + text)
     else:
-        out.append((text, None))
+        out.append(Piece(text))
 
 
 def _expression(text: str) -> cst.BaseExpression | None:
-    if not text.strip():
-        return None
     try:
-        ast.parse(text.strip(), mode="eval")
         return cst.parse_expression(text.strip())
     except (SyntaxError, ValueError, RecursionError, MemoryError, cst.ParserSyntaxError):
         return None
@@ -66,18 +78,20 @@ def _expression(text: str) -> cst.BaseExpression | None:
 def command_expression(command: str, known: set[str]) -> cst.BaseExpression:
     """The command as a string expression: a plain literal, an f-string, or a concatenation."""
     parts = pieces(command, known)
-    if all(expr is None for _, expr in parts):
-        return cst.SimpleString(repr("".join(text for text, _ in parts)))
-    sources = [code_of(expr) for _, expr in parts if expr is not None]
-    quote = next((q for q in _QUOTES if all(_fits(s, q) for s in sources)), None)
+    if all(p.expr is None for p in parts):
+        return quoted("".join(p.text for p in parts))
+    sources = [code_of(p.expr) for p in parts if p.expr is not None]
+    literal = "".join(p.text for p in parts)
+    order = _QUOTES if '"' not in literal or "'" in literal else ("'", *_QUOTES)  # fewest escapes
+    quote = next((q for q in order if all(_fits(s, q) for s in sources)), None)
     if quote is None:
         return _concatenation(parts)
     nodes: list[cst.BaseFormattedStringContent] = []
-    for text, expr in parts:
-        if expr is None:
-            nodes.append(cst.FormattedStringText(_escape(text, quote)))
+    for p in parts:
+        if p.expr is None:
+            nodes.append(cst.FormattedStringText(_escape(p.text, quote)))
         else:
-            nodes.append(cst.FormattedStringExpression(_field(expr)))
+            nodes.append(cst.FormattedStringExpression(_field(p.expr), conversion=p.conversion))
     return cst.FormattedString(parts=nodes, start="f" + quote, end=quote)
 
 
@@ -110,13 +124,17 @@ def _escape(text: str, quote: str) -> str:
 
 
 def _concatenation(parts: list[Piece]) -> cst.BaseExpression:
-    """`'text' + format(expr) + ...`: what the f-string means, for any expression."""
+    """`'text' + format(expr) + ...` (`format(repr(expr))` for `!r`): what the f-string
+    means, for any expression."""
     items: list[cst.BaseExpression] = []
-    for text, expr in parts:
-        if expr is None:
-            items.append(cst.SimpleString(repr(text)))
-        else:
-            items.append(cst.Call(cst.Name("format"), [cst.Arg(expr)]))
+    for p in parts:
+        if p.expr is None:
+            items.append(quoted(p.text))
+            continue
+        value = p.expr
+        if p.conversion is not None:
+            value = cst.Call(cst.Name(_CONVERSIONS[p.conversion]), [cst.Arg(value)])
+        items.append(cst.Call(cst.Name("format"), [cst.Arg(value)]))
     result = items[0]
     for item in items[1:]:
         result = cst.BinaryOperation(result, cst.Add(), item)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import ast
 
+from ..exports import target_names
+
 Bound = frozenset[str]
 
 
@@ -145,25 +147,14 @@ def _targets(node: ast.AST) -> Bound:
 def _binds(stmt: ast.stmt) -> Bound:
     """Names a simple statement (or a def/class) binds when it completes."""
     if isinstance(stmt, ast.Assign):
-        return frozenset().union(*(_target_names(t) for t in stmt.targets))
+        return frozenset(n.id for t in stmt.targets for n in target_names(t))
     if isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
         has_value = not isinstance(stmt, ast.AnnAssign) or stmt.value is not None
-        return _target_names(stmt.target) if has_value else frozenset()
+        return frozenset(n.id for n in target_names(stmt.target)) if has_value else frozenset()
     if isinstance(stmt, (ast.Import, ast.ImportFrom)):
         return frozenset(a.asname or a.name.split(".")[0] for a in stmt.names if a.name != "*")
     if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return frozenset({stmt.name})
-    return frozenset()
-
-
-def _target_names(node: ast.AST) -> Bound:
-    """Names an assignment target binds (not `a.b` or `a[i]`, which need `a` already)."""
-    if isinstance(node, ast.Name):
-        return frozenset({node.id})
-    if isinstance(node, (ast.Tuple, ast.List)):
-        return frozenset().union(*(_target_names(e) for e in node.elts))
-    if isinstance(node, ast.Starred):
-        return _target_names(node.value)
     return frozenset()
 
 

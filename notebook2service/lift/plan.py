@@ -107,12 +107,13 @@ def make_plan(
     param_names = {p.name for p in parameters}
     shared = _shared_globals(flow, module_names, module_functions) | (import_globals or set())
     rebindable = module_names - set(constants or ())  # a moved constant's cell no longer binds it
-    shared |= {n for f in flow.cells for n in module_rebinds(f, rebindable)}
+    rebinds = {f.cell.index: module_rebinds(f, rebindable) for f in flow.cells}  # once
+    shared |= {n for names in rebinds.values() for n in names}
     shared -= param_names
     cache: dict[split.Key, tuple[Step, set[str]]] = {}
 
     def build(gs: list[split.Group]) -> tuple[list[Step], dict[str, list[int]], set[str]]:
-        steps = [_step_copy(flow, g, (module_names, shared, rebindable), cache) for g in gs]
+        steps = [_step_copy(flow, g, (module_names, shared, rebinds), cache) for g in gs]
         everywhere = shared | _bound_on_some_paths(steps, cache) - param_names
         return steps, _link_steps(steps, param_names, everywhere), everywhere
 
@@ -240,10 +241,15 @@ def _shared_globals(flow: Flow, module_names: set[str], module_functions: set[st
     return shared - module_names - BUILTINS
 
 
+#: what a step's cells see from outside: the module-level names, the shared globals, and each
+#: cell's rebinds of module-level names (module_rebinds, computed once per notebook)
+Outside = tuple[set[str], set[str], dict[int, set[str]]]
+
+
 def _step_copy(
     flow: Flow,
     group: split.Group,
-    outside: tuple[set[str], set[str], set[str]],
+    outside: Outside,
     cache: dict[split.Key, tuple[Step, set[str]]],
 ) -> Step:
     """A fresh Step for the group (its reads and writes, and the names it may leave
@@ -265,14 +271,14 @@ def _step_copy(
     )
 
 
-def _step(flow: Flow, group: split.Group, outside: tuple[set[str], set[str], set[str]]) -> Step:
+def _step(flow: Flow, group: split.Group, outside: Outside) -> Step:
     """One step's external reads (in order) and the names it defines or mutates."""
     reads: list[str] = []
     writes: list[str] = []
     mutated: list[str] = []
     bound: set[str] = set()
     global_reads: list[str] = []
-    module_names, shared, rebindable = outside
+    module_names, shared, rebinds = outside
     for idx in group.cells:
         u = pieces.unit(flow, idx, group.spans.get(idx))
         if u is None:
@@ -288,7 +294,10 @@ def _step(flow: Flow, group: split.Group, outside: tuple[set[str], set[str], set
                 continue
             if n not in reads:
                 reads.append(n)
-        defs = (u.defs - module_names) | (assigned_names(u.stmts) & rebindable)
+        cell_rebinds = rebinds.get(idx, set())
+        if idx in group.spans:  # part of the cell: what its own statements rebind
+            cell_rebinds = cell_rebinds & assigned_names(u.stmts)
+        defs = (u.defs - module_names) | cell_rebinds
         for n in list(f.defs) + sorted(defs - set(f.defs)):
             if n in defs and n not in writes:
                 writes.append(n)

@@ -1,7 +1,8 @@
 """The linter behind `nb2svc lint`: hidden state and production blockers, statically."""
 
 from ..findings import Finding
-from .rules import RULES, Rule
+from .registry import RULES
+from .rules import Rule
 from .runner import FileResult, lint, lint_file, lint_notebook, lint_paths
 
 __all__ = [

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..findings import CellRef
 from ..provenance import read_record, source_sha256
-from .messages import EditedAfterRun, StaleKernelOutput
+from .messages import Message
 from .rules import Context, check
 
 
@@ -30,11 +30,76 @@ def _records(ctx: Context) -> list[tuple[Any, dict[str, Any]]]:
     return records
 
 
+class EditedAfterRun(
+    Message, code="NB109", rule="cell-edited-after-run", kind="hidden-state", severity="warning"
+):
+    """a cell edited after it ran: the source hash recorded when it ran (JupyterLab extension) differs
+    from its source
+
+    ## What it does
+    Reports a cell edited after it ran: the source hash the JupyterLab extension recorded when
+    it ran differs from its saved source.
+
+    ## Why it matters
+    Its output, and the kernel state later cells used, come from code that is no longer in the
+    notebook.
+
+    ## Example
+    ```python
+    # %% In[3] (ran as `x = 1`, then edited)
+    x = 2
+    ```
+
+    ## Instead
+    Re-run the cell (and the cells after it).
+    """
+
+    template = (
+        "{cell.label} was edited after it ran: its saved output and what the kernel holds come "
+        "from code that is no longer in the cell; re-run it"
+    )
+    cell: CellRef
+
+
 @check("NB109")
 def edited_after_run(ctx: Context) -> None:
     for cell, record in _records(ctx):
         if source_sha256(cell.source) != record["source_sha256"]:
             ctx.report(cell, 1, 1, EditedAfterRun(cell=CellRef.of(cell)))
+
+
+class StaleKernelOutput(
+    Message, code="NB110", rule="stale-kernel-output", kind="hidden-state", severity="warning"
+):
+    """a cell whose output comes from an earlier kernel session than the most recent run (the kernel
+    was restarted and the cell not re-run)
+
+    ## What it does
+    Reports a cell whose output comes from an earlier kernel session than the most recent run
+    (the kernel was restarted and the cell not re-run).
+
+    ## Why it matters
+    The output shows values the current session never computed.
+
+    ## Example
+    ```python
+    # %% session 1, In[1]
+    print(1)
+    # %% session 2, In[1]
+    x = 2
+    ```
+
+    ## Instead
+    Restart and run all before saving.
+    """
+
+    template = (
+        "{cell.label} shows output from an earlier kernel session: the kernel was restarted "
+        "before the latest run ({latest.label}) and this cell was not run again, so its values are not "
+        "in the current kernel; run it again (or Restart & Run All)"
+    )
+    cell: CellRef
+    latest: CellRef  # the cell that ran last
 
 
 @check("NB110")

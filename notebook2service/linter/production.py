@@ -8,19 +8,8 @@ from collections.abc import Iterator
 from ..dataflow import CellFlow, Flow, is_ipython_global
 from ..findings import CellRef
 from ..ipython import SESSION_MAGICS, Occurrence
-from ..redact import excerpt, find_secrets, is_secret_name
-from .messages import (
-    NOTEBOOK_CALLS,
-    AbsolutePath,
-    BillableWithoutCleanup,
-    HardCodedSecret,
-    IPythonSyntax,
-    Message,
-    NotebookGlobal,
-    StarImport,
-    StoredError,
-    UnseededRandomness,
-)
+from ..redact import MARKER, excerpt, find_secrets, is_secret_name
+from .messages import Message
 from .rules import Context, check
 
 # -- NB201 ------------------------------------------------------------------------------
@@ -61,6 +50,61 @@ def _syntax_message(occ: Occurrence) -> IPythonSyntax:
     return IPythonSyntax(syntax="!" + excerpt(occ.args, 41), magic="shell", effect=effect)
 
 
+EFFECTS = {  # NB201: what a piece of IPython syntax does, by `IPythonSyntax.effect`
+    "install": "installs packages at run time; declare them as requirements",
+    "fetch": "fetches data at run time; make it an explicit data step",
+    "shell": "runs a shell command; use subprocess or a real script step",
+    "run": "runs another file whose names analysis cannot see",
+    "load": "pastes another file's code at run time",
+    "cd": "changes the working directory of the process",
+    "env": "sets environment variables; a service gets them from its deployment",
+    "store": "keeps values between kernel sessions, outside the code",
+    "writefile": "writes a file at run time; ship the file instead",
+    "script": "runs a shell script",
+    "interpreter": "runs a script in another interpreter",
+    "system": "runs a shell command",
+    "sql": "runs SQL through an IPython extension",
+    "pylab": "star-imports numpy and matplotlib",
+    "ipython": "is IPython syntax that plain Python cannot run",
+}
+
+
+class IPythonSyntax(
+    Message, code="NB201", rule="ipython-syntax", kind="production", severity="warning"
+):
+    """IPython magics and shell commands headed for production (`!pip install`, `%run`, `%%bash`, …);
+    session-only magics such as `%matplotlib` are not reported
+
+    ## What it does
+    Reports IPython magics and shell commands in code headed for production (`!pip install`,
+    `%run`, `%%bash`, …); session-only magics such as `%matplotlib` are not reported.
+
+    ## Why it matters
+    Plain Python cannot run them: a script or service needs a requirement, a subprocess call or
+    a function instead.
+
+    ## Example
+    ```python
+    # %%
+    !pip install pandas
+    %run helpers.py
+    ```
+
+    ## Instead
+    Declare dependencies in requirements, import modules instead of `%run`, and call
+    `subprocess.run` for real shell work (`nb2svc convert` does these rewrites).
+    """
+
+    template = "`{syntax}` {why}"
+    syntax: str  # as written (shortened)
+    magic: str  # the magic's name, or "shell" for a `!` line
+    effect: str  # a key of EFFECTS
+
+    @property
+    def why(self) -> str:
+        return EFFECTS[self.effect]
+
+
 @check("NB201")
 def ipython_syntax(ctx: Context) -> None:
     for f in ctx.flow.cells:
@@ -73,6 +117,52 @@ def ipython_syntax(ctx: Context) -> None:
 
 
 # -- NB202 ------------------------------------------------------------------------------
+
+
+NOTEBOOK_CALLS = {  # NB202: why a call exists only in a notebook
+    "get_ipython": "exists only inside IPython",
+    "display": "exists only inside IPython; log or return the value instead",
+    "input": "waits for a person at a keyboard; a job or service has none",
+}
+
+
+class NotebookGlobal(
+    Message, code="NB202", rule="notebook-global", kind="production", severity="warning"
+):
+    """notebook-only globals: `In`, `Out`, `_`, `_3`, `get_ipython()`, `display()`, `input()`
+
+    ## What it does
+    Reports notebook-only globals: `In`, `Out`, `_`, `_3`, `get_ipython()`, `display()`,
+    `input()`.
+
+    ## Why it matters
+    They exist only in an interactive IPython session; outside it they are undefined or block
+    waiting for input.
+
+    ## Example
+    ```python
+    # %%
+    result = _ * 2
+    name = input()
+    ```
+
+    ## Instead
+    Bind the value to a name (`result = value * 2`), and read input from parameters.
+    """
+
+    template = "`{shown}` {why}"
+    name: str
+    called: bool  # `get_ipython()`, `display()`, `input()`; else a history name (`_`, `Out`)
+
+    @property
+    def shown(self) -> str:
+        return f"{self.name}()" if self.called else self.name
+
+    @property
+    def why(self) -> str:
+        if self.called:
+            return NOTEBOOK_CALLS[self.name]
+        return "is IPython's output/input history; it does not exist outside the notebook"
 
 
 @check("NB202")
@@ -126,6 +216,48 @@ def path_form(value: str) -> str | None:
         if pattern.search(value):
             return kind
     return None
+
+
+PATH_FORMS = {
+    "absolute": "an absolute path",
+    "windows-drive": "a Windows drive path",
+    "windows-network": "a Windows network path",
+    "home": "a home-directory path",
+}
+
+
+class AbsolutePath(
+    Message, code="NB203", rule="absolute-path", kind="production", severity="warning"
+):
+    """absolute or home-directory paths in string literals, judged by their form
+
+    ## What it does
+    Reports absolute or home-directory paths in string literals, judged by their form.
+
+    ## Why it matters
+    They only exist on the author's machine; a container or a colleague's checkout fails.
+
+    ## Example
+    ```python
+    # %%
+    df = pd.read_csv('/Users/ana/data/train.csv')
+    ```
+
+    ## Instead
+    Use a path relative to the notebook or a parameter (`nb2svc convert` makes data reads
+    SageMaker channels).
+    """
+
+    template = (
+        "{form_text} {path!r} only exists on one machine; pass it as a parameter or make it "
+        "relative to the project"
+    )
+    form: str  # a key of PATH_FORMS
+    path: str  # shortened
+
+    @property
+    def form_text(self) -> str:
+        return PATH_FORMS[self.form]
 
 
 @check("NB203")
@@ -191,6 +323,49 @@ def _constant_true(node: object) -> bool:
     return getattr(node, "value", None) is True
 
 
+RANDOMNESS = {  # NB204: why a call's randomness is unseeded, by `UnseededRandomness.problem`
+    "no-seed": "`{call}()` without a seed",
+    "numpy-global": "`{call}()` uses numpy's global generator, which was never seeded",
+    "random-module": "`{call}()` uses the `random` module, which was never seeded",
+    "torch": "`{call}()` without `torch.manual_seed`",
+    "no-random-state": "`{call}(…)` has no `random_state`",
+    "no-random-seed": "`{call}(…)` has no `random_seed`",
+}
+
+
+class UnseededRandomness(
+    Message, code="NB204", rule="unseeded-randomness", kind="production", severity="warning"
+):
+    """randomness without a seed (numpy, `random`, torch, TensorFlow, scikit-learn `random_state`)
+
+    ## What it does
+    Reports randomness without a seed (numpy, `random`, torch, TensorFlow, scikit-learn
+    `random_state`).
+
+    ## Why it matters
+    Every run gives other numbers: results cannot be reproduced and `nb2svc verify` cannot
+    compare outputs.
+
+    ## Example
+    ```python
+    # %%
+    import numpy as np
+    x = np.random.rand(3)
+    ```
+
+    ## Instead
+    Seed once (`rng = np.random.default_rng(0)`) or pass `random_state=0`.
+    """
+
+    template = "{why}; results change from run to run"
+    call: str
+    problem: str  # a key of RANDOMNESS
+
+    @property
+    def why(self) -> str:
+        return RANDOMNESS[self.problem].format(call=self.call)
+
+
 @check("NB204")
 def unseeded_randomness(ctx: Context) -> None:
     flow: Flow = ctx.flow
@@ -245,6 +420,35 @@ def unseeded_randomness(ctx: Context) -> None:
 
 
 # -- NB205 ------------------------------------------------------------------------------
+class StarImport(Message, code="NB205", rule="star-import", kind="production", severity="warning"):
+    """star imports nb2svc cannot follow: a library's (a local module's are read statically)
+
+    ## What it does
+    Reports star imports that nb2svc cannot follow: a library's, or a local module it cannot
+    read. A local module's (`preamble.py` next to the notebook, or a file an earlier cell writes
+    with `%%writefile`) is read statically and its names are known.
+
+    ## Why it matters
+    They hide where names come from and switch off undefined-name checks (NB103/NB104).
+
+    ## Example
+    ```python
+    # %%
+    from math import *
+    print(sqrt(2))
+    ```
+
+    ## Instead
+    Import the names you use (`from math import sqrt`).
+    """
+
+    template = (
+        "`from {module} import *` hides where names come from; undefined-name checks are off "
+        "for this notebook"
+    )
+    module: str
+
+
 @check("NB205")
 def star_imports(ctx: Context) -> None:
     for f in ctx.flow.cells:
@@ -253,6 +457,38 @@ def star_imports(ctx: Context) -> None:
 
 
 # -- NB206 ------------------------------------------------------------------------------
+class StoredError(
+    Message, code="NB206", rule="stored-error", kind="production", severity="warning"
+):
+    """the notebook was saved with an error output
+
+    ## What it does
+    Reports a notebook saved with an error output.
+
+    ## Why it matters
+    A reader cannot tell whether the error is expected; the notebook does not run top-down as
+    saved.
+
+    ## Example
+    ```python
+    # %% (saved with a ZeroDivisionError traceback)
+    1 / 0
+    ```
+
+    ## Instead
+    Fix the cell and re-run, or clear the output if the error is intended and explained.
+    """
+
+    template = "{cell.label} was saved with an error output ({error})"
+    cell: CellRef
+    ename: str
+    evalue: str
+
+    @property
+    def error(self) -> str:
+        return f"{self.ename}: {self.evalue}" if self.evalue else self.ename
+
+
 @check("NB206")
 def stored_errors(ctx: Context) -> None:
     for cell in ctx.notebook.code_cells:
@@ -281,6 +517,50 @@ def _named_literals(f: CellFlow, done: set[int]) -> Iterator[tuple[int, int, Mes
             continue
         if find_secrets(f"{s.context} = {value!r}"):
             yield s.line, s.col, HardCodedSecret(secret=None, target=s.context, output_of=None)
+
+
+class HardCodedSecret(
+    Message, code="NB301", rule="hard-coded-secret", kind="security", severity="error"
+):
+    """hard-coded secrets (AWS keys, tokens, passwords) in code, shell lines or outputs — shown
+    redacted, never copied
+
+    ## What it does
+    Reports hard-coded secrets (AWS keys, tokens, passwords) in code, shell lines or outputs;
+    they are shown redacted, never copied.
+
+    ## Why it matters
+    A notebook is shared, committed and rendered: a secret in it is leaked.
+
+    ## Example
+    ```python
+    # %%
+    token = 'ghp_4fQm2Lx9Tz7Wb1Kc8Vn3Ry6Hd5Js0Pa2Ge9M'  # a (made-up) GitHub token
+    ```
+
+    ## Instead
+    Read secrets from the environment or a secrets manager, rotate the leaked one, and clear
+    outputs that printed it.
+    """
+
+    template = "{found}; {advice}"
+    secret: str | None  # what kind ("a GitHub token"); None for a literal bound to `target`
+    target: str | None  # the name or attribute a secret-looking literal is bound to
+    output_of: CellRef | None  # the cell whose saved output shows it
+
+    @property
+    def found(self) -> str:
+        if self.output_of is not None:
+            return f"an output of {self.output_of.label} shows {self.secret}"
+        if self.target is not None:
+            return f"a hard-coded secret in `{self.target}` ({MARKER})"
+        return f"{self.secret} ({MARKER})"
+
+    @property
+    def advice(self) -> str:
+        if self.output_of is not None:
+            return "clear the output and rotate the secret"
+        return "read it from the environment or a secret store"
 
 
 @check("NB301")
@@ -331,6 +611,44 @@ def _output_text(out: object, limit: int = 2_000_000) -> str:
 
 
 # -- NB207 ------------------------------------------------------------------------------
+class BillableWithoutCleanup(
+    Message, code="NB207", rule="billable-without-cleanup", kind="production", severity="warning"
+):
+    """a cell creates a SageMaker resource that bills until deleted (an endpoint) and no cell deletes
+    it
+
+    ## What it does
+    Reports a cell that creates a SageMaker resource billed until it is deleted (an endpoint
+    from `.deploy()` or `create_endpoint`) when no cell of the notebook deletes it.
+
+    ## Why it matters
+    An endpoint keeps its instances running, and billing, after the notebook is closed; a
+    converted notebook must not create one as a side effect.
+
+    ## Example
+    ```python
+    # %% In[1]
+    from sagemaker.sklearn import SKLearn
+    est = SKLearn(entry_point='train.py', framework_version='1.2-1')
+    est.fit({'train': 's3://bucket/train'})
+    # %% In[2]
+    predictor = est.deploy(initial_instance_count=1, instance_type='ml.m5.large')
+    ```
+
+    ## Instead
+    End the notebook with a cleanup cell (`predictor.delete_endpoint()`), and deploy with the
+    generated `deploy.py` (`deploy.py delete` removes what it created).
+    """
+
+    template = (
+        "`{call}(...)` creates a SageMaker {creates}, billed until it is deleted, and no cell "
+        "deletes it (e.g. `predictor.delete_endpoint()` or "
+        "`sm.delete_endpoint(EndpointName=...)`)"
+    )
+    call: str
+    creates: str
+
+
 @check("NB207")
 def billable_without_cleanup(ctx: Context) -> None:
     from ..sagemaker.orchestration import control_calls, uncleaned

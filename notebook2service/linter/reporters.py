@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 from .. import __version__
 from ..findings import Finding
-from .rules import RULES
+from .registry import RULES
 from .runner import FileResult
 
 _LEVEL_SARIF = {"error": "error", "warning": "warning", "info": "note"}

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from .messages import MESSAGES
+from .registry import RULES
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,6 @@ def docs() -> dict[str, RuleDoc]:
 
 def rule_text(code: str) -> str:
     """One rule's documentation as `nb2svc rule CODE` prints it."""
-    from .rules import RULES
-
     rule, doc = RULES[code], doc_of(code)
     fix = "; fixable with --fix" if rule.fixable else ""
     example = "\n".join("    " + line for line in doc.example.splitlines())
@@ -74,8 +73,6 @@ def _wrap(text: str) -> str:
 
 def rules_table() -> str:
     """The README's rules table (markdown), from the registry."""
-    from .rules import RULES
-
     rows = ["| code | kind | severity | what it finds |", "|---|---|---|---|"]
     rows += [f"| {r.code} | {r.kind} | {r.severity} | {r.summary} |" for r in RULES.values()]
     return "\n".join(rows) + "\n"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ..findings import CellRef, Finding
 from .messages import MESSAGES, Message
@@ -44,7 +44,7 @@ class Rule:
         return doc_of(self.code)
 
 
-RULES: dict[str, Rule] = {code: Rule.of(MESSAGES[code]) for code in sorted(MESSAGES)}
+T = TypeVar("T")
 
 
 @dataclass
@@ -56,6 +56,14 @@ class Context:
     enabled: Callable[[str], bool]
     diagnostics: list[Finding] = field(default_factory=list)
     checking: str = ""  # the rule whose check is running: it reports only its own code
+    #: analyses several checks share (see `once`), keyed by the function computing them
+    shared: dict[Callable[[Any], Any], Any] = field(default_factory=dict, repr=False)
+
+    def once(self, analysis: Callable[[Any], T]) -> T:
+        """`analysis(flow)`, computed once per notebook for every check that needs it."""
+        if analysis not in self.shared:
+            self.shared[analysis] = analysis(self.flow)
+        return self.shared[analysis]  # type: ignore[no-any-return]
 
     def report(
         self,
@@ -73,7 +81,6 @@ class Context:
         assert code == (self.checking or code), f"the {self.checking} check reported {code}"
         if not self.enabled(code):
             return
-        rule = RULES[code]
         line = max(1, line)
         self.diagnostics.append(
             Finding(
@@ -83,13 +90,13 @@ class Context:
                 CellRef.of(cell),
                 line,
                 max(1, column),
-                severity=severity or rule.severity,
-                kind=rule.kind,
-                name=rule.name,
+                severity=severity or message.severity,
+                kind=message.kind,
+                name=message.rule,
                 args=message.args,
                 file_line=cell.file_line_of(line) if cell is not None else None,
                 related=related,
-                fixable=rule.fixable,
+                fixable=message.fixable,
                 end_line=end_line,
             )
         )
@@ -102,7 +109,7 @@ def check(code: str) -> Callable[[Callable[[Context], None]], Callable[[Context]
     """Register the check for one rule (skipped when the rule is not selected)."""
 
     def deco(fn: Callable[[Context], None]) -> Callable[[Context], None]:
-        assert code in RULES and code not in dict(CHECKS), code
+        assert code in MESSAGES and code not in dict(CHECKS), code  # its class comes first
         CHECKS.append((code, fn))
         return fn
 

@@ -16,7 +16,6 @@ from ..findings import Finding, note
 from ..lift.plan import Plan, Step
 from .feature_path import learned_on_path
 from .orchestration import orchestration_plan
-from .slice import is_costly
 
 FIT_METHODS = ("fit", "partial_fit", "fit_predict")
 PREDICT_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "score")
@@ -131,9 +130,11 @@ def _fits_and_predictions(
     return fitted, predicted, transformers
 
 
-def find_model(
-    flow: Flow, override: str | None = None
-) -> tuple[str | None, int | None, ast.Call | None, list[Finding]]:
+#: find_model's answer: (the model's name, the cell fitting it, the fit call, notes)
+FoundModel = tuple[str | None, int | None, ast.Call | None, list[Finding]]
+
+
+def find_model(flow: Flow, override: str | None = None) -> FoundModel:
     """The fitted estimator the notebook predicts or scores with (the last one fitted)."""
     fitted, predicted, transformers = _fits_and_predictions(flow)
     notes: list[Finding] = []
@@ -402,18 +403,21 @@ def _keyword(call: object, name: str) -> object:
     return next((k.value for k in keywords if getattr(k, "arg", None) == name), None)
 
 
-def decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMakerPlan:
-    """The SageMaker plan; SageMaker control-plane calls kept out of train.py and serving."""
-    sm = _decide(flow, plan, model_override)
+def decide(flow: Flow, plan: Plan, found: FoundModel, costly: set[int]) -> SageMakerPlan:
+    """The SageMaker plan; SageMaker control-plane calls kept out of train.py and serving.
+
+    `found` is find_model's answer and `costly` the cells doing costly work, both computed
+    once per convert by the plan pass."""
+    sm = _decide(flow, plan, found, costly)
     orchestration_plan(flow, sm, plan)
     return sm
 
 
-def _decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMakerPlan:
+def _decide(flow: Flow, plan: Plan, found: FoundModel, costly: set[int]) -> SageMakerPlan:
     sm = SageMakerPlan(hyperparameters=[p.name for p in plan.parameters])
     sm.channels, notes = find_channels(flow)
     sm.notes += notes
-    name, cell, call, notes = find_model(flow, model_override)
+    name, cell, call, notes = found
     sm.notes += notes
     if name is None:
         sm.train_steps = list(plan.steps)
@@ -436,7 +440,6 @@ def _decide(flow: Flow, plan: Plan, model_override: str | None = None) -> SageMa
         return sm
     sm.model_step = step.name
     sm.model_is_pipeline = _is_pipeline(flow, name)
-    costly = {f.cell.index for f in flow.cells if is_costly(f)}
     sm.train_steps = training_slice(plan, step, name, costly)
     for var in (name, sm.fit_x):  # training needs them back (when this step binds them:
         # not a local of a function, not a parameter an earlier step already returns)

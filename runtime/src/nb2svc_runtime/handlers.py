@@ -35,6 +35,7 @@ Plain numeric CSV/JSON input for a model without a feature function never touche
 from __future__ import annotations
 
 import csv
+import functools
 import importlib
 import io
 import json
@@ -149,19 +150,19 @@ class ServingModel:
         else:
             self.n_features = None
         self._predict = model.predict
-        self._dtype_of: dict[str, str] = {}
+        #: column name -> the cast from request values to its training dtype, resolved once here
+        self._casts: dict[Any, Cast] = {}
         if self.columns is not None and self.dtypes is not None and len(self.dtypes) == len(
             self.columns
         ):
-            self._dtype_of = dict(zip(self.columns, self.dtypes, strict=True))
+            self._casts = {c: _column_cast(d) for c, d in zip(self.columns, self.dtypes, strict=True)}
 
     def prepare(self, data: Table | Any) -> Any:
         """Records from input_fn -> what the model's predict() takes."""
         if isinstance(data, Table):
             if data.text is not None and self.frame:
-                got = data.ncols if data.ncols is not None else len((data.rows or [[]])[0])
-                if self.n_features is not None and got != self.n_features:
-                    raise BadRequest(self._count_message(got))
+                if self.n_features is not None and data.ncols != self.n_features:
+                    raise BadRequest(self._count_message(data.ncols))
                 return self._read_csv(data.text)
             if data.records is not None or data.columns is not None:
                 rows = data.select(self.columns)
@@ -246,10 +247,13 @@ class ServingModel:
         return self._cast(pd.DataFrame(rows, columns=self.columns))
 
     def _cast(self, df: Any) -> Any:
-        """Each column to its training dtype (see `_cast_column`)."""
+        """Each column to its training dtype (the casts `_column_cast` resolved in __init__)."""
         for col in df.columns:
-            df[col] = _cast_column(df[col], self._dtype_of.get(col))
+            df[col] = self._casts.get(col, _numbers_where_they_parse)(df[col])
         return df
+
+
+Cast = Callable[[Any], Any]
 
 
 def _numeric_dtype(name: Any) -> bool:
@@ -259,30 +263,49 @@ def _numeric_dtype(name: Any) -> bool:
         return False
 
 
-def _cast_column(series: Any, dtype: str | None) -> Any:
-    """Strings from CSV/JSON -> the column's training dtype (or numbers where they parse)."""
+def _column_cast(dtype: str | None) -> Cast:
+    """A column's training dtype -> the function turning request strings into it."""
+    if dtype is None:
+        return _numbers_where_they_parse
+    if _numeric_dtype(dtype):
+        return functools.partial(_to_numeric, np.dtype(dtype))
+    if dtype == "category":
+        return _to_category
+    return _unchanged
+
+
+def _numbers_where_they_parse(series: Any) -> Any:
+    """A column of unknown dtype: numbers when every value parses, else as sent."""
     import pandas as pd
 
-    if dtype is None:
-        if series.dtype.kind in "biuf":
-            return series
-        try:
-            return pd.to_numeric(series.replace("", np.nan))
-        except (TypeError, ValueError):
-            return series
-    if _numeric_dtype(dtype):
-        target = np.dtype(dtype)
-        if series.dtype != target:
-            try:
-                values = pd.to_numeric(series.replace("", np.nan))
-            except (TypeError, ValueError) as exc:
-                raise BadRequest(f"column {series.name!r} must be numeric: {exc}") from None
-            if target.kind in "iub" and values.isna().any():
-                return values.astype(np.float64)
-            return values.astype(target)
+    if series.dtype.kind in "biuf":
         return series
-    if dtype == "category":
-        return series.astype("category")
+    try:
+        return pd.to_numeric(series.replace("", np.nan))
+    except (TypeError, ValueError):
+        return series
+
+
+def _to_numeric(target: np.dtype[Any], series: Any) -> Any:
+    """A numeric training column: `target` (float64 when an integer column has missing values)."""
+    import pandas as pd
+
+    if series.dtype == target:
+        return series
+    try:
+        values = pd.to_numeric(series.replace("", np.nan))
+    except (TypeError, ValueError) as exc:
+        raise BadRequest(f"column {series.name!r} must be numeric: {exc}") from None
+    if target.kind in "iub" and values.isna().any():
+        return values.astype(np.float64)
+    return values.astype(target)
+
+
+def _to_category(series: Any) -> Any:
+    return series.astype("category")
+
+
+def _unchanged(series: Any) -> Any:
     return series
 
 
@@ -344,13 +367,13 @@ class Table:
         columns: Sequence[object] | None = None,
         records: list[dict[str, Any]] | None = None,
         text: str | None = None,
-        ncols: int | None = None,
+        ncols: int = 0,
     ) -> None:
         self._rows = rows
         self.columns = [str(c) for c in columns] if columns is not None else None
         self.records = records
         self.text = text  # unquoted headerless CSV whose lines all have `ncols` fields
-        self.ncols = ncols
+        self.ncols = ncols  # the field count of `text` (parse_csv checked every line)
 
     @property
     def rows(self) -> list[list[Any]] | None:
