@@ -43,8 +43,16 @@ from .redact import MARKER, find_secrets, is_secret_name, redact_data, redact_fi
 from .render import render
 from .sagemaker import channels, features
 from .sagemaker.container import EXECUTABLES, container_files, runtime_entry, runtime_wheel
-from .sagemaker.decide import FoundModel, SageMakerPlan, decide, find_model
-from .sagemaker.slice import training_cells
+from .sagemaker.decide import (
+    FoundModel,
+    SageMakerPlan,
+    decide,
+    find_model,
+    refresh_parts,
+    training_cells_for,
+)
+from .sagemaker.training_steps import MODULE as TRAINING_MODULE
+from .sagemaker.training_steps import training_module
 
 __all__ = ["ConvertError", "ConvertResult", "check_code", "convert", "format_code"]
 
@@ -182,7 +190,6 @@ class Planned:
     module_names: set[str]
     module_functions: set[str]
     model: FoundModel  # find_model's answer, for the SageMaker plan too
-    costly: set[int]  # cells doing costly work (fit, search, cross-validation)
 
 
 @dataclass
@@ -421,7 +428,7 @@ def plan(src: Analysed, params: Parameters, lifted: Lifted, model: str | None = 
         for i, c in lifted.cells.items()
     }
     found = find_model(flow, model)
-    training = training_cells(flow, found[1])  # costly work outside it gets its own steps
+    training = training_cells_for(flow, found)  # costly work outside it gets its own steps
     steps = make_plan(
         flow,
         body_cells,
@@ -434,12 +441,12 @@ def plan(src: Analysed, params: Parameters, lifted: Lifted, model: str | None = 
         constants=constants,
         cuts=pieces.cut_points(lifted.ordered, flow, training[0]),
     )
-    return Planned(steps, module_names, module_functions, found, training[1])
+    return Planned(steps, module_names, module_functions, found)
 
 
 def sagemaker_plan(src: Analysed, lifted: Lifted, planned: Planned) -> Served:
     """The model, its training steps, the shared feature function and the data channels."""
-    sm = decide(src.flow, planned.plan, planned.model, planned.costly)
+    sm = decide(src.flow, planned.plan, planned.model, lifted.cells)
     extraction = None
     if sm.model and not sm.model_is_pipeline and sm.fit_x:
         steps_cells = [i for s in sm.train_steps for i in s.cells]
@@ -464,6 +471,7 @@ def sagemaker_plan(src: Analysed, lifted: Lifted, planned: Planned) -> Served:
         )
     src.findings.extend(sm.notes)
     _rewrite_channels(sm, lifted)
+    refresh_parts(src.flow, planned.plan, sm, lifted.cells)  # of the final step bodies
     return Served(sm, extraction)
 
 
@@ -512,11 +520,14 @@ def assemble(
         )
     copied = sorted({t for t in lifted.files if not Path(t).is_absolute()} | set(local.files))
     binary = _runtime_wheel(src, lifted, served, context)
+    training = training_module(served.sm, lifted.cells)  # steps train runs part of
+    if training is not None and format_output:
+        training = format_code(training, f"{src.package}/{TRAINING_MODULE}.py")
     files.update(
         container_files(
             served.sm,
             planned.plan,
-            {**context, "pipeline_source": pipeline},
+            {**context, "pipeline_source": pipeline, "training_steps": training},
             copied,
             _relative_to_output(notebook_dir, src.out),
         )

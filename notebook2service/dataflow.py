@@ -172,6 +172,42 @@ class Function:
 
 
 @dataclass
+class StatementFlow:
+    """One top-level statement of a cell (a `%timeit` group counts as one): what it reads
+    (every name, also those it binds first), binds, rebinds as a whole for sure (`kills`:
+    a plain assignment, import or def; not a binding inside `if`/`for`), mutates and calls."""
+
+    nodes: list[ast.stmt]
+    reads: set[str] = field(default_factory=set)
+    binds: set[str] = field(default_factory=set)
+    kills: set[str] = field(default_factory=set)
+    mutations: list[Mutation] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+
+    @property
+    def line(self) -> int:
+        return self.nodes[0].lineno
+
+
+def _kills(node: ast.stmt) -> set[str]:
+    """Names a top-level statement surely rebinds as a whole."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"}
+    targets = node.targets if isinstance(node, ast.Assign) else []
+    if isinstance(node, ast.AnnAssign) and node.value is not None:
+        targets = [node.target]
+    flat = [t for t in targets if isinstance(t, (ast.Name, ast.Tuple, ast.List))]
+    return {
+        n.id
+        for t in flat
+        for n in ast.walk(t)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+
+
+@dataclass
 class CellFlow:
     cell: Cell
     translation: Translation
@@ -193,6 +229,8 @@ class CellFlow:
     functions: dict[str, Function] = field(default_factory=dict)
     #: reads of functions/classes this cell itself defined (their bodies' reads happen here)
     local_calls: list[Use] = field(default_factory=list)
+    #: the cell's top-level statements, one by one (statement-level def/use)
+    statements: list[StatementFlow] = field(default_factory=list)
 
     @property
     def parsed(self) -> bool:
@@ -597,6 +635,7 @@ class CellVisitor(_Literals):
         self.dedent = flow.translation.dedent
         self.context: list[str | None] = [None]
         self._reads_log: list[str] = []  # every name read, in order (for value_reads)
+        self._binds_log: list[str] = []  # every name bound or deleted by the statement
 
     # positions map back to the cell (IPython prefixes removed on some lines)
     def pos(self, node: ast.AST) -> tuple[int, int]:
@@ -614,16 +653,28 @@ class CellVisitor(_Literals):
         while i < len(body):
             if top:
                 self._reads_log.clear()
+                self._binds_log.clear()
+            marks = len(self.flow.mutations), len(self.flow.calls)
             scope = scoped.get(body[i].lineno) if scoped else None
             if scope is None:
                 self.visit(body[i])
-                i += 1
-                continue
-            j = i + 1
-            while j < len(body) and scoped.get(body[j].lineno) == scope:
-                j += 1
-            self._in_own_scope(body[i:j])
+                j = i + 1
+            else:
+                j = i + 1
+                while j < len(body) and scoped.get(body[j].lineno) == scope:
+                    j += 1
+                self._in_own_scope(body[i:j])
+            if top:  # one top-level statement (a `%timeit` run counts as one)
+                self._statement(body[i:j], marks, _kills(body[i]) if scope is None else set())
             i = j
+
+    def _statement(self, nodes: list[ast.stmt], marks: tuple[int, int], kills: set[str]) -> None:
+        """Record one top-level statement's facts (what the walk logged since `marks`)."""
+        mutations, calls = self.flow.mutations[marks[0] :], self.flow.calls[marks[1] :]
+        binds = set(self._binds_log)
+        self.flow.statements.append(
+            StatementFlow(nodes, set(self._reads_log), binds, kills & binds, mutations, calls)
+        )
 
     def generic_visit(self, node: ast.AST) -> None:
         """As the base walk; when the cell has `%timeit` code, a compound statement's blocks
@@ -663,6 +714,7 @@ class CellVisitor(_Literals):
             self.flow.local_calls.append(Use(name, line, col))
 
     def bind(self, name: str, node: ast.AST) -> None:
+        self._binds_log.append(name)
         if name not in self.flow.defs:
             self.flow.defs[name] = self.pos(node)
         self.bound.add(name)
@@ -689,6 +741,7 @@ class CellVisitor(_Literals):
         elif isinstance(node.ctx, ast.Store):
             self.bind(node.id, node)
         else:  # Del
+            self._binds_log.append(node.id)
             self.bound.discard(node.id)
             self.flow.deletes[node.id] = self.pos(node)
 

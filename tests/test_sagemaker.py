@@ -94,7 +94,11 @@ def test_decisions_model_channels_slice(house):
         }
     ]
     assert "explore" not in sm["training_steps"]  # the plot is not part of training
-    assert sm["training_steps"][-2:] == ["train_model", "evaluate"]
+    # ridge is the model: the cell's other model (gbr) and its report are not training's
+    assert sm["training_steps"][-1] == "train_model"
+    part = (out / "house_prices_regression" / "training_steps.py").read_text()
+    assert "def train_model(df, feature_cols):" in part and "ridge.fit(X_train, y_train)" in part
+    assert "gbr" not in part and "print(" not in part
     assert any(
         "not a Pipeline" in f.message for f in result.findings if f.code == "sagemaker"
     )
@@ -130,8 +134,23 @@ def test_t1_t4_t6_train_reads_every_file_of_the_channel(house, tmp_path):
     lay_out(base, {"train": [tmp_path / "a.csv", tmp_path / "b.csv"]}, extra_config=True)
     proc = train(out, base)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines()[1] == "(300, 8)"  # both files, concatenated
     assert not (base / "output" / "failure").exists()
+    # both files, concatenated: the same model as from the one file (train prints nothing
+    # of the notebook's: its `print(df.shape)` is not the model's)
+    whole = tmp_path / "whole"
+    lay_out(whole, {"train": [SAMPLES / "data" / "house_prices.csv"]})
+    assert train(out, whole).returncode == 0
+    probe = (
+        "import sys; from nb2svc_runtime.model_io import load_model; "
+        "print([round(float(c), 6) for c in load_model(sys.argv[1])[0].coef_])"
+    )
+    coefs = [
+        subprocess.run(
+            [sys.executable, "-c", probe, str(b / "model")], capture_output=True, text=True
+        ).stdout
+        for b in (base, whole)
+    ]
+    assert coefs[0] == coefs[1] and coefs[0].startswith("[")
     metrics = json.loads((base / "output" / "data" / "metrics.json").read_text())
     assert isinstance(metrics, dict)
     files = [p for p in (base / "model").rglob("*") if p.is_file()]
@@ -172,8 +191,10 @@ def test_t2_t8_hyperparameters_strings_script_mode_and_sm_env(tmp_path):
         params,
         "import os, json\nimport numpy as np\nfrom sklearn.linear_model import Ridge",
         "rng = np.random.default_rng(0)\nX = rng.normal(size=(20, 3))\ny = X @ [1.0, 2.0, 3.0]",
-        "model = Ridge(alpha=alpha).fit(X, y)\nprint(json.dumps([alpha, label, sizes, flag]))\n"
-        "print(sorted(k for k in os.environ if k.startswith('SM_')))",
+        # a file written is kept in train's slice (a print would not be: it is not the model's)
+        "model = Ridge(alpha=alpha).fit(X, y)\nwith open('seen.json', 'w') as f:\n"
+        "    json.dump([[alpha, label, sizes, flag], "
+        "sorted(k for k in os.environ if k.startswith('SM_'))], f)",
         "score = model.score(X, y)",
     )
     out = tmp_path / "o"
@@ -182,9 +203,9 @@ def test_t2_t8_hyperparameters_strings_script_mode_and_sm_env(tmp_path):
     lay_out(base, {}, hps={"alpha": "0.5", "label": '"x"', "sizes": "[1,2]", "flag": "true"})
     proc = train(out, base)
     assert proc.returncode == 0, proc.stderr
-    first, second = proc.stdout.splitlines()[1:3]
-    assert json.loads(first) == [0.5, "x", [1, 2], True]
-    seen = set(eval(second))  # noqa: S307 - the test's own print of a list of names
+    first, second = json.loads((tmp_path / "seen.json").read_text())
+    assert first == [0.5, "x", [1, 2], True]
+    seen = set(second)
     assert {
         "SM_MODEL_DIR",
         "SM_CHANNELS",
@@ -203,7 +224,8 @@ def test_t2_t8_hyperparameters_strings_script_mode_and_sm_env(tmp_path):
     base2 = tmp_path / "ml2"
     lay_out(base2, {})
     proc = train(out, base2, "--alpha", "2", "--label", "y", "-Z", "1")
-    assert proc.returncode == 0 and json.loads(proc.stdout.splitlines()[1])[:2] == [2, "y"]
+    assert proc.returncode == 0
+    assert json.loads((tmp_path / "seen.json").read_text())[0][:2] == [2, "y"]
     assert "score" in json.loads((base2 / "output" / "data" / "metrics.json").read_text())
 
 

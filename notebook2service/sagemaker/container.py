@@ -75,6 +75,14 @@ def has_serving_templates() -> bool:
     return all((folder / t).is_file() for t in SERVING_TEMPLATES)
 
 
+def _step_entry(step: Any, sm: SageMakerPlan) -> dict[str, Any]:
+    """What train.py says of a step: pipeline.py's function, or training_steps.py's part."""
+    part = sm.train_parts.get(step.name)
+    if part is None:
+        return {"name": step.name, "params": step.params, "returns": step.returns, "part": False}
+    return {"name": step.name, "params": part.params, "returns": part.returns, "part": True}
+
+
 def container_files(
     sm: SageMakerPlan,
     plan: Plan,
@@ -85,7 +93,7 @@ def container_files(
     """The training and serving files; `notebook_rel` is the notebook's folder relative to the
     output folder ("" for an in-memory notebook): the generated tests find its data from there."""
     package = context["package"]
-    steps = [{"name": s.name, "params": s.params, "returns": s.returns} for s in sm.train_steps]
+    steps = [_step_entry(s, sm) for s in sm.train_steps]
     ctx = dict(context)
     ctx.update(
         model=sm.model,
@@ -113,6 +121,8 @@ def container_files(
         "deploy.py": render("container/deploy.py.j2", **ctx),
         "tests/test_package.py": render("container/test_package.py.j2", **ctx),
     }
+    if context.get("training_steps"):
+        out[f"{package}/training_steps.py"] = context["training_steps"]
     if ctx["serving"]:
         out[f"{package}/serve.py"] = render("container/serve.py.j2", **ctx)
         out[f"{package}/inference.py"] = render("container/inference.py.j2", **ctx)

@@ -16,6 +16,14 @@ from ..findings import Finding, note
 from ..lift.plan import Plan, Step
 from .feature_path import learned_on_path
 from .orchestration import orchestration_plan
+from .slice import (
+    WRAPPERS,
+    Stmt,
+    backward,
+    flow_statements,
+    lifted_statements,
+    training_cells,
+)
 
 FIT_METHODS = ("fit", "partial_fit", "fit_predict")
 PREDICT_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "score")
@@ -50,6 +58,8 @@ class SageMakerPlan:
     channels: list[Channel] = field(default_factory=list)
     hyperparameters: list[str] = field(default_factory=list)
     train_steps: list[Step] = field(default_factory=list)
+    #: steps train runs only part of (their other statements evaluate, show or plot)
+    train_parts: dict[str, TrainPart] = field(default_factory=dict)
     notes: list[Finding] = field(default_factory=list)
     feature_function: str | None = None  # pipeline function shared by training and serving
     target: str | None = None  # target column, not part of a serving request
@@ -232,14 +242,14 @@ def _arg_name(node: ast.expr | None) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-#: estimators that wrap another one (the first argument, or `estimator=`…)
-WRAPPERS = frozenset(
-    "GridSearchCV RandomizedSearchCV HalvingGridSearchCV HalvingRandomSearchCV "
-    "BaggingClassifier BaggingRegressor CalibratedClassifierCV OneVsRestClassifier "
-    "OneVsOneClassifier MultiOutputClassifier MultiOutputRegressor TransformedTargetRegressor "
-    "SelfTrainingClassifier RFE RFECV SequentialFeatureSelector".split()
-)
 _WRAPPED = ("estimator", "base_estimator", "regressor", "classifier")
+
+
+def training_cells_for(flow: Flow, found: FoundModel) -> tuple[set[int], set[int]]:
+    """(cells the model needs, cells doing costly work), for the plan (lift/split.apart);
+    `found`: find_model's answer."""
+    name, cell, call, _ = found
+    return training_cells(flow, name, cell, _fit_arguments(call)[0] if call is not None else None)
 
 
 def _is_pipeline(flow: Flow, name: str, depth: int = 0) -> bool:
@@ -361,38 +371,111 @@ def find_channels(flow: Flow) -> tuple[list[Channel], list[Finding]]:
     return reads, notes
 
 
+@dataclass
+class TrainPart:
+    """A step `train` runs only part of: the statements the model (or the step's metrics)
+    needs, as the function train.py's own module defines (`training_steps.py`)."""
+
+    params: list[str]
+    returns: list[str]
+    kept: dict[int, list[int]]  # cell -> positions of its statements (in the step) kept
+
+
+def _step_statements(flow: Flow, plan: Plan, cells: dict[int, Any] | None) -> list[Stmt]:
+    """The statements of the plan's steps, top-down: what each step's body runs (lifted
+    cells), or, without them, the notebook's own statements."""
+    in_steps = [i for s in plan.steps for i in s.cells]
+    if cells is None:
+        order = set(in_steps)
+        return [s for s in flow_statements(flow) if s.cell in order]
+    return lifted_statements(flow, [(i, cells[i].body if i in cells else []) for i in in_steps])
+
+
 def training_slice(
-    plan: Plan, model_step: Step, model: str, costly: set[int] | None = None
-) -> list[Step]:
-    """The steps needed to produce the model, then those that score it (metrics) without
-    training anything (`costly`: cells that fit, search or cross-validate), in order."""
+    flow: Flow,
+    plan: Plan,
+    model_step: Step,
+    model: str,
+    wanted: set[str],
+    cells: dict[int, Any] | None = None,
+    only: set[str] | None = None,
+) -> tuple[list[Step], dict[str, TrainPart]]:
+    """The steps `train` runs, in order, and the parts of steps it runs: the statements the
+    model needs (`wanted`: the model and its features after `model_step`), then, for
+    metrics, the statements after it that compute a later step's inputs from the model
+    without training anything. `only`: the steps chosen before (see refresh_parts)."""
+    stmts = _step_statements(flow, plan, cells)
+    cell_step = {i: s for s in plan.steps for i in s.cells}
+    end = max((k + 1 for k, st in enumerate(stmts) if cell_step[st.cell] is model_step), default=0)
+    kept = {k for k in backward(stmts, wanted, end) if stmts[k].cell in cell_step}
+    chosen: dict[str, list[Stmt]] = {}
+    for k in sorted(kept):
+        chosen.setdefault(cell_step[stmts[k].cell].name, []).append(stmts[k])
+    chosen.setdefault(model_step.name, [])
+    metrics = _metric_steps(plan, model_step, model, stmts, chosen)
+    if only is not None:
+        chosen = {name: kept for name, kept in chosen.items() if name in only}
+    parts = _parts(plan, stmts, chosen, wanted | metrics, exact=cells is not None)
+    return [s for s in plan.steps if s.name in chosen], parts
+
+
+def refresh_parts(flow: Flow, plan: Plan, sm: SageMakerPlan, cells: dict[int, Any]) -> None:
+    """The parts of the training steps again, once the step bodies are final (the feature
+    function and the channels rewrite statements): the same steps, what they now run."""
+    step = next((s for s in plan.steps if s.name == sm.model_step), None)
+    if not sm.model or step is None:
+        return
+    wanted = {n for n in (sm.model, sm.fit_x) if n}
+    names = {s.name for s in sm.train_steps}
+    sm.train_parts = training_slice(flow, plan, step, sm.model, wanted, cells, names)[1]
+
+
+def _metric_steps(
+    plan: Plan, model_step: Step, model: str, stmts: list[Stmt], chosen: dict[str, list[Stmt]]
+) -> set[str]:
+    """Steps after the model's that score it: what they return from the model, when that
+    trains nothing and reads only what training has. Returns the names they return."""
     steps = plan.steps
-    index = {s.name: i for i, s in enumerate(steps)}
-    needed = {model_step.name}
-    frontier = [model_step]
-    while frontier:
-        step = frontier.pop()
-        i = index[step.name]
-        wants = set(step.params) | set(step.global_reads) | (set(step.reads) & plan.shared_globals)
-        for name in wants:
-            producer = next(
-                (s for s in reversed(steps[:i]) if name in s.returns or name in s.global_names),
-                None,
-            )
-            if producer is not None and producer.name not in needed:
-                needed.add(producer.name)
-                frontier.append(producer)
-    available = {n for s in steps if s.name in needed for n in (*s.returns, *s.global_names)}
-    available |= {p.name for p in plan.parameters}
-    for s in steps[index[model_step.name] + 1 :]:
-        if (
-            model in s.params
-            and set(s.params) <= available
-            and not (costly or set()) & set(s.cells)
-        ):
-            needed.add(s.name)
+    made = {n for kept in chosen.values() for st in kept for n in (*st.binds, *st.changes)}
+    available = {n for s in steps if s.name in chosen for n in (*s.returns, *s.global_names)}
+    available = (available & made) | {p.name for p in plan.parameters}
+    metrics: set[str] = set()
+    for s in steps[steps.index(model_step) + 1 :]:
+        if model not in s.params or not s.returns:
+            continue
+        own = [st for st in stmts if st.cell in s.cells]
+        kept = [own[k] for k in backward(own, set(s.returns), pin=False)]
+        reads = {n for st in kept for n in st.reads} & set(s.params)
+        if kept and not any(st.costly for st in kept) and reads <= available:
+            chosen[s.name] = kept
             available |= set(s.returns)
-    return [s for s in steps if s.name in needed]
+            metrics |= set(s.returns)
+    return metrics
+
+
+def _parts(
+    plan: Plan, stmts: list[Stmt], chosen: dict[str, list[Stmt]], wanted: set[str], exact: bool
+) -> dict[str, TrainPart]:
+    """For each chosen step that runs only some of its statements: its parameters (what
+    those read), returns (what later chosen steps, or training, read) and statements."""
+    parts: dict[str, TrainPart] = {}
+    later = set(wanted)
+    for step in reversed([s for s in plan.steps if s.name in chosen]):
+        kept = chosen[step.name]
+        total = sum(1 for st in stmts if st.cell in step.cells)
+        if not exact or len(kept) == total:
+            later |= set(step.params)
+            continue
+        reads = {n for st in kept for n in st.reads}
+        writes = {n for st in kept for n in (*st.binds, *st.changes)}
+        params = [p for p in step.params if p in reads]
+        returns = [r for r in step.returns if r in later and (r in writes or r in params)]
+        positions: dict[int, list[int]] = {}
+        for st in kept:
+            positions.setdefault(st.cell, []).append(st.pos)
+        parts[step.name] = TrainPart(params, returns, positions)
+        later |= set(params)
+    return parts
 
 
 def _keyword(call: object, name: str) -> object:
@@ -403,17 +486,21 @@ def _keyword(call: object, name: str) -> object:
     return next((k.value for k in keywords if getattr(k, "arg", None) == name), None)
 
 
-def decide(flow: Flow, plan: Plan, found: FoundModel, costly: set[int]) -> SageMakerPlan:
+def decide(
+    flow: Flow, plan: Plan, found: FoundModel, cells: dict[int, Any] | None = None
+) -> SageMakerPlan:
     """The SageMaker plan; SageMaker control-plane calls kept out of train.py and serving.
 
-    `found` is find_model's answer and `costly` the cells doing costly work, both computed
-    once per convert by the plan pass."""
-    sm = _decide(flow, plan, found, costly)
+    `found` is find_model's answer (computed once per convert by the plan pass); `cells`
+    the lifted cells (lift.build.CellParts), so the training slice is of what steps run."""
+    sm = _decide(flow, plan, found, cells)
     orchestration_plan(flow, sm, plan)
     return sm
 
 
-def _decide(flow: Flow, plan: Plan, found: FoundModel, costly: set[int]) -> SageMakerPlan:
+def _decide(
+    flow: Flow, plan: Plan, found: FoundModel, cells: dict[int, Any] | None
+) -> SageMakerPlan:
     sm = SageMakerPlan(hyperparameters=[p.name for p in plan.parameters])
     sm.channels, notes = find_channels(flow)
     sm.notes += notes
@@ -440,11 +527,12 @@ def _decide(flow: Flow, plan: Plan, found: FoundModel, costly: set[int]) -> Sage
         return sm
     sm.model_step = step.name
     sm.model_is_pipeline = _is_pipeline(flow, name)
-    sm.train_steps = training_slice(plan, step, name, costly)
     for var in (name, sm.fit_x):  # training needs them back (when this step binds them:
         # not a local of a function, not a parameter an earlier step already returns)
         if var and var in step.writes and var not in step.returns + step.global_names:
             step.returns.append(var)
+    wanted = {n for n in (name, sm.fit_x) if n}
+    sm.train_steps, sm.train_parts = training_slice(flow, plan, step, name, wanted, cells)
     found = _feature_note(flow, sm, name, cell, call)
     if found is not None:
         sm.notes.append(found)
@@ -491,10 +579,3 @@ def _feature_note(flow: Flow, sm: SageMakerPlan, name: str, cell: int, call: Any
         features=sm.fit_x,
         learned=[{"cell": c, "what": what} for c, what in learned],
     )
-
-
-#: operations whose result depends on the whole training set, not on one row
-LEARNED = frozenset(
-    "mean median std var sum min max quantile mode value_counts unique nunique get_dummies "
-    "factorize groupby describe corr cov cut qcut rank fit fit_transform".split()
-)

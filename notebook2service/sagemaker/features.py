@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from .decide import LEARNED
+from .slice import LEARNED
 
 ROW_METHODS = frozenset(
     {"assign", "astype", "rename", "drop", "clip", "round", "abs", "replace", "eval"}

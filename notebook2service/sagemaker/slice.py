@@ -1,14 +1,32 @@
-"""The training entrypoint's slice, cell by cell, from the dataflow.
+"""One backward slice over the notebook's top-level statements, from the dataflow.
 
-`training_cells` walks def-use edges backwards from the cell that fits the model: the
-cells that bind or mutate what it reads, and theirs, up to each name's last binding. The
-plan then keeps costly work the model does not need (fitting, searching, cross-validating
-something else) out of the steps that are in the slice, so `train` never runs it.
+Every question "what does X depend on" asks it: the training entrypoint (the statements the
+saved model needs, so `train` runs no evaluation work: a search whose result the model does
+not use, cross-validation, reports, plots, prints), the plan (which cells are training's),
+and the feature path (`feature_path.py`: what the model's features are computed by).
+
+A statement is in the slice when it binds or may change a name wanted after it; it then
+wants the names it reads (a plain rebinding first ends the wanted value's history). "May
+change" is conservative: a mutation (`.fit()`, `inplace=True`, `df["x"] = …`, `del`) changes
+what the name may hold (`pipe = make_pipeline(sc, clf)`: `pipe.fit` fits `sc` and `clf`) and
+the names that may be a view of it (`model = search.best_estimator_`); a call of a notebook
+function that changes anything changes its arguments and the globals it reads; a method
+called for its effect alone (`opt.step()`, `loss.backward()`) changes its receiver. Some
+statements are kept whatever they bind (`pinned`): imports and definitions, seeds and other
+calls of a library for their effect (`np.random.seed`, `os.makedirs`, shell commands), files
+written, settings of a module (`os.environ[…] = …`), `exec`/`eval`. Static: nothing runs.
 """
 
 from __future__ import annotations
 
-from ..dataflow import CellFlow, Flow
+import ast
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from ..dataflow import BUILTINS, MUTATING_METHODS, Flow, StatementFlow, analyze_cell
+from ..notebook import Cell
 
 #: calls (last part of the dotted name) that train something: work to keep out of `train`
 COSTLY = frozenset(
@@ -16,43 +34,403 @@ COSTLY = frozenset(
     "cross_val_score cross_validate cross_val_predict learning_curve validation_curve "
     "permutation_importance".split()
 )
+#: what learns from the data it is given: a transformer's fit, or a statistic of the data
+FITS = frozenset({"fit", "fit_transform", "partial_fit"})
+STATISTICS = frozenset(
+    "mean median std var sum min max quantile mode value_counts unique nunique get_dummies "
+    "factorize groupby describe corr cov cut qcut rank".split()
+)
+LEARNED = STATISTICS | FITS
+#: estimators that wrap (and clone) another one: fitting them leaves it as it was
+WRAPPERS = frozenset(
+    "GridSearchCV RandomizedSearchCV HalvingGridSearchCV HalvingRandomSearchCV "
+    "BaggingClassifier BaggingRegressor CalibratedClassifierCV OneVsRestClassifier "
+    "OneVsOneClassifier MultiOutputClassifier MultiOutputRegressor TransformedTargetRegressor "
+    "SelfTrainingClassifier RFE RFECV SequentialFeatureSelector".split()
+)
+_CLONING = WRAPPERS | {
+    "cross_val_score",
+    "cross_validate",
+    "cross_val_predict",
+    "learning_curve",
+    "validation_curve",
+    "permutation_importance",
+    "clone",
+}
+#: methods that only look (their result shown or discarded): no change of the receiver
+_LOOKING = frozenset(
+    "head tail describe info summary plot hist boxplot scatter show score predict "
+    "predict_proba predict_log_proba decision_function transform inverse_transform get_params "
+    "value_counts unique nunique corr cov mean median std var sum min max count isnull isna "
+    "notnull notna items keys values copy to_string to_numpy to_list tolist to_dict "
+    "sample print format get round astype".split()
+)
+#: methods and functions that write a file (a later cell may read it)
+_WRITERS = frozenset(
+    "to_csv to_parquet to_pickle to_json to_excel to_feather to_hdf to_sql to_stata to_orc "
+    "tofile write writelines writestr dump dumps_to save save_model savez savez_compressed "
+    "savetxt extractall download urlretrieve mkdir makedirs touch copy copyfile copytree "
+    "move rename remove unlink rmtree".split()
+) - {"copy"}
+_OPAQUE = frozenset({"exec", "eval", "globals", "locals", "vars", "setattr", "__import__"})
+#: calls that only show something
+_SHOWING = frozenset({"print", "display", "show_result", "pprint", "end_cell", "show"})
+_PLOTTING = frozenset(
+    "matplotlib pylab seaborn plotly plotnine bokeh altair IPython yellowbrick scikitplot "
+    "missingno graphviz".split()
+)
 
 
-def is_costly(f: CellFlow) -> bool:
-    for call in f.calls:
-        last = call.func.rsplit(".", 1)[-1]
-        if last in COSTLY or last.endswith(("SearchCV", "SearchCV_")):
+@dataclass
+class Stmt:
+    """One top-level statement on a path the slice walks."""
+
+    cell: int
+    pos: int  # its position among its cell's statements (flow) or step body (lifted)
+    facts: StatementFlow
+    reads: set[str] = field(default_factory=set)  # with what the functions it calls read
+    changes: set[str] = field(default_factory=set)  # changed in place, maybe (not bound)
+    pinned: bool = False
+    costly: bool = False
+    binds: set[str] = field(default_factory=set)
+    kills: set[str] = field(default_factory=set)  # rebound as a whole, for sure
+
+    def __post_init__(self) -> None:
+        self.binds = self.binds | self.facts.binds
+        self.kills = self.kills | self.facts.kills
+
+
+def is_costly_call(func: str) -> bool:
+    last = func.rsplit(".", 1)[-1]
+    return last in COSTLY or last.endswith(("SearchCV", "SearchCV_"))
+
+
+def _last(func: str) -> str:
+    return func.rsplit(".", 1)[-1]
+
+
+class _Notebook:
+    """What statement facts need from the whole notebook: imports, its functions."""
+
+    def __init__(self, flow: Flow) -> None:
+        self.flow = flow
+        assigned = {n for f in flow.cells for n in f.defs if n not in f.imports}
+        self.imported = set(flow.imports) - assigned
+        self.defined = {n for f in flow.cells for n in f.defs}
+        self._pure: dict[tuple[str, int], bool] = {}
+
+    def function_reads(self, names: set[str], cell: int) -> set[str]:
+        """The globals the notebook functions among `names` read, transitively."""
+        out, stack = set(), [n for n in names if n in self.flow.functions]
+        seen = set(stack)
+        while stack:
+            fn = self.flow.visible_function(stack.pop(), cell)
+            for name in fn.free if fn is not None else ():
+                out.add(name)
+                if name in self.flow.functions and name not in seen:
+                    seen.add(name)
+                    stack.append(name)
+        return out
+
+    def changes_anything(self, name: str, cell: int) -> bool:
+        """Does the notebook function `name` change anything outside itself? (It changes
+        a non-local name in place, assigns a global, or calls another notebook function.)"""
+        fn = self.flow.visible_function(name, cell)
+        if fn is None:
             return True
+        key = (name, fn.line)
+        if key not in self._pure:
+            node = _definition(self.flow, fn.cell, fn.line)
+            self._pure[key] = (
+                node is None or bool(fn.assigns_globals) or _changes_outside(node, self.flow)
+            )
+        return self._pure[key]
+
+
+def _definition(flow: Flow, cell: int, line: int) -> ast.AST | None:
+    f = flow.by_index.get(cell)
+    tree = f.translation.tree if f is not None else None
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            if node.lineno == line:
+                return node
+    return None
+
+
+def _root(node: ast.AST) -> str | None:
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Starred)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _changes_outside(node: ast.AST, flow: Flow) -> bool:
+    local = {
+        n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+    args = getattr(node, "args", None)
+    params = {a.arg for a in ast.walk(args) if isinstance(a, ast.arg)} if args else set()
+    for sub in ast.walk(node):
+        if isinstance(sub, (ast.Global, ast.Nonlocal)):
+            return True
+        if isinstance(sub, ast.Call):
+            func = sub.func
+            if isinstance(func, ast.Name) and func.id in flow.functions:
+                return True
+            if isinstance(func, ast.Attribute):
+                root = _root(func.value)
+                inplace = any(k.arg == "inplace" for k in sub.keywords)
+                changing = func.attr in MUTATING_METHODS or func.attr.endswith("_") or inplace
+                if changing and root is not None and (root in params or root not in local):
+                    return True
+        if isinstance(sub, (ast.Attribute, ast.Subscript)) and isinstance(sub.ctx, ast.Store):
+            root = _root(sub)
+            if root is not None and (root in params or root not in local):
+                return True
     return False
 
 
-def backward(flow: Flow, cell: int) -> set[int]:
-    """The cells `cell` needs: each read's last binding before it and the mutations since."""
-    order = [f.cell.index for f in flow.cells]
-    needed = {cell}
-    frontier = [cell]
-    while frontier:
-        current = frontier.pop()
-        if current not in flow.expanded:
+def _pinned(s: StatementFlow, nb: _Notebook) -> bool:
+    """A statement kept whatever it binds: its effect is outside the names it binds."""
+    for node in s.nodes:
+        if isinstance(node, (ast.Import, ast.ImportFrom, ast.Global)):
+            return True
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return True
+    for call in s.calls:
+        last, root = _last(call.func), call.func.split(".")[0]
+        if last in _OPAQUE or root == "get_ipython" or last in _WRITERS:
+            return True
+        if last == "open" and _writes_mode(call.args, call.keywords):
+            return True
+    return any(_effect(node, nb) for node in _simple_statements(s.nodes))
+
+
+def _writes_mode(args: tuple[ast.expr, ...], keywords: dict[str, ast.expr]) -> bool:
+    mode = args[1] if len(args) > 1 else keywords.get("mode")
+    text = getattr(mode, "value", "r")
+    return not isinstance(text, str) or any(c in text for c in "wax+")
+
+
+def _simple_statements(nodes: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """The statements inside `nodes` (into `if`/`for`/`with`/`try` bodies, not into defs)."""
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             continue
-        wants = {u.name for u in flow.expanded[current]}
-        earlier = [i for i in order if i < current]
-        for name in wants:
-            for idx in reversed(earlier):
-                f = flow.by_index[idx]
-                binds = name in flow.defs_of(f)
-                if binds or any(m.name == name for m in f.mutations):
-                    if idx not in needed:
-                        needed.add(idx)
-                        frontier.append(idx)
-                if binds and not any(m.name == name for m in f.mutations):
-                    break  # a fresh binding: nothing earlier reaches this read
-    return needed
+        yield node
+        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            stack.extend(n for n in getattr(node, name, ()) if isinstance(n, ast.AST))
 
 
-def training_cells(flow: Flow, model_cell: int | None) -> tuple[set[int], set[int]]:
+def _effect(node: ast.AST, nb: _Notebook) -> bool:
+    """A library called for its effect (`np.random.seed(0)`, `shell("wget …")`), or a
+    module's setting changed (`os.environ["K"] = v`); not something shown or plotted."""
+    if isinstance(node, (ast.Assign, ast.AugAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return any(
+            isinstance(t, (ast.Attribute, ast.Subscript)) and _root(t) in nb.imported
+            for t in targets
+        )
+    if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
+        return False
+    func = node.value.func
+    name = _dotted(func)
+    if name is None:
+        return False
+    root, last = name.split(".")[0], _last(name)
+    if last in _SHOWING or last.startswith(("plot", "show")) or is_costly_call(name):
+        return False
+    if root in nb.imported:
+        return nb.flow.imports[root].split(".")[0] not in _PLOTTING
+    return root not in nb.defined and root not in BUILTINS
+
+
+def _dotted(node: ast.AST) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return ".".join([node.id, *reversed(parts)]) if isinstance(node, ast.Name) else None
+
+
+def _effect_receivers(s: StatementFlow) -> set[str]:
+    """`opt.step()`, `loss.backward()`: a method called for its effect alone (its result
+    dropped) that is not known to only look changes its receiver."""
+    out = set()
+    for node in _simple_statements(s.nodes):
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+            func = node.value.func
+            if isinstance(func, ast.Attribute) and func.attr not in _LOOKING:
+                root = _root(func.value)
+                if root is not None and not func.attr.startswith(("plot", "show", "to_")):
+                    out.add(root)
+    return out
+
+
+def _statement(cell: int, pos: int, facts: StatementFlow, nb: _Notebook) -> Stmt:
+    flow = nb.flow
+    reads = facts.reads | nb.function_reads(facts.reads, cell)
+    changes = {
+        m.name
+        for m in facts.mutations
+        if m.name not in nb.imported and not (m.through_call and m.name in flow.imports)
+    }
+    changes |= _effect_receivers(facts) - nb.imported
+    for call in facts.calls:  # a notebook function that changes things: its arguments too
+        fn = flow.visible_function(call.func, cell) if call.func in flow.functions else None
+        if fn is not None and nb.changes_anything(call.func, cell):
+            changes |= {r for a in call.args if (r := _root(a)) is not None}
+            changes |= fn.assigns_globals
+            changes |= nb.function_reads({call.func}, cell) - nb.imported - set(flow.functions)
+    costly = any(is_costly_call(c.func) for c in facts.calls)
+    stmt = Stmt(cell, pos, facts, reads, changes - facts.binds, _pinned(facts, nb), costly)
+    _random_state(stmt, nb)
+    return stmt
+
+
+#: the global random state (numpy's, the stdlib's), as one name the slice follows
+RANDOM_STATE = "<global random state>"
+
+
+def _random_state(stmt: Stmt, nb: _Notebook) -> None:
+    """`np.random.seed(0)` sets the global random state; a draw (`np.random.rand()`) reads
+    and changes it; a fit or search may read it (an estimator without `random_state`): so a
+    draw before the model's fit is kept with the seed."""
+    for call in stmt.facts.calls:
+        root, _, rest = call.func.partition(".")
+        qualified = ".".join(filter(None, [nb.flow.imports.get(root, root), rest]))
+        if qualified.startswith(("numpy.random.", "random.")):
+            if _last(qualified) == "seed":
+                stmt.binds.add(RANDOM_STATE)
+                stmt.kills.add(RANDOM_STATE)
+            else:
+                stmt.reads.add(RANDOM_STATE)
+                stmt.changes.add(RANDOM_STATE)
+        elif is_costly_call(call.func):
+            stmt.reads.add(RANDOM_STATE)
+
+
+def flow_statements(flow: Flow) -> list[Stmt]:
+    """Every top-level statement of the notebook, top-down."""
+    nb = _Notebook(flow)
+    return [
+        _statement(f.cell.index, pos, facts, nb)
+        for f in flow.cells
+        for pos, facts in enumerate(f.statements)
+    ]
+
+
+def lifted_statements(
+    flow: Flow, bodies: Iterable[tuple[int, list[cst.BaseStatement]]]
+) -> list[Stmt]:
+    """The statements a package's steps run (cell, the cell's statements in its step), with
+    the same facts: each is analysed from its own code (`a = 1; b = 2` is one)."""
+    nb = _Notebook(flow)
+    out = []
+    for cell, body in bodies:
+        for pos, node in enumerate(body):
+            code = cst.Module(body=[node]).code
+            found = analyze_cell(Cell(cell, "code", code)).statements
+            facts = StatementFlow([n for s in found for n in s.nodes] or [ast.Pass()])
+            for s in found:
+                facts.reads |= s.reads
+                facts.binds |= s.binds
+                facts.kills |= s.kills
+                facts.mutations += s.mutations
+                facts.calls += s.calls
+            stmt = _statement(cell, pos, facts, nb)
+            stmt.pinned = stmt.pinned or not found  # not analysed: kept
+            out.append(stmt)
+    return out
+
+
+class _Aliases:
+    """What a name may hold (`pipe = make_pipeline(sc, clf)`: `sc`, `clf`; not what a search
+    or cross-validation clones) and which names may be views of it (`m = s.best_estimator_`)."""
+
+    def __init__(self, stmts: list[Stmt]) -> None:
+        self.held: dict[str, set[str]] = {}
+        self.views: dict[str, set[str]] = {}
+        for s in stmts:
+            for node in _simple_statements(s.facts.nodes):
+                self._bind(node)
+
+    def _bind(self, node: ast.stmt) -> None:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            value = node.value
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
+            targets, value = [node.target], node.iter
+        else:
+            return
+        cloned = {
+            id(n)
+            for c in ast.walk(value)
+            if isinstance(c, ast.Call) and _last(_dotted(c.func) or "") in _CLONING
+            for a in [*c.args, *(k.value for k in c.keywords)]
+            for n in ast.walk(a)
+        }
+        held = {
+            n.id
+            for n in ast.walk(value)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and id(n) not in cloned
+        }
+        view = _root(value) if isinstance(value, (ast.Name, ast.Attribute, ast.Subscript)) else None
+        for t in targets:
+            for n in ast.walk(t):
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                    self.held.setdefault(n.id, set()).update(held - {n.id})
+                    if view is not None and view != n.id:
+                        self.views.setdefault(view, set()).add(n.id)
+
+    def touched(self, names: set[str]) -> set[str]:
+        """The names a change of `names` may change."""
+        out, stack = set(names), list(names)
+        while stack:
+            name = stack.pop()
+            for other in self.held.get(name, set()) | self.views.get(name, set()):
+                if other not in out:
+                    out.add(other)
+                    stack.append(other)
+        return out
+
+
+Reads = Callable[[Stmt, set[str]], set[str]]
+
+
+def backward(
+    stmts: list[Stmt],
+    wanted: Iterable[str],
+    end: int | None = None,
+    pin: bool = True,
+    reads_for: Reads | None = None,
+) -> list[int]:
+    """The positions (in `stmts`, top-down) of the statements before `end` that the names
+    `wanted` after them depend on; with `pin`, also the pinned statements and what they
+    need. `reads_for(stmt, hit)`: what a statement reads to make the wanted names it makes
+    (default: everything it reads)."""
+    want = set(wanted)
+    aliases = _Aliases(stmts)
+    out = []
+    for k in reversed(range(len(stmts) if end is None else end)):
+        s = stmts[k]
+        hit = (s.binds | aliases.touched(s.changes)) & want
+        if not hit and not (pin and s.pinned):
+            continue
+        out.append(k)
+        reads = reads_for(s, hit) if reads_for is not None and hit else s.reads
+        want = (want - s.kills) | reads
+    return out[::-1]
+
+
+def training_cells(
+    flow: Flow, model: str | None, model_cell: int | None, fit_x: str | None = None
+) -> tuple[set[int], set[int]]:
     """(cells the model needs, cells doing costly work); both empty without a model."""
-    if model_cell is None:
+    if model is None or model_cell is None:
         return set(), set()
-    costly = {f.cell.index for f in flow.cells if is_costly(f)}
-    return backward(flow, model_cell), costly
+    stmts = flow_statements(flow)
+    end = max((k + 1 for k, s in enumerate(stmts) if s.cell <= model_cell), default=0)
+    needed = {stmts[k].cell for k in backward(stmts, {model, fit_x} - {None}, end)}
+    return needed | {model_cell}, {s.cell for s in stmts if s.costly}

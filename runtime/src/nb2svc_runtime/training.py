@@ -33,7 +33,8 @@ import signal
 import socket
 import sys
 import traceback
-from collections.abc import Iterator, Mapping, Sequence
+import types
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,11 +59,14 @@ def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
 
 @dataclass(frozen=True)
 class Step:
-    """One function of the package's pipeline module: its parameters and what it returns."""
+    """One function of the package's pipeline module: its parameters and what it returns.
+    With `module` (the package's `training_steps`), that module's version of the step runs
+    instead (only the statements the model needs), in the pipeline module's namespace."""
 
     name: str
     params: Sequence[str] = ()
     returns: Sequence[str] = ()
+    module: ModuleType | None = None
 
 
 def decode(value: object) -> object:
@@ -293,11 +297,21 @@ class Training:
         """A name's value: a step's result or parameter, else the pipeline module's global."""
         return values[name] if name in values else getattr(self.pipeline, name)
 
+    def function(self, step: Step) -> Callable[..., Any]:
+        """The step's function; a `training_steps` version runs with the pipeline's globals
+        (its helpers, the globals other steps set, its own `global` assignments)."""
+        if step.module is None:
+            return getattr(self.pipeline, step.name)
+        fn = getattr(step.module, step.name)
+        return types.FunctionType(
+            fn.__code__, vars(self.pipeline), fn.__name__, fn.__defaults__, fn.__closure__
+        )
+
     def run_steps(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Call the steps in order, each with its parameters; return every value they made."""
         values = dict(params)
         for step in self.steps:
-            result = getattr(self.pipeline, step.name)(*[self.value(values, p) for p in step.params])
+            result = self.function(step)(*[self.value(values, p) for p in step.params])
             if len(step.returns) == 1:
                 values[step.returns[0]] = result
             elif step.returns:
