@@ -439,9 +439,17 @@ def plan(src: Analysed, params: Parameters, lifted: Lifted, model: str | None = 
         import_globals=kept_imports,
         training=training,
         constants=constants,
-        cuts=pieces.cut_points(lifted.ordered, flow, training[0]),
+        cuts=pieces.cut_points(lifted.ordered, flow, _uncut(flow, found[1], training[0])),
     )
     return Planned(steps, module_names, module_functions, found)
+
+
+def _uncut(flow: dataflow.Flow, model_cell: int | None, keep: set[int]) -> set[int]:
+    """Cells never cut between statements: those the model needs, and every cell from the
+    model's on (the training slice scores the model with whole steps after it)."""
+    if model_cell is None:
+        return set(keep)
+    return set(keep) | {f.cell.index for f in flow.cells if f.cell.index >= model_cell}
 
 
 def sagemaker_plan(src: Analysed, lifted: Lifted, planned: Planned) -> Served:
