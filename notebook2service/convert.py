@@ -755,7 +755,7 @@ def _kept(definitions: list[Definition], kept_at: list[int]) -> list[Definition]
 def _steps(lifted: Lifted, planned: Planned) -> list[tuple[cst.FunctionDef, list[Span]]]:
     out: list[tuple[cst.FunctionDef, list[Span]]] = []
     for step in planned.plan.steps:
-        labels = [lifted.cells[i].label for i in step.cells]
+        labels = [pieces.label(lifted.cells[i].label, step.spans.get(i)) for i in step.cells]
         doc = f"{step.heading or 'Notebook'} — {', '.join(labels)}."
         figures = "end_cell" in lifted.helpers
         spans: list[Span] = []

@@ -354,6 +354,7 @@ def test_a_long_cell_is_cut_between_statements(tmp_path):
     assert all(len(r) <= split.MAX_RETURNS for _, _, r in steps[:-1])
     pipeline = (tmp_path / "out" / result.package / "pipeline.py").read_text()
     assert pipeline.count("# cell 2\n") == len(setup)  # every part says which cell it is
+    assert "— cell 2 up to line " in pipeline and "— cell 2 from line " in pipeline
     # the statements in notebook order, comments with the code they describe
     order = [
         "# the project\n    project =",

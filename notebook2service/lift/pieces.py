@@ -107,3 +107,16 @@ def statements(c: CellParts, span: Span | None) -> list[cst.BaseStatement]:
         if span[0] <= line < span[1]:
             out.append(s)
     return out
+
+
+def label(cell_label: str, span: Span | None) -> str:
+    """`cell 5 (In[3])`, or for part of it `cell 5 (In[3]) up to line 11` / `... from line 12`."""
+    if span is None:
+        return cell_label
+    if span[0] > 0 and span[1] < END:
+        return f"{cell_label} lines {span[0]}–{span[1] - 1}"
+    return (
+        f"{cell_label} from line {span[0]}"
+        if span[0] > 0
+        else f"{cell_label} up to line {span[1] - 1}"
+    )
