@@ -325,6 +325,14 @@ def test_a_name_bound_twice_or_mutated_is_no_constant(tmp_path):
     )
     setup = steps[0]
     assert setup[2] == ["B"]  # rebound later: a value of the run, not a constant
+    _, steps = _cells(
+        tmp_path,
+        md("# Setup"),
+        "H = 1\nfor H in range(3):\n    pass\nK = 2\nwith open('n.ipynb') as K:\n    pass",
+        md("# Use"),
+        "print(H, K.closed)",
+    )
+    assert set(steps[0][2]) == {"H", "K"}  # rebound in their own cell: not constants
 
 
 SETUP_CELL = [

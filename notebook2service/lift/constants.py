@@ -42,6 +42,18 @@ _KEYWORDS = frozenset({"True", "False", "None"})
 STR, VALUE = "str", "value"  # what a constant expression evaluates to
 
 
+#: where each kind of statement or expression names what it binds
+_TARGET_OF: dict[type, str] = {
+    cst.AssignTarget: "target",
+    cst.AnnAssign: "target",
+    cst.AugAssign: "target",
+    cst.For: "target",
+    cst.NamedExpr: "target",
+    cst.Del: "target",
+    cst.AsName: "name",
+}
+
+
 class _Binds(cst.CSTVisitor):
     """Every name a statement binds in the cell's scope (not inside functions/classes)."""
 
@@ -57,37 +69,16 @@ class _Binds(cst.CSTVisitor):
         elif isinstance(node, cst.StarredElement):
             self._targets(node.value)
 
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        self._targets(node.target)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._targets(node.target)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._targets(node.target)
-
-    def visit_For(self, node: cst.For) -> None:
-        self._targets(node.target)
-
-    def visit_AsName(self, node: cst.AsName) -> None:
-        self._targets(node.name)
-
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        self._targets(node.target)
-
-    def visit_Del(self, node: cst.Del) -> None:
-        self._targets(node.target)
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        self.names.add(node.name.value)
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        self.names.add(node.name.value)
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            self.names.add(node.name.value)
+            return False  # what the body binds is its own
+        if isinstance(node, cst.Lambda):
+            return False
+        attr = _TARGET_OF.get(type(node))
+        if attr is not None:
+            self._targets(getattr(node, attr))
+        return True
 
 
 class _Mentions(cst.CSTVisitor):
