@@ -12,7 +12,7 @@ what the name may hold (`pipe = make_pipeline(sc, clf)`: `pipe.fit` fits `sc` an
 the names that may be a view of it (`model = search.best_estimator_`); a call of a notebook
 function that changes anything changes its arguments and the globals it reads; a method
 called for its effect alone (`opt.step()`, `loss.backward()`) changes its receiver. Some
-statements are kept whatever they bind (`pinned`): imports and definitions, seeds and other
+statements are kept whatever they bind (`pinned`): imports for their effect, seeds and other
 calls of a library for their effect (`np.random.seed`, `os.makedirs`, shell commands), files
 written, settings of a module (`os.environ[…] = …`), `exec`/`eval`. Static: nothing runs.
 """
@@ -63,7 +63,7 @@ _LOOKING = frozenset(
     "predict_proba predict_log_proba decision_function transform inverse_transform get_params "
     "value_counts unique nunique corr cov mean median std var sum min max count isnull isna "
     "notnull notna items keys values copy to_string to_numpy to_list tolist to_dict "
-    "sample print format get round astype".split()
+    "sample print format get round astype evaluate get_weights count_params get_config".split()
 )
 #: methods and functions that write a file (a later cell may read it)
 _WRITERS = frozenset(
@@ -191,10 +191,11 @@ def _changes_outside(node: ast.AST, flow: Flow) -> bool:
 
 def _pinned(s: StatementFlow, nb: _Notebook) -> bool:
     """A statement kept whatever it binds: its effect is outside the names it binds."""
-    for node in s.nodes:
-        if isinstance(node, (ast.Import, ast.ImportFrom, ast.Global)):
-            return True
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+    for node in s.nodes:  # other imports and definitions are kept when a name they bind is
+        if isinstance(node, ast.ImportFrom) and (  # an import for its effect
+            "experimental" in (node.module or "")
+            or any(a.name.startswith("enable_") for a in node.names)
+        ):
             return True
     for call in s.calls:
         last, root = _last(call.func), call.func.split(".")[0]
@@ -346,17 +347,19 @@ def lifted_statements(
 
 
 class _Aliases:
-    """What a name may hold (`pipe = make_pipeline(sc, clf)`: `sc`, `clf`; not what a search
-    or cross-validation clones) and which names may be views of it (`m = s.best_estimator_`)."""
+    """What a name may hold where it is changed (`pipe = make_pipeline(sc, clf)`: `sc` and
+    `clf`, and what they held when bound; not what a search or cross-validation clones), and
+    which names may be views of it (`m = s.best_estimator_`), from the bindings that reach
+    the change (the last one of each name before it)."""
 
     def __init__(self, stmts: list[Stmt]) -> None:
-        self.held: dict[str, set[str]] = {}
-        self.views: dict[str, set[str]] = {}
-        for s in stmts:
+        self.bound: dict[str, list[tuple[int, set[str]]]] = {}  # name -> [(position, held)]
+        self.views: dict[str, list[tuple[int, str]]] = {}  # name -> [(position, its view)]
+        for k, s in enumerate(stmts):
             for node in _simple_statements(s.facts.nodes):
-                self._bind(node)
+                self._bind(k, node)
 
-    def _bind(self, node: ast.stmt) -> None:
+    def _bind(self, k: int, node: ast.stmt) -> None:
         if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             value = node.value
@@ -380,19 +383,30 @@ class _Aliases:
         for t in targets:
             for n in ast.walk(t):
                 if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
-                    self.held.setdefault(n.id, set()).update(held - {n.id})
+                    self.bound.setdefault(n.id, []).append((k, held - {n.id}))
                     if view is not None and view != n.id:
-                        self.views.setdefault(view, set()).add(n.id)
+                        self.views.setdefault(view, []).append((k, n.id))
 
-    def touched(self, names: set[str]) -> set[str]:
-        """The names a change of `names` may change."""
-        out, stack = set(names), list(names)
+    def _reaching(self, name: str, k: int) -> tuple[int, set[str]] | None:
+        """The last binding of `name` before position `k`: (its position, what it holds)."""
+        return next((b for b in reversed(self.bound.get(name, [])) if b[0] < k), None)
+
+    def touched(self, names: set[str], k: int) -> set[str]:
+        """The names a change of `names` at position `k` may change."""
+        out = set(names)
+        stack = [(n, k) for n in names]
         while stack:
-            name = stack.pop()
-            for other in self.held.get(name, set()) | self.views.get(name, set()):
+            name, at = stack.pop()
+            found = self._reaching(name, at)
+            for other in found[1] if found is not None else ():
                 if other not in out:
                     out.add(other)
-                    stack.append(other)
+                    stack.append((other, found[0]))  # type: ignore[index]
+            for pos, view in self.views.get(name, []):
+                reaching = self._reaching(view, k)
+                if view not in out and pos < k and reaching is not None and reaching[0] == pos:
+                    out.add(view)
+                    stack.append((view, k))
         return out
 
 
@@ -415,7 +429,7 @@ def backward(
     out = []
     for k in reversed(range(len(stmts) if end is None else end)):
         s = stmts[k]
-        hit = (s.binds | aliases.touched(s.changes)) & want
+        hit = (s.binds | aliases.touched(s.changes, k)) & want
         if not hit and not (pin and s.pinned):
             continue
         out.append(k)
