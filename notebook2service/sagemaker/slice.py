@@ -235,8 +235,10 @@ def _effect(node: ast.AST, nb: _Notebook) -> bool:
         )
     if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
         return False
-    func = node.value.func
-    name = _dotted(func)
+    call = node.value
+    while _dotted(call.func) == "show_result" and call.args and isinstance(call.args[0], ast.Call):
+        call = call.args[0]  # a displayed last expression: what it shows is what it runs
+    name = _dotted(call.func)
     if name is None:
         return False
     root, last = name.split(".")[0], _last(name)
@@ -328,11 +330,12 @@ def lifted_statements(
     """The statements a package's steps run (cell, the cell's statements in its step), with
     the same facts: each is analysed from its own code (`a = 1; b = 2` is one)."""
     nb = _Notebook(flow)
+    local: dict[str, set[str]] = {}  # functions the steps define (`%timeit`'s scope): free names
     out = []
     for cell, body in bodies:
         for pos, node in enumerate(body):
-            code = cst.Module(body=[node]).code
-            found = analyze_cell(Cell(cell, "code", code)).statements
+            analysed = analyze_cell(Cell(cell, "code", cst.Module(body=[node]).code))
+            found = analysed.statements
             facts = StatementFlow([n for s in found for n in s.nodes] or [ast.Pass()])
             for s in found:
                 facts.reads |= s.reads
@@ -340,7 +343,13 @@ def lifted_statements(
                 facts.kills |= s.kills
                 facts.mutations += s.mutations
                 facts.calls += s.calls
+            local.update({n: fn.free for n, fn in analysed.functions.items()})
+            nb.defined |= set(analysed.functions)
             stmt = _statement(cell, pos, facts, nb)
+            for call in facts.calls:  # what such a function's body reads (and may change)
+                if call.func in local and call.func not in flow.functions:
+                    stmt.reads |= local[call.func]
+                    stmt.changes |= local[call.func] - nb.imported
             stmt.pinned = stmt.pinned or not found  # not analysed: kept
             out.append(stmt)
     return out
@@ -374,6 +383,8 @@ class _Aliases:
             for a in [*c.args, *(k.value for k in c.keywords)]
             for n in ast.walk(a)
         }
+        # what is called is not held: `m = Sequential()` holds nothing of `Sequential`
+        cloned |= {id(c.func) for c in ast.walk(value) if isinstance(c, ast.Call)}
         held = {
             n.id
             for n in ast.walk(value)
