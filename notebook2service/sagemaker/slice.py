@@ -383,8 +383,6 @@ class _Aliases:
             for a in [*c.args, *(k.value for k in c.keywords)]
             for n in ast.walk(a)
         }
-        # what is called is not held: `m = Sequential()` holds nothing of `Sequential`
-        cloned |= {id(c.func) for c in ast.walk(value) if isinstance(c, ast.Call)}
         held = {
             n.id
             for n in ast.walk(value)
@@ -410,7 +408,8 @@ class _Aliases:
             name, at = stack.pop()
             found = self._reaching(name, at)
             for other in found[1] if found is not None else ():
-                if other not in out:
+                # only what the notebook assigns: `m = Sequential()` holds no import
+                if other not in out and other in self.bound:
                     out.add(other)
                     stack.append((other, found[0]))  # type: ignore[index]
             for pos, view in self.views.get(name, []):
