@@ -73,6 +73,24 @@ _WRITERS = frozenset(
     "move rename remove unlink rmtree".split()
 ) - {"copy"}
 _OPAQUE = frozenset({"exec", "eval", "globals", "locals", "vars", "setattr", "__import__"})
+#: what a displayed call's name starts with when it is run for its effect
+_SETTING = (
+    "set",
+    "seed",
+    "manual_seed",
+    "enable",
+    "use",
+    "filterwarnings",
+    "simplefilter",
+    "chdir",
+    "makedirs",
+    "mkdir",
+    "download",
+    "load_ext",
+    "init",
+    "login",
+    "config",
+)
 #: calls that only show something
 _SHOWING = frozenset({"print", "display", "show_result", "pprint", "end_cell", "show"})
 _PLOTTING = frozenset(
@@ -235,13 +253,15 @@ def _effect(node: ast.AST, nb: _Notebook) -> bool:
         )
     if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
         return False
-    call = node.value
+    call, shown = node.value, False
     while _dotted(call.func) == "show_result" and call.args and isinstance(call.args[0], ast.Call):
-        call = call.args[0]  # a displayed last expression: what it shows is what it runs
+        call, shown = call.args[0], True  # a displayed last expression
     name = _dotted(call.func)
     if name is None:
         return False
     root, last = name.split(".")[0], _last(name)
+    if shown:  # a value looked at (`accuracy_score(…)`), unless it sets something
+        return last.startswith(_SETTING) and root not in nb.defined
     if last in _SHOWING or last.startswith(("plot", "show")) or is_costly_call(name):
         return False
     if root in nb.imported:
