@@ -2,7 +2,8 @@
 
 Both comparisons run in one invocation:
   * in-process, per notebook, over the whole corpus: nb2svc's `convert()` (everything but the
-    file writes: analysis, libcst lifting, Jinja rendering, ruff format and ruff check) vs
+    file writes: analysis, libcst lifting and building pipeline.py as one tree, Jinja
+    rendering of the other files, ruff format of two of them and ruff check) vs
     `jupytext.writes(nb, "py:percent")` vs nbconvert's `ScriptExporter` — what each tool
     costs once it is loaded;
   * command line, cold processes, on a sample: `nb2svc convert` vs `jupytext --to py` vs

@@ -13,14 +13,16 @@ often each mode is equal over:
   root; skipped with a message when absent) that runs offline top-down in a fresh kernel. They
   are found in two passes:
 
-  1. a static filter skips notebooks that are not valid Python 3 notebooks, import
-     tensorflow / torch / keras / pyspark / theano, need a cloud account (azureml,
-     google.cloud, vertexai, sagemaker, boto3), or read URLs or download data
-     (``urlopen``, ``requests``, ``wget``, ``http(s)://``, ``fetch_*``, ``download``);
+  1. a static filter skips notebooks that are not valid Python 3 notebooks, need a cloud
+     account (azureml, google.cloud, vertexai, sagemaker, kfp, boto3 imports; gcloud /
+     gsutil / bq / az / aws shell lines; a PROJECT_ID), import tensorflow / torch / keras /
+     pyspark / theano when it is not installed here, or pip-install packages themselves;
   2. the rest are executed with papermill, ``--jobs`` at a time (default 2), ``--timeout``
-     seconds each (default 60), each in a scratch folder. The outcome is cached in
-     ``bench/results/fidelity_runnable.json`` (keyed by path and content hash), so reruns only
-     verify. ``--refresh`` ignores the cache; ``--limit N`` takes the first N candidates.
+     seconds each (default 60), each in a scratch folder (a notebook that reads a URL fails
+     at once here and is counted as needing the network). The outcome is cached per
+     environment in ``bench/results/fidelity_runnable-<hash>.json`` (keyed by path and
+     content hash), so reruns only verify. ``--refresh`` ignores the cache; ``--limit N``
+     takes the first N candidates.
 
   Notebooks that cannot run here are counted by reason (not Python 3, network, cloud, GPU
   frameworks, missing data files or modules, failing on today's libraries, timeouts).
@@ -39,14 +41,22 @@ With ``--seed N`` every verify runs with ``seed=N`` (``nb2svc verify --seed N``)
 start with ``random`` and numpy's global generator seeded alike, so notebooks that draw
 unseeded random numbers are compared too; reported separately (``fidelity-seedN.json``).
 
+The bench may run in a venv of its own with packages the product never requires:
+``pip install -r bench/fidelity-requirements.txt`` (seaborn, statsmodels, numexpr), or
+``-r bench/fidelity-era.txt`` for the library versions the tutorial notebooks were written
+for; ``--label NAME`` names the results file ``fidelity-NAME.json`` (bench/README.md).
+
     python bench/fidelity.py [--samples-only] [--corpus DIR] [--jobs 2] [--timeout 60]
-                             [--limit N] [--refresh] [--prefixes] [--seed N]
+                             [--limit N] [--refresh] [--prefixes] [--seed N] [--label NAME]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
+import importlib.metadata
+import importlib.util
 import json
 import os
 import re
@@ -66,31 +76,50 @@ SAMPLES = REPO_ROOT / "sample_notebooks"
 NOT_RUNNABLE_SAMPLES = {"hidden_state.ipynb"}
 DEFAULT_CORPUS = REPO_ROOT.parent / "shared" / "corpus"
 RESULTS = BENCH_DIR / "results"
-RUNNABLE_CACHE = RESULTS / "fidelity_runnable.json"
-RESULTS_FILE = RESULTS / "fidelity.json"
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 MODES = ("stdout", "display")
 #: a non-runnable notebook's reason, by kind
 _REASON_KINDS = (
     ("not Python 3", r"not Python 3|kernel language"),
     ("needs the network", r"^network"),
     ("needs a cloud account", r"^needs a cloud account"),
-    ("needs a GPU / deep-learning framework", r"^imports "),
+    (
+        "needs a GPU / deep-learning framework",
+        r"^imports |No module named '(tensorflow|torch"
+        r"|keras|theano|pyspark)",
+    ),
+    ("installs packages", r"^installs packages"),
+    ("raises an error its saved outputs show too", r"^raises as saved"),
     ("missing data file", r"FileNotFoundError|No such file"),
     ("missing module", r"ModuleNotFoundError|No module named"),
     ("timed out", r"timed out"),
     ("unreadable", r"unreadable|not a notebook"),
 )
 
+#: GPU / deep-learning frameworks: a notebook that imports one runs only where it is installed
 _HEAVY = re.compile(
-    r"^\s*(?:import|from)\s+(tensorflow|torch|keras|pyspark|boto3|theano)\b", re.MULTILINE
+    r"^\s*(?:import|from)\s+(tensorflow|torch|keras|pyspark|theano)\b", re.MULTILINE
 )
 _CLOUD = re.compile(
     r"^\s*(?:import|from)\s+(azureml|azure|google\.cloud|vertexai|sagemaker|kfp|boto3)\b",
     re.MULTILINE,
 )
+#: a cloud CLI in a `!` line, or a Google Cloud project the notebook sets
+_CLOUD_CLI = re.compile(
+    r"^\s*!\s*(gcloud|gsutil|bq|az|aws)\b|^\s*(PROJECT_ID)\s*=|^\s*%%(bigquery)\b", re.MULTILINE
+)
+#: installs packages into the kernel (it would change the bench's own environment)
+_INSTALLS = re.compile(r"^\s*[!%]\s*(?:pip3?|conda|mamba)\s+install\b", re.MULTILINE)
+#: reads URLs or downloads data: such a notebook still runs (a URL may be in a comment or
+#: have a local fallback); when it then fails on a missing file, the network is the reason
 _NETWORK = re.compile(
     r"\burlopen\b|\brequests\b|\bwget\b|https?://|\bfetch_\w+|\bdownload\w*", re.IGNORECASE
+)
+#: errors that mean "no network here" (this machine reaches package registries only)
+_NETWORK_ERROR = re.compile(
+    r"URLError|ConnectionError|gaierror|Name or service not known|name resolution|"
+    r"Max retries exceeded|HTTPError|Could not resolve host|Network is unreachable",
+    re.IGNORECASE,
 )
 _PY2_PRINT = re.compile(r"^\s*print\s+[^\s(=.,)]", re.MULTILINE)
 
@@ -138,23 +167,64 @@ def static_reason(path: Path) -> str | None:
     cells = data.get("cells")
     if not isinstance(cells, list):
         return "not a notebook"
-    code = "\n".join(
+    code = notebook_code(cells)
+    if _PY2_PRINT.search(code):
+        return "not Python 3 (print statement)"
+    m = _CLOUD.search(code)
+    if m:
+        return f"needs a cloud account ({m.group(1)})"
+    m = _CLOUD_CLI.search(code)
+    if m:
+        return f"needs a cloud account ({next(g for g in m.groups() if g)})"
+    m = _HEAVY.search(code)
+    if m and importlib.util.find_spec(m.group(1)) is None:
+        return f"imports {m.group(1)} (not installed here)"
+    if _INSTALLS.search(code):
+        return "installs packages (pip install in the notebook)"
+    return None
+
+
+def notebook_code(cells: list[Any]) -> str:
+    return "\n".join(
         "".join(c["source"]) if isinstance(c.get("source"), list) else str(c.get("source", ""))
         for c in cells
         if isinstance(c, dict) and c.get("cell_type") == "code"
     )
-    if _PY2_PRINT.search(code):
-        return "not Python 3 (print statement)"
-    m = _HEAVY.search(code)
-    if m:
-        return f"imports {m.group(1)}"
-    m = _CLOUD.search(code)
-    if m:
-        return f"needs a cloud account ({m.group(1)})"
-    m = _NETWORK.search(code)
-    if m:
-        return f"network ({m.group(0)})"
-    return None
+
+
+def run_reason(path: Path, error: str, failed_at: int | None) -> str:
+    """A failed run's reason: "network: ..." when the error says there is no network, or
+    when a file is missing that the notebook downloads (its code holds a URL or a download
+    call); "raises as saved" when the notebook's saved outputs show the same exception in
+    that cell (a tutorial showing an error on purpose); else the error itself."""
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8")).get("cells") or []
+    except (OSError, ValueError):
+        cells = []
+    if _NETWORK_ERROR.search(error):
+        return f"network: {error}"
+    m = _NETWORK.search(notebook_code(cells))
+    if m and re.search(r"FileNotFoundError|No such file", error):
+        return f"network (downloads its data: {m.group(0)}): {error}"
+    if failed_at is not None and failed_at < len(cells):
+        outputs = (cells[failed_at] if isinstance(cells[failed_at], dict) else {}).get("outputs")
+        ename = error.split(":")[0].strip()
+        if any(isinstance(o, dict) and o.get("ename") == ename for o in outputs or []):
+            return f"raises as saved: {error}"
+    return error
+
+
+@functools.cache
+def environment() -> str:
+    """This interpreter and every distribution installed in it, as one hash: whether a
+    notebook runs depends on them (install seaborn, and the cached outcomes are redone)."""
+    dists = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
+    return hashlib.sha256("\n".join([sys.prefix, *dists]).encode()).hexdigest()[:16]
+
+
+def runnable_cache() -> Path:
+    """Which notebooks run, cached per environment (a bench venv has its own file)."""
+    return RESULTS / f"fidelity_runnable-{environment()}.json"
 
 
 def sha256(path: Path) -> str:
@@ -190,7 +260,7 @@ def try_run(path: Path, timeout: float) -> dict[str, Any]:
     else:
         lines = [ln.strip() for ln in err.strip().splitlines() if ln.strip()]
         errs = [ln for ln in lines if re.match(r"^\w+(Error|Exception)\b", ln)]
-        reason = (errs or lines or ["papermill failed"])[-1][:200]
+        reason = run_reason(path, (errs or lines or ["papermill failed"])[-1][:200], failed_at)
     return {
         "runnable": False,
         "reason": reason,
@@ -232,10 +302,15 @@ def find_runnable(
     if limit is not None:
         candidates = candidates[:limit]
     cache: dict[str, Any] = {}
-    if RUNNABLE_CACHE.is_file() and not refresh:
+    cache_file = runnable_cache()
+    if cache_file.is_file() and not refresh:
         try:
-            data = json.loads(RUNNABLE_CACHE.read_text(encoding="utf-8"))
-            if data.get("version") == CACHE_VERSION and data.get("timeout") == timeout:
+            data = json.loads(cache_file.read_text(encoding="utf-8"))
+            if (data.get("version"), data.get("timeout"), data.get("environment")) == (
+                CACHE_VERSION,
+                timeout,
+                environment(),
+            ):
                 cache = data.get("notebooks", {})
         except (OSError, ValueError):
             cache = {}
@@ -287,12 +362,13 @@ def _save_cache(entries: dict[str, Any], timeout: float, old: dict[str, Any]) ->
     data = {
         "version": CACHE_VERSION,
         "timeout": timeout,
+        "environment": environment(),
         "runnable": sorted(k for k, v in merged.items() if v.get("runnable")),
         "notebooks": dict(sorted(merged.items())),
     }
-    tmp = RUNNABLE_CACHE.with_suffix(".tmp")
+    tmp = runnable_cache().with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, RUNNABLE_CACHE)
+    os.replace(tmp, runnable_cache())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -534,6 +610,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(results go to fidelity-seedN.json)",
     )
     p.add_argument(
+        "--label",
+        help="name the results file fidelity-LABEL.json (e.g. one per bench venv)",
+    )
+    p.add_argument(
         "--prefixes",
         action="store_true",
         help="also verify the cells before the first failing cell of corpus notebooks that "
@@ -567,6 +647,9 @@ def skipped_reasons(entries: dict[str, Any]) -> dict[str, int]:
             continue
         reason = str(e.get("reason") or "")
         kind = next((k for k, pattern in _REASON_KINDS if re.search(pattern, reason)), None)
+        module = re.search(r"No module named '([\w.]+)'", reason)
+        if kind == "missing module" and module:
+            kind += f" ({module.group(1)})"
         key = kind or "fails on today's libraries or raises (" + reason.split(":")[0][:40] + ")"
         out[key] = out.get(key, 0) + 1
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
@@ -647,7 +730,9 @@ def main(argv: list[str] | None = None) -> int:
         report_section("corpus prefixes (cells before the first failing cell)", prefix_rows, result)
     result["seconds"] = round(time.perf_counter() - started, 1)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS_FILE if args.seed is None else RESULTS / f"fidelity-seed{args.seed}.json"
+    name = "fidelity" + (f"-{args.label}" if args.label else "")
+    name += "" if args.seed is None else f"-seed{args.seed}"
+    out = RESULTS / f"{name}.json"
     out.write_text(json.dumps(result, indent=1, default=str) + "\n", encoding="utf-8")
     print(f"\nwrote {out.relative_to(REPO_ROOT)} ({result['seconds']} s)")
     return 0

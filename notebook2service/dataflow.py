@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -267,6 +268,42 @@ def _receiver(node: ast.AST) -> tuple[ast.Name | None, bool]:
             return None, through_call
 
 
+#: calls that evaluate a string in the caller's namespace (every name in it is read there):
+#: `pd.eval("a + b")`, `numexpr.evaluate("x > 0")`, `eval("x + 1")`
+_STRING_EVALUATORS = frozenset(
+    {("pd", "eval"), ("pandas", "eval"), ("numexpr", "evaluate"), ("ne", "evaluate"), ("", "eval")}
+)
+#: methods that evaluate a string over a frame's columns and read `@name` from the caller
+_AT_EVALUATORS = frozenset({"eval", "query"})
+_AT_NAME = re.compile(r"@([A-Za-z_]\w*)")
+
+
+def evaluated_names(call: ast.Call) -> list[str]:
+    """Names a call reads from its caller's namespace through the string it evaluates:
+    every name of `pd.eval(...)` / `numexpr.evaluate(...)` / `eval(...)`, the `@name`s of
+    `df.query(...)` / `df.eval(...)` (their other names are columns)."""
+    text = call.args[0] if call.args else None
+    if not (isinstance(text, ast.Constant) and isinstance(text.value, str)):
+        return []
+    func = call.func
+    receiver = func.value if isinstance(func, ast.Attribute) else None
+    key = (
+        (receiver.id if isinstance(receiver, ast.Name) else ".", func.attr)
+        if isinstance(func, ast.Attribute)
+        else ("", getattr(func, "id", ""))
+    )
+    if key in _STRING_EVALUATORS:
+        try:
+            tree = ast.parse(text.value.strip())
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return []
+        names = (n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
+        return list(dict.fromkeys(names))
+    if receiver is not None and key[1] in _AT_EVALUATORS:
+        return list(dict.fromkeys(_AT_NAME.findall(text.value)))
+    return []
+
+
 def dotted(node: ast.AST, calls: bool = False) -> str | None:
     """`a.b.c` for an attribute chain on a name; with `calls`, a call at the root is kept as
     `f()`, so `boto3.client("sagemaker").create_endpoint` reads `boto3.client().create_endpoint`."""
@@ -453,6 +490,7 @@ class _ScopeNames(_Literals):
     def visit_Call(self, node: ast.Call) -> None:
         self.generic_visit(node)
         self._call(node)
+        self.read.update(evaluated_names(node))
 
     # -- names ---------------------------------------------------------------------------
 
@@ -943,6 +981,8 @@ class CellVisitor(_Literals):
         self.generic_visit(node)
         func = node.func
         self._call(node)
+        for name in evaluated_names(node):
+            self.read(name, node)
         inplace = any(
             k.arg == "inplace" and isinstance(k.value, ast.Constant) and k.value.value is True
             for k in node.keywords

@@ -120,7 +120,7 @@ class Finding:
             args={redact(k) if isinstance(k, str) else k: v for k, v in _mapping(d.get("args"))},
             file=d.get("file"),
             file_line=d.get("file_line"),
-            related=tuple(d.get("related_cells", ())),
+            related=tuple(i for i in _items(d.get("related_cells")) if isinstance(i, int)),
             fixable=bool(d.get("fixable", False)),
             end_line=d.get("end_line"),
         )
@@ -129,6 +129,11 @@ class Finding:
 def _mapping(value: Any) -> Any:
     """The items of a JSON object (none for anything else)."""
     return value.items() if isinstance(value, Mapping) else ()
+
+
+def _items(value: Any) -> Any:
+    """The items of a JSON array (none for anything else)."""
+    return value if isinstance(value, list) else ()
 
 
 def note(

@@ -1,6 +1,7 @@
-"""Checks and formatting of the generated Python: ruff's import sort and formatter, ruff's
-pyflakes rules, and the pipeline.py line → notebook cell map (from the formatted code's
-libcst syntax tree and its PositionProvider metadata)."""
+"""Checks and formatting of the generated Python: ruff's import sort and formatter (for the
+files built from templates and text, `__main__.py` and `model_code.py`) and ruff's pyflakes
+rules. pipeline.py is not formatted: it is built as one libcst tree (lift/module.py), which
+also gives its line → cell map."""
 
 from __future__ import annotations
 
@@ -10,14 +11,6 @@ import subprocess
 import sys
 from collections.abc import Iterable
 from typing import Any
-
-_MARKER = re.compile(r"^\s*# (cell (\d+)(?: \(In\[\d+\]\))?)\s*$")
-
-
-def _marker_cell(text: str) -> int | None:
-    """The cell number of a `# cell N` marker line, else None."""
-    m = _MARKER.match(text)
-    return int(m.group(2)) if m else None
 
 
 def _ruff(args: list[str], text: str, filename: str) -> tuple[int, str, str]:
@@ -106,52 +99,3 @@ def _key(r: dict[str, Any]) -> tuple[str, str]:
     """Rule and message, without what formatting changes (quotes, case, line numbers)."""
     text = _LINE_REF.sub("", r["message"]).replace('"', "").replace("'", "")
     return r["code"], text.lower()
-
-
-def line_map(code: str) -> list[dict[str, Any]]:
-    """pipeline.py line ranges → the cell each came from, read from the syntax tree.
-
-    The `# cell N` comments are libcst `EmptyLine` nodes in the `leading_lines` of the first
-    statement of each cell's code; libcst's PositionProvider gives each statement's lines. A
-    cell covers its statements up to the next marked one (at the top level: the marked
-    definition only; in a step: not the step's generated `return`)."""
-    import libcst as cst
-    from libcst.metadata import MetadataWrapper, PositionProvider
-
-    try:
-        wrapper = MetadataWrapper(cst.parse_module(code))
-    except cst.ParserSyntaxError:
-        return []
-    positions = wrapper.resolve(PositionProvider)
-    ranges: list[dict[str, Any]] = []
-    blocks = [wrapper.module.body] + [
-        s.body.body for s in wrapper.module.body if isinstance(s, cst.FunctionDef)
-    ]
-    for top, body in enumerate(blocks):
-        cell: int | None = None
-        for stmt in body:
-            marked = next((c for c in map(_comment_cell, stmt.leading_lines) if c), None)
-            if marked is not None:
-                cell = marked
-            elif top == 0 or _is_return(stmt):
-                cell = None
-            if cell is None:
-                continue
-            pos = positions[stmt]
-            if marked is None and ranges:
-                ranges[-1]["end"] = pos.end.line
-            else:
-                ranges.append({"cell": cell, "start": pos.start.line, "end": pos.end.line})
-    return sorted(ranges, key=lambda r: r["start"])
-
-
-def _comment_cell(line: Any) -> int | None:
-    return _marker_cell(line.comment.value) if line.comment is not None else None
-
-
-def _is_return(stmt: Any) -> bool:
-    import libcst as cst
-
-    return isinstance(stmt, cst.SimpleStatementLine) and any(
-        isinstance(s, cst.Return) for s in stmt.body
-    )

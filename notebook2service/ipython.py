@@ -20,6 +20,8 @@ import string
 import warnings
 from dataclasses import dataclass, field
 
+from .notebook import bracket_depth
+
 #: cell magics whose body is Python and runs in the user namespace
 PYTHON_BODY_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "memit"})
 #: line magics whose argument is a Python statement that runs in the user namespace
@@ -79,6 +81,18 @@ def timeit_statement(args: str) -> str:
     return _TIMEIT_OPTS.sub("", args + " ", count=1).strip()
 
 
+def shell_words(text: str) -> list[str]:
+    """A shell line's words as the shell splits them (quotes, escapes); with unbalanced
+    quotes, split at whitespace. The one tokenizer of magic arguments and `!` commands
+    (`%%writefile -a "my file.py"`, `!pip install "pandas>=2"`)."""
+    import shlex
+
+    try:
+        return shlex.split(text)
+    except ValueError:  # unbalanced quotes
+        return text.split()
+
+
 @dataclass(frozen=True)
 class Occurrence:
     """One piece of IPython syntax in a cell."""
@@ -97,12 +111,7 @@ class Occurrence:
         """(target file, append?) of a `%%writefile [-a] FILE` cell, else None."""
         if self.kind != "cell_magic" or self.name != "writefile":
             return None
-        import shlex
-
-        try:
-            argv = shlex.split(self.args)
-        except ValueError:
-            argv = self.args.split()
+        argv = shell_words(self.args)
         names = [a for a in argv if not a.startswith("-")]
         return (names[0], "-a" in argv or "--append" in argv) if names else None
 
@@ -490,7 +499,6 @@ MAX_UNARY_RUN = 50  # `- - - 1`, `not not x`
 MAX_LINE_OPERATORS = 2_000  # operators, dots and lambdas in one line: `1+1+...`, `.a.a.a`
 _STRINGS = re.compile(r"""(?:[rRbBuUfF]{0,2})(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")""")
 _COMMENT = re.compile(r"#[^\n]*")
-_BRACKETS = re.compile(r"[^()\[\]{}]+")
 _UNARY_RUN = re.compile(r"(?:(?:[-+~]|\bnot\b)\s*){" + str(MAX_UNARY_RUN + 1) + ",}")
 _OPERATOR = re.compile(r"[-+*/%@&|^~<>=.]|\blambda\b")
 
@@ -507,10 +515,7 @@ def complexity_error(source: str) -> str | None:
     except UnicodeEncodeError as exc:
         return f"not valid Unicode (a lone surrogate at character {exc.start})"
     code = _COMMENT.sub("", _STRINGS.sub('""', source))
-    depth = deepest = 0
-    for ch in _BRACKETS.sub("", code):
-        depth = depth + 1 if ch in "([{" else max(0, depth - 1)
-        deepest = max(deepest, depth)
+    deepest = bracket_depth(code)
     if deepest > MAX_NESTING:
         return f"too deeply nested to analyse ({deepest} brackets deep; limit {MAX_NESTING})"
     if _UNARY_RUN.search(code):

@@ -11,6 +11,7 @@ it uses; ``pipeline.py`` imports them back from there. Serving imports ``model_c
     split = split_definitions(import_lines, definition_blocks)
     split.module        # model_code.py's text ("" when nothing moves)
     split.kept          # blocks that stay in pipeline.py (they read notebook globals)
+    split.kept_at       # their places in definition_blocks
     split.import_line   # "from .model_code import A, b"
 """
 
@@ -20,7 +21,9 @@ import ast
 import builtins
 from dataclasses import dataclass, field
 
-__all__ = ["Split", "split_definitions"]
+import libcst as cst
+
+__all__ = ["Split", "model_code_import", "split_definitions"]
 
 _BUILTINS = frozenset(dir(builtins)) | {"__name__", "__file__", "__doc__"}
 
@@ -30,7 +33,29 @@ class Split:
     module: str = ""
     kept: list[str] = field(default_factory=list)
     moved: list[str] = field(default_factory=list)  # names defined in model_code.py
-    import_line: str = ""
+    kept_at: list[int] = field(default_factory=list)  # the kept blocks' places in the input
+
+    @property
+    def import_line(self) -> str:
+        """`from .model_code import A, b  # noqa: F401` ("" when nothing moves)."""
+        if not self.moved:
+            return ""
+        return cst.Module([]).code_for_node(model_code_import(self.moved)).strip()
+
+
+def model_code_import(names: list[str]) -> cst.SimpleStatementLine:
+    """`from .model_code import A, b  # noqa: F401`: pipeline.py imports the moved names back."""
+    comment = cst.TrailingWhitespace(cst.SimpleWhitespace("  "), cst.Comment("# noqa: F401"))
+    return cst.SimpleStatementLine(
+        [
+            cst.ImportFrom(
+                module=cst.Name("model_code"),
+                names=[cst.ImportAlias(cst.Name(n)) for n in names],
+                relative=[cst.Dot()],
+            )
+        ],
+        trailing_whitespace=comment,
+    )
 
 
 def _bound_by_import(line: str) -> set[str]:
@@ -106,15 +131,16 @@ def split_definitions(import_lines: list[str], blocks: list[str]) -> Split:
                 movable[i], changed = False, True
     split = Split()
     used: set[str] = set()
-    for block, (defined, free), move in zip(blocks, info, movable, strict=True):
+    for i, (block, (defined, free), move) in enumerate(zip(blocks, info, movable, strict=True)):
         if move:
             split.moved += sorted(defined)
             used |= free
             split.module += "\n\n" + block.strip() + "\n"
         else:
             split.kept.append(block)
+            split.kept_at.append(i)
     if not split.moved:
-        return Split(kept=list(blocks))
+        return Split(kept=list(blocks), kept_at=list(range(len(blocks))))
     imports = [ln for ln in import_lines if ln.startswith("from __future__")]
     imports += list(dict.fromkeys(provided[n] for n in sorted(used) if n in provided))
     head = (
@@ -122,5 +148,4 @@ def split_definitions(import_lines: list[str], blocks: list[str]) -> Split:
         'nb2svc).\n\nServing imports this module, never pipeline.py."""\n\n'
     )
     split.module = head + "\n".join(imports) + "\n" + split.module
-    split.import_line = f"from .model_code import {', '.join(split.moved)}  # noqa: F401"
     return split

@@ -267,16 +267,27 @@ def from_dict(data: Any, path: str = "<memory>", text: str | None = None) -> Not
 MAX_NOTEBOOK_BYTES = 512 * 1024 * 1024
 MAX_JSON_DEPTH = 200
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_NOT_BRACKET = re.compile(r"[^()\[\]{}]+")
+
+
+def bracket_depth(text: str) -> int:
+    """How deeply the brackets ( [ { of `text` nest, its strings (and comments) already taken
+    out; a closer with none open counts for nothing. The one depth counter of the bounds
+    checks: JSON before json.loads (json_depth) and a cell before ast/libcst
+    (ipython.complexity_error)."""
+    depth = deepest = 0
+    for ch in _NOT_BRACKET.sub("", text):
+        if ch in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif depth:
+            depth -= 1
+    return deepest
 
 
 def json_depth(text: str) -> int:
     """How deeply the arrays and objects of JSON `text` nest (strings do not count)."""
-    depth = deepest = 0
-    for ch in _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)):
-        depth = depth + 1 if ch in "[{" else depth - 1
-        deepest = max(deepest, depth)
-    return deepest
+    return bracket_depth(_JSON_STRING.sub("", text))
 
 
 def check_json_bounds(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> None:

@@ -19,7 +19,6 @@ import functools
 import importlib.metadata as metadata
 import json
 import re
-import shlex
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -29,6 +28,8 @@ from packaging.requirements import Requirement as _PEP508
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
+
+from .ipython import shell_words
 
 __all__ = [
     "Requirement",
@@ -527,13 +528,6 @@ def _split_chain(text: str) -> list[tuple[str, frozenset[str]]]:
     return c.segments
 
 
-def _tokens(segment: str) -> list[str]:
-    try:
-        return shlex.split(segment)
-    except ValueError:  # unbalanced quotes
-        return segment.split()
-
-
 def _basename(token: str) -> str:
     name = re.split(r"[\\/]", token)[-1].lower()
     return name[:-4] if name.endswith(".exe") else name
@@ -547,7 +541,7 @@ def _command(segment: str) -> tuple[str, list[str], list[str] | None]:
     """(installer, tokens, pip arguments) of one shell segment: the installer is "pip",
     "conda", "system" (apt, brew, …) or "" for any other command; pip arguments are None
     unless it is pip."""
-    tokens = _tokens(segment)
+    tokens = shell_words(segment)
     if tokens:
         tokens[0] = tokens[0].lstrip("!%")
     # strip wrappers and VAR=value assignments: "sudo -H pip ...", "env X=1 pip ..."

@@ -30,7 +30,6 @@ from .manifest import FILENAME, Manifest, ManifestError, runtime_version
 from .notebook import walk_files
 from .provenance import code_sha256, file_sha256
 
-MANIFEST = FILENAME
 _SKIP_DIRS = {
     "node_modules",
     "__pycache__",
@@ -99,12 +98,12 @@ class _Repo:
         if self._files is None:
             listed = _repo_files(self.root)
             if listed is None:
-                listed = _walk(self.root, lambda n: n == MANIFEST or n.endswith(".ipynb"))
+                listed = _walk(self.root, lambda n: n == FILENAME or n.endswith(".ipynb"))
             self._files = [p for p in listed if ".ipynb_checkpoints" not in p.parts]
         return self._files
 
     def manifests(self) -> list[Path]:
-        return [p for p in self.files if p.name == MANIFEST and p.is_file()]
+        return [p for p in self.files if p.name == FILENAME and p.is_file()]
 
     def notebooks_named(self, name: str) -> list[Path]:
         return [p for p in self.files if p.name == name and p.is_file()]
@@ -242,8 +241,8 @@ def _manifests_in(paths: Iterable[str], repo: _Repo) -> tuple[list[Path], list[S
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            manifests.extend(_walk(p, lambda n: n == MANIFEST))
-        elif p.name == MANIFEST and p.is_file():
+            manifests.extend(_walk(p, lambda n: n == FILENAME))
+        elif p.name == FILENAME and p.is_file():
             manifests.append(p)
         elif p.suffix == ".ipynb" and p.is_file():
             notebooks.add(p.resolve())

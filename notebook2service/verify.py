@@ -300,10 +300,10 @@ def _failed_cell(nb: Any, executed: Any, running: bool) -> int | None:
     return None
 
 
-def _seeded_copy(path: Path, work: Path, seed: int) -> Path:
-    """A scratch copy of the notebook whose first cell (tagged, ignored when matching cells)
-    seeds `random` and numpy's global generator, as the package harness does."""
-    data = json.loads(path.read_text(encoding="utf-8"))
+def _seeded_copy(nb: Any, path: Path, work: Path, seed: int) -> Path:
+    """A scratch copy of the loaded notebook `nb` (read from `path`, not read again) whose
+    first cell (tagged, ignored when matching cells) seeds `random` and numpy's global
+    generator, as the package harness does."""
     cell: dict[str, Any] = {
         "cell_type": "code",
         "execution_count": None,
@@ -311,9 +311,9 @@ def _seeded_copy(path: Path, work: Path, seed: int) -> Path:
         "outputs": [],
         "source": _SEED_CELL.format(seed=int(seed)),
     }
-    if (data.get("nbformat"), data.get("nbformat_minor", 0)) >= (4, 5):
+    if (nb.nbformat, nb.nbformat_minor) >= (4, 5):
         cell["id"] = SEED_TAG
-    data["cells"] = [cell, *(data.get("cells") or [])]
+    data = {**nb.raw, "nbformat": nb.nbformat, "cells": [cell, *nb.raw["cells"]]}
     copy = work / f"{path.stem}.seeded.ipynb"
     copy.write_text(json.dumps(data), encoding="utf-8")
     return copy
@@ -718,8 +718,9 @@ def _verify(
         return v.report
     _convert_pass(v)
     _package_pass(v)
-    expected = _expected_output(v, executed)
-    module_cells = _compare(v, expected, _expected_displays(v, executed))
+    matched = _match_cells(v.nb, executed)  # once, for printed and displayed output
+    expected = _expected_output(v, matched)
+    module_cells = _compare(v, expected, _expected_displays(v, matched))
     if v.run.returncode != 0:
         return _package_failed(v)
     if v.report.differences:
@@ -787,7 +788,7 @@ def _notebook_pass(v: _Run, kernel_name: str) -> Any:
     """a. the notebook, in a fresh kernel; None (and the report says why) when it fails."""
     start = time.perf_counter()
     target = v.work / f"{v.path.stem}.executed.ipynb"
-    source = _seeded_copy(v.path, v.work, v.seed) if v.seed is not None else v.path
+    source = _seeded_copy(v.nb, v.path, v.work, v.seed) if v.seed is not None else v.path
     executed, error = _run_notebook(source, target, kernel_name, v.timeout, cwd=v.path.parent)
     v.report.timings["notebook_s"] = round(time.perf_counter() - start, 3)
     if error is None:
@@ -841,9 +842,9 @@ def _package_pass(v: _Run) -> None:
         (v.work / "package.stderr.txt").write_text(v.run.stderr, encoding="utf-8")
 
 
-def _expected_output(v: _Run, executed: Any) -> dict[int, str]:
-    """d. the notebook's stdout per cell, without the chatter of the magics convert removed."""
-    matched = _match_cells(v.nb, executed)
+def _expected_output(v: _Run, matched: dict[int, Any]) -> dict[int, str]:
+    """d. the notebook's stdout per cell (`matched`: original cell → executed cell), without
+    the chatter of the magics convert removed."""
     actions_by_cell: dict[int, list[dict[str, Any]]] = {}
     for a in v.manifest.ipython:
         actions_by_cell.setdefault(a.get("cell"), []).append(a)
@@ -860,9 +861,8 @@ def _expected_output(v: _Run, executed: Any) -> dict[int, str]:
     return expected
 
 
-def _expected_displays(v: _Run, executed: Any) -> dict[int, str]:
+def _expected_displays(v: _Run, matched: dict[int, Any]) -> dict[int, str]:
     """d'. the notebook's displayed value per cell: its `execute_result` text/plain."""
-    matched = _match_cells(v.nb, executed)
     out: dict[int, str] = {}
     for c in v.nb.code_cells:
         for o in (matched.get(c.index) or {}).get("outputs") or []:

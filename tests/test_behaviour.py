@@ -104,6 +104,35 @@ def test_timeit_does_not_rebind_in_the_package(tmp_path):
     assert proc.stdout.strip() == "[0, 0, 1] 2"  # `counts` is still the list, not sorted(x)
 
 
+# -- names read through a string the code evaluates (pd.eval, df.query("@name")) -----------
+
+EVALUATED = notebook(
+    md("# Data"),
+    "import pandas as pd\ndf1 = pd.DataFrame({'A': [1, 2]})\ndf2 = df1 * 2\nlimit = 1",
+    md("# Use"),
+    "%timeit pd.eval('df1 + df2')",
+    "print(pd.eval('df1 + df2').A.tolist(), df1.query('A > @limit').A.tolist())",
+)
+
+
+def test_names_in_evaluated_strings_are_reads():
+    flow = dataflow.analyze(load_python(EVALUATED))
+    reads = [{u.name for u in flow.expanded[f.cell.index]} for f in flow.cells]
+    assert {"df1", "df2"} <= reads[1]  # %timeit pd.eval('df1 + df2'), in its own scope
+    assert {"df1", "df2", "limit"} <= reads[2] and "A" not in reads[2]  # `A` is a column
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_evaluated_strings_find_their_names_in_the_package(tmp_path):
+    pytest.importorskip("pandas")
+    result, pipeline = _convert(tmp_path, EVALUATED)
+    assert "def _nb2svc_timeit(df1=df1, df2=df2):" in pipeline
+    proc = _run(tmp_path, result.package)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[3, 6] [2]"
+
+
 # -- `!cmd {expr}` is built as nodes and parses on every supported Python ----------------
 
 
@@ -267,6 +296,26 @@ def test_figures_follow_the_inline_backend_and_are_saved_by_step_and_cell(tmp_pa
     saved = sorted(p.name for p in (tmp_path / "figs").iterdir())
     assert saved == ["plot-cell3-1.png", "plot-cell4-1.png", "plot-cell5-1.png", "plot-cell5-2.png"]
     assert all((tmp_path / "figs" / n).read_bytes().startswith(b"\x89PNG") for n in saved)
+
+
+SHOW_FIRST = (
+    "plt.plot([1])\nplt.show()\nplt.plot([2])\nprint(len(plt.gca().lines), len(plt.get_fignums()))"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+@pytest.mark.parametrize("late", [False, True], ids=["hoisted import", "import in the cell"])
+def test_show_closes_figures_in_the_first_plotting_cell_too(tmp_path, late):
+    """The inline backend's `plt.show()` from the first cell on, however matplotlib is imported."""
+    first = ("import matplotlib.pyplot as plt\n" if late else "") + SHOW_FIRST
+    cells = [md("# Plot"), "x = 1", first, SHOW_FIRST]
+    if not late:
+        cells.insert(1, "import matplotlib.pyplot as plt")
+    result, _ = _convert(tmp_path, notebook(*cells))
+    proc = _run(tmp_path, result.package)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["1", "1", "1", "1"]  # what the notebook prints
 
 
 # -- imports stay where the notebook ran them --------------------------------------------

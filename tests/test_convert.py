@@ -224,7 +224,7 @@ def test_convert_never_executes_notebook_code(tmp_path):
 
 
 def test_templates_ship_with_the_package():
-    assert (templates_dir() / "package" / "pipeline.py.j2").is_file()
+    assert (templates_dir() / "package" / "__main__.py.j2").is_file()
     import notebook2service
 
     installed_in_site = "site-packages" in notebook2service.__file__

@@ -98,7 +98,8 @@ def test_force_replaces_a_package_nb2svc_wrote_and_nothing_else(project, capsys)
 
 def test_a_forged_or_broken_manifest_is_not_ours(project, capsys):
     root = project.parent
-    for text in ("{}", "not json", "[" * 100000, json.dumps({"package": "x"})):
+    newer = {"package": "x", "nb2svc": "9", "manifest_version": 99}  # cannot say what it wrote
+    for text in ("{}", "not json", "[" * 100000, json.dumps({"package": "x"}), json.dumps(newer)):
         (root / "user_folder" / "nb2svc.json").write_text(text)
         before = snapshot(root)
         _refused(capsys, ["convert", "proj/nb.ipynb", "-o", "user_folder", "--force"])

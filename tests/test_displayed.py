@@ -73,4 +73,4 @@ def test_a_display_the_notebook_defines_is_shown() -> None:
     code = _pipeline(
         "class display:\n    def __init__(self, *a):\n        self.a = a", "display('x')"
     )
-    assert 'show_result(display("x"), cell=3)' in code
+    assert "show_result(display('x'), cell=3)" in code  # the author's quotes (not reformatted)

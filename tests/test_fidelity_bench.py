@@ -61,3 +61,61 @@ def test_reasons_a_notebook_cannot_run() -> None:
 def test_a_missing_corpus_has_no_candidates(tmp_path: Path) -> None:
     f = _fidelity()
     assert f.corpus_candidates(tmp_path) == []
+
+
+def _nb(tmp_path: Path, name: str, *cells: str, outputs: list | None = None) -> Path:
+    import json
+
+    data = {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "python3", "language": "python"}},
+        "cells": [
+            {"cell_type": "code", "source": c, "metadata": {}, "outputs": outputs or []}
+            for c in cells
+        ],
+    }
+    path = tmp_path / name
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_a_cloud_notebook_is_counted_as_cloud_before_its_framework(tmp_path: Path) -> None:
+    f = _fidelity()
+    both = _nb(tmp_path, "a.ipynb", "import tensorflow as tf\nfrom google.cloud import storage")
+    assert f.static_reason(both) == "needs a cloud account (google.cloud)"
+    cli = _nb(tmp_path, "b.ipynb", "import numpy", "! gsutil cp gs://b/x .")
+    assert f.static_reason(cli) == "needs a cloud account (gsutil)"
+    project = _nb(tmp_path, "c.ipynb", 'PROJECT_ID = "my-project"')
+    assert f.static_reason(project) == "needs a cloud account (PROJECT_ID)"
+    pip = _nb(tmp_path, "d.ipynb", "%pip install seaborn")
+    assert f.static_reason(pip) == "installs packages (pip install in the notebook)"
+    # a URL alone does not skip a notebook: it runs, and its failure tells
+    assert f.static_reason(_nb(tmp_path, "e.ipynb", "# see https://example.org\nx = 1")) is None
+
+
+def test_a_failed_run_names_the_network_or_an_error_shown_on_purpose(tmp_path: Path) -> None:
+    f = _fidelity()
+    nb = _nb(tmp_path, "a.ipynb", "import pandas as pd\ndf = pd.read_csv('data/x.csv')")
+    missing = "FileNotFoundError: [Errno 2] No such file or directory: 'data/x.csv'"
+    assert f.run_reason(nb, missing, 0) == missing  # no URL: a data file the corpus lacks
+    url = _nb(tmp_path, "b.ipynb", "!wget -q https://example.org/x.csv", "open('x.csv')")
+    assert f.run_reason(url, missing, 1).startswith("network (downloads its data: wget)")
+    assert f.run_reason(nb, "URLError: <urlopen error [Errno -2]>", 0).startswith("network: ")
+    saved = [{"output_type": "error", "ename": "TypeError", "evalue": "x", "traceback": []}]
+    shown = _nb(tmp_path, "c.ipynb", "1 + None", outputs=saved)
+    error = "TypeError: unsupported operand type(s) for +: 'int' and 'NoneType'"
+    assert f.run_reason(shown, error, 0) == f"raises as saved: {error}"
+    assert f.run_reason(shown, "ValueError: other", 0) == "ValueError: other"
+    reasons = f.skipped_reasons(
+        {
+            "a": {"runnable": False, "reason": f"raises as saved: {error}"},
+            "b": {"runnable": False, "reason": "ModuleNotFoundError: No module named 'seaborn'"},
+            "c": {"runnable": False, "reason": "ModuleNotFoundError: No module named 'torch'"},
+        }
+    )
+    assert reasons == {
+        "raises an error its saved outputs show too": 1,
+        "missing module (seaborn)": 1,
+        "needs a GPU / deep-learning framework": 1,
+    }

@@ -35,3 +35,15 @@ def test_not_a_manifest_is_a_manifest_error(tmp_path: Path) -> None:
         (tmp_path / "nb2svc.json").write_text(text, encoding="utf-8")
         with pytest.raises(ManifestError):
             Manifest.read(tmp_path / "nb2svc.json")
+
+
+def test_odd_findings_in_a_manifest_read_without_a_crash(tmp_path: Path) -> None:
+    from notebook2service.output import read_manifest
+
+    odd = {"code": "X", "related_cells": 5, "args": [1]}
+    data = {"package": "p", "nb2svc": "1", "written": ["a.py"], "findings": [odd]}
+    (tmp_path / "nb2svc.json").write_text(json.dumps(data), encoding="utf-8")
+    (finding,) = Manifest.read(tmp_path / "nb2svc.json").findings
+    assert finding.related == () and finding.args == {}
+    manifest = read_manifest(tmp_path)  # the output-folder rule reads it through the same type
+    assert isinstance(manifest, Manifest) and manifest.written == ["a.py"]

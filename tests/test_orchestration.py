@@ -101,7 +101,7 @@ def test_corpus_orchestration_notebooks_never_train_through_the_control_plane(tm
     call (SageMaker, and the Azure ML / Vertex AI SDKs the corpus actually has)."""
     from notebook2service import dataflow
     from notebook2service.notebook import load
-    from notebook2service.sagemaker.orchestration import orchestration_cells
+    from notebook2service.sagemaker.orchestration import control_calls, orchestration_cells
 
     if not CORPUS.is_dir():
         pytest.skip("no corpus here")
@@ -118,7 +118,7 @@ def test_corpus_orchestration_notebooks_never_train_through_the_control_plane(tm
         except ConvertError:
             continue
         converted += 1
-        cells = orchestration_cells(dataflow.analyze(load(nb)))
+        cells = orchestration_cells(control_calls(dataflow.analyze(load(nb))))
         with_calls += bool(cells)
         steps = {s["function"]: set(s["cells"]) for s in result.manifest.steps}
         for name in result.manifest.sagemaker["training_steps"]:

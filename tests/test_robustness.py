@@ -1009,3 +1009,13 @@ def test_bug_compiler_warnings_leak():
         warnings.simplefilter("always")
         lint(data)
     assert [str(w.message) for w in caught] == []
+
+
+def test_one_depth_counter_for_json_and_cells():
+    from notebook2service.ipython import MAX_NESTING, complexity_error
+    from notebook2service.notebook import bracket_depth, json_depth
+
+    assert json_depth('[{"a": "[[[[", "b": [1, 2]}]') == 3  # strings do not count
+    assert json_depth("]]]" + "[" * 5) == 5  # closers first cannot hide the nesting after them
+    assert bracket_depth(")))" + "(" * (MAX_NESTING + 1)) == MAX_NESTING + 1
+    assert "brackets deep" in complexity_error(")))" + "(" * (MAX_NESTING + 1))

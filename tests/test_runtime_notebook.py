@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -176,7 +178,6 @@ def test_end_cell_saves_each_cells_figures_and_closes_them(pyplot, tmp_path):
     notebook.save_figures_to(str(folder))
     assert folder.is_dir()
     pyplot.plot([1, 2])
-    pyplot.show()  # before the first end_cell: matplotlib's own show (Agg: nothing)
     notebook.end_cell("plot", 3)
     assert sorted(p.name for p in folder.iterdir()) == ["plot-cell3-1.png"]
     assert pyplot.get_fignums() == []
@@ -188,6 +189,37 @@ def test_end_cell_saves_each_cells_figures_and_closes_them(pyplot, tmp_path):
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["plot-cell3-1.png", "plot-cell4-1.png", "plot-cell4-2.png"]
     assert (folder / "plot-cell4-2.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("order", ["runtime first", "pyplot first", "show imported by name"])
+def test_show_is_the_inline_backends_from_the_first_cell_on(order):
+    """`plt.show()` mid-cell closes the figures in the first plotting cell too, whether the
+    package imported matplotlib before the runtime (a hoisted import) or after (a late one)."""
+    pytest.importorskip("matplotlib")
+    imports = {
+        "runtime first": "import nb2svc_runtime.notebook as nb\nimport matplotlib.pyplot as plt",
+        "pyplot first": "import matplotlib.pyplot as plt\nimport nb2svc_runtime.notebook as nb",
+        "show imported by name": "import nb2svc_runtime.notebook as nb\n"
+        "from matplotlib.pyplot import show\nimport matplotlib.pyplot as plt\n"
+        "assert show is plt.show",
+    }[order]
+    code = (
+        f"{imports}\nplt.plot([1])\nplt.show()\nplt.plot([2])\n"
+        "print(len(plt.gca().lines), len(plt.get_fignums()))\nnb.end_cell('s', 1)\n"
+        "print(len(plt.get_fignums()))"
+    )
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["1", "1", "0"]  # as under the inline backend
+
+
+def test_importing_the_runtime_does_not_import_matplotlib():
+    code = "import sys, nb2svc_runtime.notebook\nprint('matplotlib' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "False", proc.stderr
 
 
 def test_end_cell_without_figures_folder_only_closes(pyplot, tmp_path, monkeypatch):
@@ -211,7 +243,8 @@ def test_converted_package_imports_helpers_from_the_pinned_runtime(tmp_path, mon
     package = json.loads((out / "nb2svc.json").read_text())["package"]
     assert not (out / package / "_runtime.py").exists()
     pipeline = (out / package / "pipeline.py").read_text()
-    assert "from nb2svc_runtime.notebook import (" in pipeline and "._runtime" not in pipeline
+    assert "from nb2svc_runtime.notebook import end_cell, " in pipeline
+    assert "._runtime" not in pipeline
     assert (
         "from nb2svc_runtime.notebook import save_figures_to"
         in (out / package / "__main__.py").read_text()

@@ -260,3 +260,15 @@ def test_a_name_looked_up_at_run_time_is_a_conversion_limit(tmp_path: Path) -> N
     assert report.first_cell == 3 and report.first_mode == "display"
     assert report.cause == "conversion limit"
     assert "`eval()` in `Show` (cell 1)" in report.explanation
+
+
+def test_the_seeded_copy_is_made_from_the_loaded_notebook(tmp_path: Path) -> None:
+    from notebook2service.notebook import load
+    from notebook2service.verify import SEED_TAG, _seeded_copy
+
+    path = write(tmp_path / "n.ipynb", notebook("x = 1"))
+    nb = load(path)
+    path.write_text("changed on disk after loading", encoding="utf-8")
+    copy = json.loads(_seeded_copy(nb, path, tmp_path, 3).read_text(encoding="utf-8"))
+    assert [c["source"] for c in copy["cells"][1:]] == [c["source"] for c in nb.raw["cells"]]
+    assert copy["cells"][0]["metadata"]["tags"] == [SEED_TAG] and len(nb.raw["cells"]) == 1

@@ -12,6 +12,19 @@ import libcst as cst
 
 from ..dataflow import BUILTINS
 from ..ipython import complexity_error
+from .glue import (
+    EQUAL,
+    STEP,
+    break_line,
+    function,
+    global_statements,
+    items,
+    laid_out,
+    names_tuple,
+    opening,
+    quoted,
+)
+from .module import Span, docstring
 from .plan import Plan, Step
 from .scoped import SCOPE_FUNCTION, comment_line, top_level_awaits
 
@@ -224,32 +237,53 @@ def _kept_as_comment(raw: str, limit: int = 1000) -> list[cst.EmptyLine]:
     return lines
 
 
+def _without_blank_lines_above(stmt: cst.BaseStatement) -> cst.BaseStatement:
+    """`stmt` without the blank lines that open its leading lines (what was above it in the
+    cell may have moved away: a hoisted import or definition)."""
+    lines = list(stmt.leading_lines)  # type: ignore[attr-defined]
+    while lines and lines[0].comment is None:
+        lines.pop(0)
+    return stmt.with_changes(leading_lines=lines)  # type: ignore[attr-defined]
+
+
 def _with_leading(stmt: cst.BaseStatement, lines: list[cst.EmptyLine]) -> cst.BaseStatement:
     return stmt.with_changes(leading_lines=[*lines, *stmt.leading_lines])  # type: ignore[attr-defined]
-
-
-def _names_tuple(names: list[str]) -> cst.BaseExpression:
-    if len(names) == 1:
-        return cst.Name(names[0])
-    return cst.Tuple([cst.Element(cst.Name(n)) for n in names], lpar=[], rpar=[])
-
-
-def _docstring(text: str) -> str:
-    body = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
-    return '"""' + body + '"""'
 
 
 #: where the generated code's notebook helpers live (the installed, pinned nb2svc-runtime)
 RUNTIME_HELPERS = "nb2svc_runtime.notebook"
 
 
+def _dotted(name: str) -> cst.Attribute | cst.Name:
+    """`a.b.c` as a libcst name."""
+    node: cst.Attribute | cst.Name = cst.Name(name.split(".")[0])
+    for part in name.split(".")[1:]:
+        node = cst.Attribute(node, cst.Name(part))
+    return node
+
+
+def import_statement(module: str) -> cst.SimpleStatementLine:
+    """`import module`."""
+    return cst.SimpleStatementLine([cst.Import([cst.ImportAlias(_dotted(module))])])
+
+
 def helpers_import(helpers: list[str]) -> cst.SimpleStatementLine:
     """`from nb2svc_runtime.notebook import a, b`: the helpers the package's code calls."""
-    module: cst.Attribute | cst.Name = cst.Name(RUNTIME_HELPERS.split(".")[0])
-    for part in RUNTIME_HELPERS.split(".")[1:]:
-        module = cst.Attribute(module, cst.Name(part))
     names = [cst.ImportAlias(cst.Name(h)) for h in sorted(helpers)]
-    return cst.SimpleStatementLine([cst.ImportFrom(module=module, names=names)])
+
+    def make(wrap: bool) -> cst.SimpleStatementLine:
+        brackets = {"lpar": cst.LeftParen(whitespace_after=opening(True)), "rpar": cst.RightParen()}
+        return cst.SimpleStatementLine(
+            [
+                cst.ImportFrom(
+                    module=_dotted(RUNTIME_HELPERS),
+                    names=items(names, wrap),
+                    **(brackets if wrap else {}),  # type: ignore[arg-type]
+                )
+            ]
+        )
+
+    return laid_out(make)
 
 
 class _GlobalAnnotations(cst.CSTTransformer):
@@ -288,14 +322,19 @@ def end_of_cell(step: str, cell: CellParts) -> cst.SimpleStatementLine:
     """`end_cell("step", N)`: the inline backend's end of a cell (figures shown, closed)."""
     call = cst.Call(
         cst.Name("end_cell"),
-        [cst.Arg(cst.SimpleString(repr(step))), cst.Arg(cst.Integer(str(cell.index)))],
+        [cst.Arg(quoted(step)), cst.Arg(cst.Integer(str(cell.index)))],
     )
     return cst.SimpleStatementLine([cst.Expr(call)], leading_lines=cell.footer)
 
 
 def step_function(
-    step: Step, cells: dict[int, CellParts], doc: str, figures: bool = False
+    step: Step,
+    cells: dict[int, CellParts],
+    doc: str,
+    figures: bool = False,
+    spans: list[Span] | None = None,
 ) -> cst.FunctionDef:
+    """The step's function; each cell's statements in it are appended to `spans`."""
     body: list[cst.BaseStatement] = []
     pending: list[cst.EmptyLine] = []
     for idx in step.cells:
@@ -314,21 +353,17 @@ def step_function(
         if not stmts:
             pending += marker + c.footer
             continue
-        stmts[0] = _with_leading(stmts[0], pending + marker)
+        stmts[0] = _with_leading(_without_blank_lines_above(stmts[0]), pending + marker)
         pending = [] if figures else list(c.footer)
-        body.extend([*stmts, end_of_cell(step.name, c)] if figures else stmts)
-    head: list[cst.BaseStatement] = [
-        cst.SimpleStatementLine([cst.Expr(cst.SimpleString(_docstring(doc)))])
-    ]
-    if step.global_names:
-        head.append(
-            cst.SimpleStatementLine(
-                [cst.Global([cst.NameItem(cst.Name(n)) for n in step.global_names])]
-            )
-        )
+        stmts = [*stmts, end_of_cell(step.name, c)] if figures else stmts
+        stmts = without_global_annotations(stmts, step.global_names)
+        body.extend(stmts)
+        if spans is not None:
+            spans.append(Span(idx, stmts))
+    head: list[cst.BaseStatement] = [docstring(doc), *global_statements(step.global_names, 4)]
     tail: list[cst.BaseStatement] = []
     if step.returns:
-        tail.append(cst.SimpleStatementLine([cst.Return(_names_tuple(step.returns))]))
+        tail.append(_returns(step.returns))
     elif not body:
         tail.append(cst.SimpleStatementLine([cst.Pass()]))
     if pending:
@@ -336,44 +371,59 @@ def step_function(
             tail[0] = _with_leading(tail[0], pending)
         else:
             tail.append(_with_leading(cst.SimpleStatementLine([cst.Pass()]), pending))
-    params = cst.Parameters([cst.Param(cst.Name(p)) for p in step.params])
-    return cst.FunctionDef(
-        name=cst.Name(step.name),
-        params=params,
-        body=cst.IndentedBlock(head + without_global_annotations(body, step.global_names) + tail),
-    )
+    params = [cst.Param(cst.Name(p)) for p in step.params]
+    return function(step.name, lambda wrap: cst.Parameters(items(params, wrap)), head + body + tail)
+
+
+def _returns(names: list[str]) -> cst.SimpleStatementLine:
+    """A step's `return a, b` (in a function body)."""
+    return laid_out(lambda wrap: cst.SimpleStatementLine([cst.Return(names_tuple(names, wrap))]), 4)
 
 
 def run_function(plan: Plan) -> cst.FunctionDef:
-    params = cst.Parameters(
-        kwonly_params=[
-            cst.Param(cst.Name(p.name), default=cst.parse_expression(p.default_source))
-            for p in plan.parameters
-        ],
-        star_arg=cst.ParamStar() if plan.parameters else cst.MaybeSentinel.DEFAULT,
-    )
+    """`run(*, parameters)`: the steps called in notebook order; returns the namespace."""
     body: list[cst.BaseStatement] = [
-        cst.SimpleStatementLine(
-            [
-                cst.Expr(
-                    cst.SimpleString(
-                        '"""Replay the notebook top-down; returns its final namespace."""'
-                    )
-                )
-            ]
-        )
+        docstring("Replay the notebook top-down; returns its final namespace.")
     ]
     bound: list[str] = [p.name for p in plan.parameters]
     for step in plan.steps:
-        call = cst.Call(cst.Name(step.name), [cst.Arg(cst.Name(p)) for p in step.params])
-        if step.returns:
-            stmt = cst.Assign([cst.AssignTarget(_names_tuple(step.returns))], call)
-            for n in step.returns:
-                if n not in bound:
-                    bound.append(n)
-        else:
-            stmt = cst.Expr(call)
-        body.append(cst.SimpleStatementLine([stmt]))
-    ns = cst.Dict([cst.DictElement(cst.SimpleString(repr(n)), cst.Name(n)) for n in bound])
-    body.append(cst.SimpleStatementLine([cst.Return(ns)]))
-    return cst.FunctionDef(name=cst.Name("run"), params=params, body=cst.IndentedBlock(body))
+        body.append(_call(step))
+        bound += [n for n in step.returns if n not in bound]
+    names = [cst.DictElement(quoted(n), cst.Name(n)) for n in bound]
+    body.append(
+        laid_out(
+            lambda wrap: cst.SimpleStatementLine(
+                [cst.Return(cst.Dict(items(names, wrap), lbrace=cst.LeftCurlyBrace(opening(wrap))))]
+            ),
+            4,
+        )
+    )
+    return function("run", lambda wrap: _run_parameters(plan, wrap), body)
+
+
+def _run_parameters(plan: Plan, wrap: bool) -> cst.Parameters:
+    """`*, name=default, ...`: the notebook's papermill parameters, keyword-only."""
+    if not plan.parameters:
+        return cst.Parameters()
+    params = [
+        cst.Param(cst.Name(p.name), default=cst.parse_expression(p.default_source), equal=EQUAL)
+        for p in plan.parameters
+    ]
+    star = cst.ParamStar(cst.Comma(whitespace_after=break_line(STEP))) if wrap else cst.ParamStar()
+    return cst.Parameters(kwonly_params=items(params, wrap), star_arg=star)
+
+
+def _call(step: Step) -> cst.SimpleStatementLine:
+    """`a, b = step(x, y)` (or `step(x, y)`) in run()."""
+
+    def make(wrap: bool) -> cst.SimpleStatementLine:
+        args = items([cst.Arg(cst.Name(p)) for p in step.params], wrap and bool(step.params))
+        call = cst.Call(
+            cst.Name(step.name), args, whitespace_before_args=opening(wrap and bool(args))
+        )
+        if not step.returns:
+            return cst.SimpleStatementLine([cst.Expr(call)])
+        target = cst.AssignTarget(names_tuple(step.returns, wrap and len(step.returns) > 1))
+        return cst.SimpleStatementLine([cst.Assign([target], call)])
+
+    return laid_out(make, 4)

@@ -16,6 +16,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .build import CellParts
+from .glue import EQUAL
 from .magics import Action
 
 HOOK = "show_result"
@@ -91,7 +92,8 @@ def _wrapped(stmt: cst.SimpleStatementLine, cell: int) -> cst.SimpleStatementLin
     if isinstance(value, cst.Tuple) and not value.lpar:  # `a, b` needs parentheses as an argument
         value = value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
     call = cst.Call(
-        cst.Name(HOOK), [cst.Arg(value), cst.Arg(cst.Integer(str(cell)), keyword=cst.Name("cell"))]
+        cst.Name(HOOK),
+        [cst.Arg(value), cst.Arg(cst.Integer(str(cell)), keyword=cst.Name("cell"), equal=EQUAL)],
     )
     return stmt.with_changes(body=[*stmt.body[:-1], expr.with_changes(value=call)])
 

@@ -10,9 +10,13 @@ its errors and side effects on objects still happen, but no name it binds reache
 
 from __future__ import annotations
 
+import ast
+import builtins
 import textwrap
 
 import libcst as cst
+
+from ..dataflow import evaluated_names
 
 #: the throwaway function; steps keep it in place (it is never hoisted to module level)
 SCOPE_FUNCTION = "_nb2svc_timeit"
@@ -52,12 +56,44 @@ def own_scope(source: str, indent: str, magic: str) -> str | None:
     )
     func = cst.FunctionDef(
         name=cst.Name(SCOPE_FUNCTION),
-        params=cst.Parameters(),
+        params=_evaluated_parameters(source),
         body=block,
         leading_lines=[comment_line(note)],
     )
     call = cst.SimpleStatementLine([cst.Expr(cst.Call(cst.Name(SCOPE_FUNCTION)))])
     return textwrap.indent(cst.Module([func, call]).code, indent).rstrip("\n")
+
+
+def _evaluated_parameters(source: str) -> cst.Parameters:
+    """`(df1=df1, ...)` for the names the code reads only through a string it evaluates
+    (`pd.eval("df1 + df2")`, `df.query("a < @limit")`): those look names up in the calling
+    frame, and a function's frame holds only its own locals (here: these defaults), not the
+    enclosing step's."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return cst.Parameters()
+    seen = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    names = dict.fromkeys(
+        name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        for name in evaluated_names(node)
+        if name not in seen and not hasattr(builtins, name)
+    )
+    return cst.Parameters(
+        [
+            cst.Param(
+                cst.Name(n),
+                default=cst.Name(n),
+                equal=cst.AssignEqual(
+                    whitespace_before=cst.SimpleWhitespace(""),
+                    whitespace_after=cst.SimpleWhitespace(""),
+                ),
+            )
+            for n in names
+        ]
+    )
 
 
 def captured(source: str, target: str) -> str | None:

@@ -11,6 +11,7 @@ import re
 import libcst as cst
 
 from ..redact import find_secrets, is_secret_name
+from .glue import quoted
 
 
 def _env_name(name: str) -> str:
@@ -20,7 +21,7 @@ def _env_name(name: str) -> str:
 def _environ(name: str) -> cst.Subscript:
     return cst.Subscript(
         cst.Attribute(cst.Name("os"), cst.Name("environ")),
-        [cst.SubscriptElement(cst.Index(cst.SimpleString(repr(_env_name(name)))))],
+        [cst.SubscriptElement(cst.Index(quoted(_env_name(name))))],
     )
 
 

@@ -12,6 +12,7 @@ import ast
 
 import libcst as cst
 
+from ..lift.glue import quoted
 from .decide import READERS
 
 
@@ -41,7 +42,7 @@ class ChannelReads(cst.CSTTransformer):
         self.rewritten += 1
         args = [
             cst.Arg(func),
-            cst.Arg(cst.SimpleString(repr(name))),
+            cst.Arg(quoted(name)),
             *[a.with_changes(comma=cst.MaybeSentinel.DEFAULT) for a in updated.args],
         ]
         return cst.Call(cst.Name("read_channel"), args)

@@ -55,7 +55,7 @@ FUNCTION = "prepare_features"
 class Extraction:
     frame: str  # the DataFrame variable the preparation works on (e.g. df)
     target: str | None  # the target column, left out of the raw request columns
-    code: str  # the module-level function
+    function: cst.FunctionDef  # the module-level function
     cells: list[int]
 
 
@@ -148,7 +148,7 @@ def extract(
     prep_cells = sorted({ordered[p][0] for p in prep})
     func = _function(frame, [ordered[p][1] for p in prep], prep_cells)
     _call_instead(cells, ordered, prep, frame)
-    return Extraction(frame, target, cst.Module([]).code_for_node(func), prep_cells)
+    return Extraction(frame, target, func, prep_cells)
 
 
 Statement = tuple[int, cst.BaseStatement, ast.stmt]  # (cell, libcst node, ast node)

@@ -10,7 +10,9 @@ imports; nothing is imported or run):
 - :func:`sdk_objects`: names bound to SageMaker SDK objects (estimators, tuners, predictors,
   transformers, sessions, boto3 SageMaker clients);
 - :func:`control_calls`: every control-plane call, what it creates or deletes;
-- :func:`entry_points`: the ``entry_point=``/``source_dir=`` scripts the estimators name.
+- :func:`entry_points`: the ``entry_point=``/``source_dir=`` scripts the estimators name;
+- :func:`orchestration_cells`: the cells of those calls, which `orchestration_plan` keeps out
+  of the training slice.
 """
 
 from __future__ import annotations
@@ -136,9 +138,10 @@ def sdk_objects(flow: Flow) -> dict[str, int]:
     return found
 
 
-def control_calls(flow: Flow) -> list[ControlCall]:
-    """Every SageMaker control-plane call in the notebook, in notebook order."""
-    objects = sdk_objects(flow)
+def control_calls(flow: Flow, objects: dict[str, int] | None = None) -> list[ControlCall]:
+    """Every SageMaker control-plane call in the notebook, in notebook order (`objects`:
+    sdk_objects(flow), when the caller has it already)."""
+    objects = sdk_objects(flow) if objects is None else objects
     out: list[ControlCall] = []
     for f in flow.cells:
         for call in f.calls:
@@ -172,9 +175,9 @@ def entry_points(flow: Flow) -> list[str]:
     return names
 
 
-def orchestration_cells(flow: Flow) -> set[int]:
-    """Cells with a control-plane call (they never go into train.py or serving)."""
-    return {c.cell for c in control_calls(flow)}
+def orchestration_cells(calls: Iterable[ControlCall]) -> set[int]:
+    """The cells of these control-plane calls (they never go into train.py or serving)."""
+    return {c.cell for c in calls}
 
 
 def uncleaned(calls: Iterable[ControlCall]) -> list[ControlCall]:
@@ -194,11 +197,11 @@ def orchestration_plan(flow: Flow, sm, plan) -> None:
     """
     from ..findings import note
 
-    calls = control_calls(flow)
+    objects = sdk_objects(flow)
+    calls = control_calls(flow, objects)
     if not calls:
         return
-    objects = sdk_objects(flow)
-    cells = {c.cell for c in calls}
+    cells = orchestration_cells(calls)
     scripts = entry_points(flow)
     if sm.model in objects:
         where = f" (the entry point: {', '.join(scripts)})" if scripts else ""

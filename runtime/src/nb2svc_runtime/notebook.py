@@ -10,6 +10,8 @@ notebook's code already imported them.
 from __future__ import annotations
 
 import asyncio
+import importlib.abc
+import importlib.machinery
 import io
 import logging
 import os
@@ -194,6 +196,53 @@ def _inline_show(*args: object, **kwargs: object) -> None:
     _Figures.shown = _Figures.shown + _rendered(sys.modules["matplotlib.pyplot"])
 
 
+class _InlineShowLoader(importlib.abc.Loader):
+    """matplotlib.pyplot's own loader, then `show` made the inline backend's."""
+
+    def __init__(self, loader: importlib.abc.Loader) -> None:
+        self.loader = loader
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self.loader.exec_module(module)
+        _use_inline_show(module)
+
+    def __getattr__(self, name: str) -> Any:  # get_source, get_resource_reader, ...
+        return getattr(self.loader, name)
+
+
+class _PyplotFinder(importlib.abc.MetaPathFinder):
+    """Finds `matplotlib.pyplot` as the path finder does, with `_InlineShowLoader`."""
+
+    def find_spec(
+        self, name: str, path: Any = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if name != "matplotlib.pyplot":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _InlineShowLoader(spec.loader)
+        return spec
+
+
+def _use_inline_show(pyplot: ModuleType) -> None:
+    if getattr(pyplot, "show", None) is not _inline_show:
+        setattr(pyplot, "show", _inline_show)  # noqa: B010 - a module's attribute, typed as such
+
+
+def _inline_figures() -> None:
+    """`plt.show()` is the inline backend's from the first cell on: now when pyplot is
+    already imported (a leading import cell), else as soon as a cell imports it (this never
+    imports matplotlib itself)."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        _use_inline_show(pyplot)
+    elif not any(isinstance(f, _PyplotFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _PyplotFinder())
+
+
 def end_cell(step: str, cell: int | str) -> None:
     """The end of a notebook cell under the inline backend: its figures are shown (saved
     under --figures) and closed, so the next cell's `plt.*` calls never reach them. Nothing
@@ -201,8 +250,7 @@ def end_cell(step: str, cell: int | str) -> None:
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is None:
         return
-    if getattr(pyplot, "show", None) is not _inline_show:
-        setattr(pyplot, "show", _inline_show)  # noqa: B010 - a module's attribute, typed as such
+    _use_inline_show(pyplot)
     images, _Figures.shown = _Figures.shown + _rendered(pyplot), []
     for k, data in enumerate(images, 1):
         with open(f"{_Figures.folder}/{step}-cell{cell}-{k}.png", "wb") as fh:
@@ -223,3 +271,6 @@ def run_await(awaitable: Awaitable[T]) -> T:
         loop = _Loop.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
     return loop.run_until_complete(awaitable)
+
+
+_inline_figures()  # a package that imports these helpers runs its figures as Jupyter does
