@@ -264,8 +264,9 @@ def _effect(node: ast.AST, nb: _Notebook) -> bool:
         return last.startswith(_SETTING) and root not in nb.defined
     if last in _SHOWING or last.startswith(("plot", "show")) or is_costly_call(name):
         return False
-    if root in nb.imported:
-        return nb.flow.imports[root].split(".")[0] not in _PLOTTING
+    if root in nb.imported:  # a library's function: not one that plots or shows
+        qualified = nb.flow.imports[root]
+        return qualified.split(".")[0] not in _PLOTTING and "plot" not in qualified.lower()
     return root not in nb.defined and root not in BUILTINS
 
 
