@@ -78,14 +78,9 @@ def docstring(text: str) -> cst.SimpleStatementLine:
     return cst.SimpleStatementLine([cst.Expr(cst.SimpleString('"""' + body + '"""'))])
 
 
-def _comments_only(stmt: cst.BaseStatement) -> cst.BaseStatement:
-    """`stmt` without the blank lines above it (its comments stay)."""
-    lines = [ln for ln in stmt.leading_lines if ln.comment is not None]
-    return stmt.with_changes(leading_lines=lines)
-
-
 def _opening(stmt: cst.BaseStatement, lines: list[cst.EmptyLine]) -> cst.BaseStatement:
-    """`stmt` with `lines` above it and its own comments after them."""
+    """`stmt` with `lines` above it and its own comments after them (its own blank lines
+    dropped: with no `lines`, the statement without the blank lines above it)."""
     own = [ln for ln in stmt.leading_lines if ln.comment is not None]
     return stmt.with_changes(leading_lines=[*lines, *own])
 
@@ -109,7 +104,7 @@ def pipeline_module(
     spans: list[Span] = []
     body: list[cst.BaseStatement] = [docstring(doc)]
     for i, stmt in enumerate(imports):
-        body.append(_opening(stmt, [_TOP_GAP[0]]) if i == 0 else _comments_only(stmt))
+        body.append(_opening(stmt, [_TOP_GAP[0]] if i == 0 else []))
     body += [_definition(d, spans) for d in definitions]
     for function, step_spans in steps:
         body.append(_opening(function, list(_TOP_GAP)))
