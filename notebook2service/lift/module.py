@@ -88,7 +88,9 @@ def _opening(stmt: cst.BaseStatement, lines: list[cst.EmptyLine]) -> cst.BaseSta
 def _definition(d: Definition, spans: list[Span]) -> cst.BaseStatement:
     opening = [] if d.continues else [*_TOP_GAP, comment_line(d.label)]
     node = _opening(d.node, opening)
-    if d.cell is not None:
+    if d.cell is not None and d.continues and spans and spans[-1].cell == d.cell:
+        spans[-1].nodes.append(node)  # the next constant of the same cell: one range
+    elif d.cell is not None:
         spans.append(Span(d.cell, [node]))
     return node
 
