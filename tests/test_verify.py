@@ -140,9 +140,9 @@ def test_package_error_when_the_notebook_runs(tmp_path: Path) -> None:
         notebook(
             md("# Eval"),
             md("## Define"),
-            "x = 5\nprint(x)",
+            "x = len('abcde')\nprint(x)",  # computed: not a module-level constant
             md("## Use"),
-            'name = "x"\nprint(eval(name))',
+            'name = "x"\nprint(eval(name))',  # not a literal: eval's read is not seen
         ),
     )
     report = verify(path, timeout=TIMEOUT)
