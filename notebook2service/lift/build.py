@@ -17,6 +17,7 @@ from .glue import (
     EQUAL,
     STEP,
     break_line,
+    dotted,
     function,
     global_statements,
     items,
@@ -257,17 +258,9 @@ def _with_leading(stmt: cst.BaseStatement, lines: list[cst.EmptyLine]) -> cst.Ba
 RUNTIME_HELPERS = "nb2svc_runtime.notebook"
 
 
-def _dotted(name: str) -> cst.Attribute | cst.Name:
-    """`a.b.c` as a libcst name."""
-    node: cst.Attribute | cst.Name = cst.Name(name.split(".")[0])
-    for part in name.split(".")[1:]:
-        node = cst.Attribute(node, cst.Name(part))
-    return node
-
-
 def import_statement(module: str) -> cst.SimpleStatementLine:
     """`import module`."""
-    return cst.SimpleStatementLine([cst.Import([cst.ImportAlias(_dotted(module))])])
+    return cst.SimpleStatementLine([cst.Import([cst.ImportAlias(dotted(module))])])
 
 
 def helpers_import(helpers: list[str]) -> cst.SimpleStatementLine:
@@ -279,7 +272,7 @@ def helpers_import(helpers: list[str]) -> cst.SimpleStatementLine:
         return cst.SimpleStatementLine(
             [
                 cst.ImportFrom(
-                    module=_dotted(RUNTIME_HELPERS),
+                    module=dotted(RUNTIME_HELPERS),
                     names=items(names, wrap),
                     **(brackets if wrap else {}),  # type: ignore[arg-type]
                 )

@@ -78,14 +78,9 @@ def docstring(text: str) -> cst.SimpleStatementLine:
     return cst.SimpleStatementLine([cst.Expr(cst.SimpleString('"""' + body + '"""'))])
 
 
-def _comments_only(stmt: cst.BaseStatement) -> cst.BaseStatement:
-    """`stmt` without the blank lines above it (its comments stay)."""
-    lines = [ln for ln in stmt.leading_lines if ln.comment is not None]
-    return stmt.with_changes(leading_lines=lines)
-
-
 def _opening(stmt: cst.BaseStatement, lines: list[cst.EmptyLine]) -> cst.BaseStatement:
-    """`stmt` with `lines` above it and its own comments after them."""
+    """`stmt` with `lines` above it and its own comments after them (its own blank lines
+    dropped: with no `lines`, the statement without the blank lines above it)."""
     own = [ln for ln in stmt.leading_lines if ln.comment is not None]
     return stmt.with_changes(leading_lines=[*lines, *own])
 
@@ -93,7 +88,9 @@ def _opening(stmt: cst.BaseStatement, lines: list[cst.EmptyLine]) -> cst.BaseSta
 def _definition(d: Definition, spans: list[Span]) -> cst.BaseStatement:
     opening = [] if d.continues else [*_TOP_GAP, comment_line(d.label)]
     node = _opening(d.node, opening)
-    if d.cell is not None:
+    if d.cell is not None and d.continues and spans and spans[-1].cell == d.cell:
+        spans[-1].nodes.append(node)  # the next constant of the same cell: one range
+    elif d.cell is not None:
         spans.append(Span(d.cell, [node]))
     return node
 
@@ -109,7 +106,7 @@ def pipeline_module(
     spans: list[Span] = []
     body: list[cst.BaseStatement] = [docstring(doc)]
     for i, stmt in enumerate(imports):
-        body.append(_opening(stmt, [_TOP_GAP[0]]) if i == 0 else _comments_only(stmt))
+        body.append(_opening(stmt, [_TOP_GAP[0]] if i == 0 else []))
     body += [_definition(d, spans) for d in definitions]
     for function, step_spans in steps:
         body.append(_opening(function, list(_TOP_GAP)))

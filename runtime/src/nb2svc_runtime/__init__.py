@@ -6,4 +6,4 @@ requirements.txt), imported by the package's thin `inference.py`/`serve.py`/`tra
 commands, displayed values, figures, data channels).
 """
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
