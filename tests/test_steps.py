@@ -425,3 +425,26 @@ def test_a_part_never_loses_a_statement_rewritten_after_the_cut():
     first = pieces.statements(c, (0, 3))
     second = pieces.statements(c, (3, pieces.END))
     assert [*first, *second] == c.body  # every statement in exactly one part, in order
+
+
+def test_a_cut_cell_keeps_its_parts_when_data_reads_become_channels(tmp_path):
+    (tmp_path / "d.csv").write_text("a,b\n1,2\n3,4\n")
+    cell = (
+        "import pandas as pd\ndf = pd.read_csv('d.csv')\n"
+        + "".join(f"v{k} = len(df) + {k}\n" for k in range(12))
+        + "print(v0)"
+    )
+    uses = "print(" + " + ".join(f"v{k}" for k in range(12)) + ")"
+    result, steps = _cells(tmp_path, md("# Load"), cell, md("# Use"), uses)
+    assert len([s for s in steps if s[1] == [2]]) >= 2  # the cell is cut
+    assert "read_channel(" in (tmp_path / "out" / result.package / "pipeline.py").read_text()
+    proc = subprocess.run(
+        [sys.executable, "-m", result.package],
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(tmp_path / "out")),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["2", str(sum(2 + k for k in range(12)))]

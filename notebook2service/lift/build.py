@@ -46,6 +46,7 @@ class CellParts:
     main_checks: int = 0  # `__name__ == "__main__"` tests made `True`
     awaits: int = 0  # top-level `await`s made `run_await(...)`
     lines: list[int] = field(default_factory=list)  # each of `ordered`'s first line (pieces.py)
+    body_lines: list[int] = field(default_factory=list)  # each of `body`'s, when planned
 
 
 class _Names(cst.CSTVisitor):

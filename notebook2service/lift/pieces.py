@@ -69,9 +69,9 @@ def cut_points(cells: list[CellParts], flow: Flow, keep: set[int]) -> dict[int, 
         f = flow.by_index.get(c.index)
         if f is None or c.index in keep or not _aligned(c, f):
             continue
-        in_body = {id(s) for s in c.body}
-        starts = [line for s, line in zip(c.ordered, c.lines, strict=True) if id(s) in in_body]
-        if len(starts) >= 2:
+        line_of = {id(s): line for s, line in zip(c.ordered, c.lines, strict=True)}
+        starts = c.body_lines = [line_of[id(s)] for s in c.body if id(s) in line_of]
+        if len(starts) == len(c.body) >= 2:
             out[c.index] = starts[1:]
     return out
 
@@ -99,6 +99,10 @@ def statements(c: CellParts, span: Span | None) -> list[cst.BaseStatement]:
     """The cell's step statements within `span` (all of them without one)."""
     if span is None:
         return list(c.body)
+    if len(c.body_lines) == len(c.body):  # later passes rewrite statements one for one
+        return [
+            s for s, line in zip(c.body, c.body_lines, strict=True) if span[0] <= line < span[1]
+        ]
     line_of = {id(s): line for s, line in zip(c.ordered, c.lines, strict=False)}
     out: list[cst.BaseStatement] = []
     line = 0
