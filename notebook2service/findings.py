@@ -46,8 +46,13 @@ class CellRef:
 
 
 def build_message(text: str) -> str:
-    """The one place a finding's message is made final: every secret in it is redacted."""
-    return redact(str(text))
+    """The one place a finding's message is made final: every secret in it is redacted, and
+    control characters quoted from the notebook (a terminal escape, `\\x1e`, which
+    `splitlines` and log readers take for a line break) are written as escapes."""
+    text = redact(str(text))
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text)
 
 
 @dataclass(frozen=True)

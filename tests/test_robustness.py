@@ -1019,3 +1019,17 @@ def test_one_depth_counter_for_json_and_cells():
     assert json_depth("]]]" + "[" * 5) == 5  # closers first cannot hide the nesting after them
     assert bracket_depth(")))" + "(" * (MAX_NESTING + 1)) == MAX_NESTING + 1
     assert "brackets deep" in complexity_error(")))" + "(" * (MAX_NESTING + 1))
+
+
+@pytest.mark.parametrize("fmt", ["text", "github"])
+def test_control_characters_quoted_from_a_cell_stay_escapes(tmp_path, capsys, fmt):
+    """Found by test_cli_on_random_file: `!0\\x1e \\` put a raw record separator into the
+    message, which `splitlines` (and log readers) take for a line break; a terminal escape
+    would reach the terminal. Messages write them as escapes."""
+    source = "!echo a\x1eb \x1b[31mred\u2028x"
+    path = write(tmp_path / "ctl.ipynb", notebook([code_cell(source)]))
+    rc, out, err = run_cli(capsys, path, "--output-format", fmt)
+    assert "\x1e" not in out and "\x1b" not in out and "\u2028" not in out
+    assert "\\x1e" in out and "\\x1b" in out
+    if fmt == "github":
+        assert all(line.startswith("::") for line in out.splitlines()), out

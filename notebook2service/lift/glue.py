@@ -85,6 +85,15 @@ def function(
     return make(too_long(probe), cst.IndentedBlock(body))
 
 
+def dotted(name: str) -> cst.Attribute | cst.Name:
+    """`a.b.c` as a libcst name (an import's module, a call's function)."""
+    head, *rest = name.split(".")
+    node: cst.Attribute | cst.Name = cst.Name(head)
+    for part in rest:
+        node = cst.Attribute(node, cst.Name(part))
+    return node
+
+
 def names_tuple(names: list[str], wrap: bool = False) -> cst.BaseExpression:
     """`a` for one name; `a, b` for more, or `(` `a,` `b,` `)` one per line."""
     if len(names) == 1:

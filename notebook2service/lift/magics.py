@@ -25,6 +25,7 @@ from ..ipython import (
 )
 from ..requirements import installs_packages
 from . import scoped
+from .glue import dotted
 from .interpolate import code_of, command_expression
 
 _FETCH = re.compile(
@@ -69,19 +70,11 @@ def _call_line(
     indent: str, func: str, command: str, known: set[str], target: str | None = None
 ) -> str:
     """`func(<command>)` (or `target = func(...)`) as one line of source, built as nodes."""
-    value = cst.Call(_dotted(func), [cst.Arg(command_expression(command, known))])
+    value = cst.Call(dotted(func), [cst.Arg(command_expression(command, known))])
     small: cst.BaseSmallStatement = cst.Expr(value)
     if target is not None:
         small = cst.Assign([cst.AssignTarget(cst.parse_expression(target))], value)
     return indent + code_of(cst.SimpleStatementLine([small])).strip()
-
-
-def _dotted(name: str) -> cst.BaseExpression:
-    head, *rest = name.split(".")
-    node: cst.BaseExpression = cst.Name(head)
-    for part in rest:
-        node = cst.Attribute(node, cst.Name(part))
-    return node
 
 
 def _nothing(indent: str) -> str:

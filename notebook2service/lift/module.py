@@ -39,9 +39,10 @@ class Definition:
     """A module-level function or class, the comment that says where it came from, and the
     cell it is mapped to (None: no single cell, such as the feature preparation)."""
 
-    node: cst.BaseCompoundStatement
+    node: cst.BaseStatement  # a def or class, or a constant (lift/constants.py)
     label: str
     cell: int | None = None
+    continues: bool = False  # a constant right after another of its cell: no gap, no label
 
 
 @dataclass
@@ -77,21 +78,19 @@ def docstring(text: str) -> cst.SimpleStatementLine:
     return cst.SimpleStatementLine([cst.Expr(cst.SimpleString('"""' + body + '"""'))])
 
 
-def _comments_only(stmt: cst.BaseStatement) -> cst.BaseStatement:
-    """`stmt` without the blank lines above it (its comments stay)."""
-    lines = [ln for ln in stmt.leading_lines if ln.comment is not None]
-    return stmt.with_changes(leading_lines=lines)
-
-
 def _opening(stmt: cst.BaseStatement, lines: list[cst.EmptyLine]) -> cst.BaseStatement:
-    """`stmt` with `lines` above it and its own comments after them."""
+    """`stmt` with `lines` above it and its own comments after them (its own blank lines
+    dropped: with no `lines`, the statement without the blank lines above it)."""
     own = [ln for ln in stmt.leading_lines if ln.comment is not None]
     return stmt.with_changes(leading_lines=[*lines, *own])
 
 
 def _definition(d: Definition, spans: list[Span]) -> cst.BaseStatement:
-    node = _opening(d.node, [*_TOP_GAP, comment_line(d.label)])
-    if d.cell is not None:
+    opening = [] if d.continues else [*_TOP_GAP, comment_line(d.label)]
+    node = _opening(d.node, opening)
+    if d.cell is not None and d.continues and spans and spans[-1].cell == d.cell:
+        spans[-1].nodes.append(node)  # the next constant of the same cell: one range
+    elif d.cell is not None:
         spans.append(Span(d.cell, [node]))
     return node
 
@@ -107,7 +106,7 @@ def pipeline_module(
     spans: list[Span] = []
     body: list[cst.BaseStatement] = [docstring(doc)]
     for i, stmt in enumerate(imports):
-        body.append(_opening(stmt, [_TOP_GAP[0]]) if i == 0 else _comments_only(stmt))
+        body.append(_opening(stmt, [_TOP_GAP[0]] if i == 0 else []))
     body += [_definition(d, spans) for d in definitions]
     for function, step_spans in steps:
         body.append(_opening(function, list(_TOP_GAP)))

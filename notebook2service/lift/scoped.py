@@ -17,6 +17,7 @@ import textwrap
 import libcst as cst
 
 from ..dataflow import evaluated_names
+from .glue import EQUAL
 
 #: the throwaway function; steps keep it in place (it is never hoisted to module level)
 SCOPE_FUNCTION = "_nb2svc_timeit"
@@ -86,10 +87,7 @@ def _evaluated_parameters(source: str) -> cst.Parameters:
             cst.Param(
                 cst.Name(n),
                 default=cst.Name(n),
-                equal=cst.AssignEqual(
-                    whitespace_before=cst.SimpleWhitespace(""),
-                    whitespace_after=cst.SimpleWhitespace(""),
-                ),
+                equal=EQUAL,
             )
             for n in names
         ]
