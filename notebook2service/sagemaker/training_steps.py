@@ -16,16 +16,24 @@ from dataclasses import replace
 import libcst as cst
 
 from ..lift.build import CellParts, step_function
-from ..lift.interpolate import code_of
+from ..lift.module import docstring, top_level
 from ..lift.plan import Step
 from .decide import SageMakerPlan
 
 MODULE = "training_steps"
-_HEAD = (
-    '"""The training entrypoint\'s versions of steps whose cells also do work the model does\n'
+_DOC = (
+    "The training entrypoint's versions of steps whose cells also do work the model does\n"
     "not need (evaluation, reports, plots): only the statements it needs. train.py runs\n"
-    'them in pipeline.py\'s namespace; `python -m` the package runs the whole notebook."""\n\n'
-    "from .pipeline import *  # noqa: F403 (names only: the runtime runs these in pipeline)\n"
+    "them in pipeline.py's namespace; `python -m` the package runs the whole notebook."
+)
+#: names only: the runtime runs these functions in pipeline.py's namespace
+_STAR = cst.SimpleStatementLine(
+    [cst.ImportFrom(module=cst.Name("pipeline"), names=cst.ImportStar(), relative=[cst.Dot()])],
+    leading_lines=[cst.EmptyLine(indent=False)],
+    trailing_whitespace=cst.TrailingWhitespace(
+        cst.SimpleWhitespace("  "),
+        cst.Comment("# noqa: F403 (names only: the runtime runs these in pipeline)"),
+    ),
 )
 
 
@@ -44,9 +52,10 @@ def _cells(step: Step) -> str:
 
 
 def training_module(sm: SageMakerPlan, cells: dict[int, CellParts]) -> str | None:
-    """The module's source, or None when train runs every statement of its steps."""
+    """The module's source (one libcst Module), or None when train runs every statement of
+    its steps."""
     sliced = [s for s in sm.train_steps if s.name in sm.train_parts]
     if not sliced:
         return None
-    blocks = [code_of(variant(s, sm, cells)).strip() for s in sliced]
-    return _HEAD + "".join(f"\n\n{b}\n" for b in blocks)
+    functions = [top_level(variant(s, sm, cells)) for s in sliced]
+    return cst.Module([docstring(_DOC), _STAR, *functions]).code
