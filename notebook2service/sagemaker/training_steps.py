@@ -43,12 +43,13 @@ def variant(step: Step, sm: SageMakerPlan, cells: dict[int, CellParts]) -> cst.F
     kept = [i for i in step.cells if i in part.kept and i in cells]
     kept_cells = {i: replace(cells[i], body=[cells[i].body[k] for k in part.kept[i]]) for i in kept}
     short = replace(step, cells=kept, params=part.params, returns=part.returns)
-    doc = f"{step.name} for training: the statements of cells {_cells(step)} the model needs."
+    doc = f"{step.name} for training: the statements of {_cells(step)} the model needs."
     return step_function(short, kept_cells, doc)
 
 
 def _cells(step: Step) -> str:
-    return ", ".join(map(str, step.cells))
+    """`cell 8`, `cells 4, 5, 6`."""
+    return ("cell " if len(step.cells) == 1 else "cells ") + ", ".join(map(str, step.cells))
 
 
 def training_module(sm: SageMakerPlan, cells: dict[int, CellParts]) -> str | None:
