@@ -70,6 +70,8 @@ def measure(path: Path) -> dict | None:
     sm = C.sagemaker_plan(src, lifted, planned).sm
     if not sm.model:
         return None
+    # the feature path (the same slice's third use): its "not a Pipeline" warning
+    alarm = any(n.name == "features-not-pipeline" for n in sm.notes)
     parts = getattr(sm, "train_parts", {})
     held = run = 0
     costly: list[tuple[int, str]] = []
@@ -84,7 +86,7 @@ def measure(path: Path) -> dict | None:
                 code = cst.Module(body=[body[k]]).code
                 if _costly(code) and not (i == sm.model_cell and _is_model_fit(code, sm.model)):
                     costly.append((i, code.strip()[:200]))
-    return {"held": held, "run": run, "costly": costly}
+    return {"held": held, "run": run, "costly": costly, "alarm": alarm}
 
 
 def _timeout(*_: object) -> None:
@@ -104,6 +106,7 @@ def summary(found: dict[str, dict | None]) -> dict[str, int]:
         "notebooks whose training runs fewer than its steps hold": sum(
             1 for r in ok if r["run"] < r["held"]
         ),
+        "notebooks warned features-not-pipeline": sum(1 for r in ok if r.get("alarm")),
     }
 
 

@@ -8,6 +8,7 @@ executes notebook code.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import json
 import keyword
@@ -24,7 +25,8 @@ from . import __version__, dataflow
 from .findings import CellRef, Finding, note
 from .generated import check_code, check_notebook_code, format_code, same_finding
 from .image import notebook_python
-from .lift import build, display, magics
+from .lift import build, display, magics, pieces
+from .lift.constants import hoist_constants, is_constant
 from .lift.imports import place_imports
 from .lift.interpolate import code_of
 from .lift.module import Definition, Pipeline, Span, import_key, pipeline_module
@@ -417,6 +419,9 @@ def plan(src: Analysed, params: Parameters, lifted: Lifted, model: str | None = 
     module_names |= lifted.imports | lifted.helpers
     # a followed `from local import *` stays at module level: its names, unless a cell rebinds
     module_names |= {n for f in flow.cells for n in f.star_names if assigned.get(n) == 1}
+    skip = {params.cell} if params.cell is not None else set()
+    constants = hoist_constants(lifted.ordered, flow, module_names, skip)
+    module_names |= set(constants)
     # comment-only cells stay too (notes, and IPython syntax kept as a comment)
     body_cells = {
         i: bool(c.body or c.header or c.footer) or c.error is not None
@@ -433,8 +438,18 @@ def plan(src: Analysed, params: Parameters, lifted: Lifted, model: str | None = 
         params.cell,
         import_globals=kept_imports,
         training=training,
+        constants=constants,
+        cuts=pieces.cut_points(lifted.ordered, flow, _uncut(flow, found[1], training[0])),
     )
     return Planned(steps, module_names, module_functions, found)
+
+
+def _uncut(flow: dataflow.Flow, model_cell: int | None, keep: set[int]) -> set[int]:
+    """Cells never cut between statements: those the model needs, and every cell from the
+    model's on (the training slice scores the model with whole steps after it)."""
+    if model_cell is None:
+        return set(keep)
+    return set(keep) | {f.cell.index for f in flow.cells if f.cell.index >= model_cell}
 
 
 def sagemaker_plan(src: Analysed, lifted: Lifted, planned: Planned) -> Served:
@@ -679,7 +694,7 @@ def _pipeline(
     definitions = _definitions(lifted, served)
     split = split_definitions(
         [code_of(i).strip() for i in imports],
-        [f"# {d.label}\n" + code_of(d.node).strip() for d in definitions],
+        [("" if d.continues else f"# {d.label}\n") + code_of(d.node).strip() for d in definitions],
     )
     context["model_code"] = split.module  # <pkg>/model_code.py: what serving imports
     feature = served.sm.feature_function
@@ -692,7 +707,7 @@ def _pipeline(
     return pipeline_module(
         header,
         imports,
-        [definitions[i] for i in split.kept_at],
+        _kept(definitions, split.kept_at),
         _steps(lifted, planned),
         build.run_function(planned.plan),
     )
@@ -716,18 +731,31 @@ def _definitions(lifted: Lifted, served: Served) -> list[Definition]:
         label = ", ".join(f"cell {i}" for i in served.extraction.cells)
         out.append(Definition(served.extraction.function, f"{label}: feature preparation"))
     for c in lifted.ordered:
+        after_constant = False
         for d in c.definitions:
-            out.append(Definition(d, c.label, c.index))
+            constant = is_constant(d)  # consecutive constants of a cell: one block
+            out.append(Definition(d, c.label, c.index, continues=constant and after_constant))
+            after_constant = constant
             lifted.cell_map.setdefault(c.index, "module")
         if c.imports and not c.body and not c.definitions:
             lifted.cell_map.setdefault(c.index, "imports")
     return out
 
 
+def _kept(definitions: list[Definition], kept_at: list[int]) -> list[Definition]:
+    """The definitions pipeline.py keeps; a constant whose block-mate moved to model_code.py
+    opens a block (gap and `# cell N`) of its own."""
+    kept = set(kept_at)
+    return [
+        dataclasses.replace(definitions[i], continues=definitions[i].continues and i - 1 in kept)
+        for i in kept_at
+    ]
+
+
 def _steps(lifted: Lifted, planned: Planned) -> list[tuple[cst.FunctionDef, list[Span]]]:
     out: list[tuple[cst.FunctionDef, list[Span]]] = []
     for step in planned.plan.steps:
-        labels = [lifted.cells[i].label for i in step.cells]
+        labels = [pieces.label(lifted.cells[i].label, step.spans.get(i)) for i in step.cells]
         doc = f"{step.heading or 'Notebook'} — {', '.join(labels)}."
         figures = "end_cell" in lifted.helpers
         spans: list[Span] = []

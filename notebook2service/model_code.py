@@ -109,6 +109,36 @@ def _parse(block: str) -> ast.Module | None:
         return None
 
 
+def _only_needed_constants(
+    blocks: list[str], info: list[tuple[set[str], set[str]]], movable: list[bool]
+) -> list[bool]:
+    """A block of constants (no def or class: lift/constants.py) moves only when a moved
+    function or class reads it; the rest of the notebook's constants stay in pipeline.py."""
+    trees = [_parse(b) for b in blocks]
+    constant = [
+        t is not None
+        and not any(
+            isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for n in t.body
+        )
+        for t in trees
+    ]
+    needed = {
+        n
+        for (_, free), m, c in zip(info, movable, constant, strict=True)
+        if m and not c
+        for n in free
+    }
+    keep = [m and not c for m, c in zip(movable, constant, strict=True)]
+    changed = True
+    while changed:  # constants the needed constants read are needed too
+        changed = False
+        for i, (defined, free) in enumerate(info):
+            if movable[i] and constant[i] and not keep[i] and defined & needed:
+                keep[i], changed = True, True
+                needed |= free
+    return keep
+
+
 def split_definitions(import_lines: list[str], blocks: list[str]) -> Split:
     """Which definition blocks move to model_code.py, and that module's text."""
     provided: dict[str, str] = {}
@@ -129,6 +159,7 @@ def split_definitions(import_lines: list[str], blocks: list[str]) -> Split:
         for i, (_, free) in enumerate(info):
             if movable[i] and not free <= set(provided) | moved_names:
                 movable[i], changed = False, True
+    movable = _only_needed_constants(blocks, info, movable)
     split = Split()
     used: set[str] = set()
     for i, (block, (defined, free), move) in enumerate(zip(blocks, info, movable, strict=True)):

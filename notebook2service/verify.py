@@ -41,18 +41,20 @@ This is the one part of nb2svc that EXECUTES code. Everything else reads noteboo
      ===========================  ==================================================
 
 5. Two modes are compared cell by cell, in notebook order: stdout, and displayed values (the
-   notebook's ``execute_result`` text/plain against the package's ``show_result`` text, both
-   with object addresses ``0x7f…`` normalized); then stdout in total. The first cell whose
-   output diverges is named (``first_mode`` says which), and each mode's first difference is
-   in ``differences``; the likely cause comes from the findings about that cell (the manifest's,
-   plus NB101/103/104/106/204, which ``verify`` checks itself when the manifest has none),
-   in this order: NB204 → "randomness without a seed" (also
-   when an earlier cell draws unseeded random numbers), a ``convert`` or generated-code
-   finding or an IPython action kept as a comment / run as a shell command / fetching data
-   / turned into a requirement → "conversion limit", NB101/NB106 → "execution order",
-   NB103/NB104 → "deleted cell", a cell that reads a clock (``time.time()``, ``datetime.now()``,
-   ``%timeit``, ``tqdm``) → "timing", otherwise "unknown". A cell that raises in the notebook is
-   "notebook error"; a package that exits with an error or times out is "package error".
+   notebook's ``execute_result`` text/plain against the package's ``show_result`` text; in both
+   modes object addresses ``0x7f…``, which differ in every process, are normalized); then
+   stdout in total. The first cell whose output diverges is named (``first_mode`` says
+   which), and each mode's first difference is in ``differences``. Its likely cause: output
+   that differs only in the clock times or dates it shows (``ls -l``'s modification times)
+   → "timing"; else the findings about that cell (the manifest's, plus
+   NB101/103/104/106/204, which ``verify`` checks itself when the manifest has none), in
+   this order: NB204 → "randomness without a seed" (also when an earlier cell draws
+   unseeded random numbers), a ``convert`` or generated-code finding or an IPython action
+   kept as a comment / run as a shell command / fetching data / turned into a requirement →
+   "conversion limit", NB101/NB106 → "execution order", NB103/NB104 → "deleted cell", a
+   cell that reads a clock (``time.time()``, ``datetime.now()``, ``%timeit``, ``tqdm``) →
+   "timing", otherwise "unknown". A cell that raises in the notebook is "notebook error"; a
+   package that exits with an error or times out is "package error".
 
 ``timeout`` bounds each notebook cell and the whole package run. Temporary folders are always
 removed; with ``workdir`` the executed notebook
@@ -220,15 +222,15 @@ _ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
 
 
 def display_text(text: str) -> str:
-    """A displayed value's text/plain, normalized: line ends, and object addresses
-    (`<... at 0x7f3a...>`), which differ in every process, become `0x…`."""
+    """Output text (a displayed value's text/plain, or stdout), normalized: line ends, and
+    object addresses (`<... at 0x7f3a...>`), which differ in every process, become `0x…`."""
     return _ADDRESS.sub("0x…", _newlines(text))
 
 
 def normalize(text: str, magics: list[str] = ()) -> tuple[str, list[str]]:
-    """Normalize one cell's stdout; `magics` are chatter kinds (time, timeit, writefile, env,
-    pip). Returns the text and the lines removed."""
-    text = _newlines(text)
+    """Normalize one cell's stdout (`display_text`); `magics` are chatter kinds (time,
+    timeit, writefile, env, pip). Returns the text and the lines removed."""
+    text = display_text(text)
     patterns = [p for kind in magics for p in _CHATTER.get(kind, [])]
     if not patterns:
         return text, []
@@ -890,7 +892,7 @@ def _compare(v: _Run, expected_by_cell: dict[int, str], displays: dict[int, str]
         for s in v.steps
     ]
     total_expected = "".join(expected_by_cell[c.index] for c in v.nb.code_cells)
-    v.report.total_equal = total_expected == _newlines(v.run.stdout)
+    v.report.total_equal = total_expected == display_text(v.run.stdout)
     v.report.lines = len(total_expected.splitlines())
     shown = {cell: display_text(text) for cell, text in v.run.displays}
     v.report.displays = len(displays)
@@ -908,7 +910,7 @@ def _actual_by_cell(v: _Run) -> dict[int | None, str]:
     for line, text in v.run.chunks:
         cell = _cell_of_line(v.manifest, line) if line is not None else None
         out[cell] = out.get(cell, "") + text
-    return {cell: _newlines(text) for cell, text in out.items()}
+    return {cell: display_text(text) for cell, text in out.items()}
 
 
 def _differences(
@@ -1000,7 +1002,15 @@ def _explain(v: _Run, d: dict[str, Any]) -> tuple[str, str]:
     if step is not None and step["function"] not in v.run.order:
         return "unknown", f"the package never called `{step['function']}()` ({label})"
     source = next((c.source for c in v.nb.code_cells if c.index == cell), "")
-    cause, why = _cause(cell, v.manifest, v.by_cell, label, source)
+    clock = _clock_only(d["expected"], d["actual"])
+    if clock:
+        cause, why = (
+            "timing",
+            f"{label} prints a clock time ({clock}: the time of day, or a file's modification "
+            "time), which differs between runs",
+        )
+    else:
+        cause, why = _cause(cell, v.manifest, v.by_cell, label, source)
     dynamic = _dynamic_lookup(v, source) if cause == "unknown" else None
     if dynamic:
         cause, why = (
@@ -1016,6 +1026,22 @@ def _explain(v: _Run, d: dict[str, Any]) -> tuple[str, str]:
         else:
             why = "displayed value: the package displays another one; " + why
     return cause, why
+
+
+#: a time of day or a date in output text (`ls -l`, a log line, `datetime.now()` printed)
+_CLOCK_TEXT = re.compile(
+    r"(?<!\d)\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?!\d)|(?<!\d)\d{4}-\d{2}-\d{2}(?!\d)"
+)
+
+
+def _clock_only(expected: str, actual: str) -> str | None:
+    """`"04:32 vs 04:33"` when two texts differ only in the clock times or dates they show."""
+    if expected == actual or not expected or not actual:
+        return None
+    if _CLOCK_TEXT.sub("…", expected) != _CLOCK_TEXT.sub("…", actual):
+        return None
+    pairs = zip(_CLOCK_TEXT.findall(expected), _CLOCK_TEXT.findall(actual), strict=False)
+    return next((f"{a} vs {b}" for a, b in pairs if a != b), None)
 
 
 _DYNAMIC = frozenset({"eval", "exec", "globals", "locals", "vars"})

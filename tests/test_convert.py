@@ -103,7 +103,7 @@ def test_helper_functions_reading_globals_keep_working(tmp_path):
     nb = notebook(
         "def scale(v):\n    return v * FACTOR + offset()",
         "def offset():\n    return BASE",
-        "FACTOR = 3\nBASE = 1",
+        "FACTOR = len('abc')\nBASE = FACTOR - 2",  # computed: not constants (lift/constants)
         "print(scale(2))",
     )
     manifest, proc, pipeline = convert_and_run(tmp_path, nb)

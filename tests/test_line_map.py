@@ -25,10 +25,13 @@ def _converted(path: Path, out: Path) -> tuple[list[str], list[dict], str]:
 
 def _statements(text: str) -> tuple[list[ast.stmt], list[ast.stmt]]:
     """(the statements of the step functions' bodies that are cells' code, the module-level
-    definitions): what the map must cover."""
+    definitions and constants): what the map must cover."""
     tree = ast.parse(text)
     body, definitions = [], []
     for node in tree.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):  # a constant moved to module level
+            definitions.append(node)
+            continue
         if not isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
             continue
         if isinstance(node, ast.FunctionDef) and node.name == "run":
@@ -78,20 +81,20 @@ def test_line_map_of_each_sample_is_the_emitted_text(name: str, tmp_path: Path) 
 
 
 # Each code cell k names what it binds `v<k>_...`; its first and last statements are one
-# line. So a line holding `v<k>_` is cell k's code, and a range of cell k begins and ends
+# line, and computed (a literal would be a module-level constant, lift/constants.py). So a line holding `v<k>_` is cell k's code, and a range of cell k begins and ends
 # on such a line.
 CELLS = [
     md("# Load"),
-    "# a cell's own comment\nimport json\nv2_a = 1\nv2_b = {\n    'k': [1,\n          2],\n}\nv2_c = 3",
+    "# a cell's own comment\nimport json\nv2_a = len('a')\nv2_b = {\n    'k': [1,\n          2],\n}\nv2_c = len('abc')",
     "# only a comment: this cell has no code",
-    "v4_x = (1 +\n  2)\n%time v4_t = sum(range(10))\nv4_y = \\\n  v4_x * 2\nv4_z = 4",
+    "v4_x = (len('a') +\n  2)\n%time v4_t = sum(range(10))\nv4_y = \\\n  v4_x * 2\nv4_z = len('abcd')",
     "this is not python (",
     "v6_s = !echo hi\nfor v6_i in range(2):\n    !echo {v6_i}\n\nv6_l = len(v6_s)",
     md("# Transform"),
     "def v8_f(n):\n    return n + v2_a\n\n\nv8_r = v8_f(v4_z)",
-    '%timeit v9_q = v8_r * 2\nv9_doc = """a\nmulti-line\nstring"""\nv9_w = json.dumps(v2_b)',
+    '%timeit v9_q = v8_r * 2\nv9_doc = repr("""a\nmulti-line\nstring""")\nv9_w = json.dumps(v2_b)',
     md("## Report"),
-    "v11_m = (v2_c, v4_y, v6_l)\nwith open('/dev/null') as v11_fh:\n    v11_fh.write('x')\nv11_e = 1",
+    "v11_m = (v2_c, v4_y, v6_l)\nwith open('/dev/null') as v11_fh:\n    v11_fh.write('x')\nv11_e = len('e')",
     "print(v11_m, v9_w, v9_doc, v11_e)",
 ]
 _OWN = re.compile(r"\bv(\d+)_")
@@ -136,15 +139,16 @@ def test_each_range_begins_at_the_cells_first_statement(tmp_path: Path) -> None:
     first: dict[int, str] = {}
     for r in ranges:
         first.setdefault(r["cell"], lines[r["start"] - 1].strip())
-    assert first[2] == "v2_a = 1"  # after its own comment and the hoisted import
-    assert first[4] == "v4_x = (1 +"  # not the comment-only or unparsable cell before it
+    assert first[2] == "v2_a = len('a')"  # after its own comment and the hoisted import
+    assert first[4] == "v4_x = (len('a') +"  # not the comment-only or unparsable cell before it
     assert first[8] == "def v8_f(n):"  # a module-level definition, then the rest of the cell
     assert [lines[r["start"] - 1].strip() for r in ranges if r["cell"] == 8][
         1
     ] == "v8_r = v8_f(v4_z)"
     assert first[11] == "v11_m = (v2_c, v4_y, v6_l)"
     last = {r["cell"]: lines[r["end"] - 1].strip() for r in ranges}
-    assert last[2] == "v2_c = 3" and last[4] == "v4_z = 4" and last[11] == "v11_e = 1"
+    assert last[2] == "v2_c = len('abc')" and last[4] == "v4_z = len('abcd')"
+    assert last[11] == "v11_e = len('e')"
 
 
 def test_glue_lines_are_broken_before_they_grow_long(tmp_path: Path) -> None:
@@ -152,7 +156,7 @@ def test_glue_lines_are_broken_before_they_grow_long(tmp_path: Path) -> None:
     `return`, run()'s calls and namespace) are laid out within 100 characters as built."""
     names = [f"a_rather_long_variable_name_{i}" for i in range(12)]
     cells = [
-        "\n".join(f"{n} = {i}" for i, n in enumerate(names)),
+        "\n".join(f"{n} = int('{i}')" for i, n in enumerate(names)),  # computed: not constants
         f"def total():\n    return {names[0]}",
         "print(total(), " + ", ".join(names) + ")",
     ]

@@ -101,7 +101,7 @@ LONG_SECTION = [
     "from sklearn.linear_model import LinearRegression\nm = LinearRegression().fit(a_tr, b_tr)",
     "from sklearn.metrics import r2_score\nscore = r2_score(b_te, m.predict(a_te))",
     "print(round(score, 6), c + d + e)",
-    "f = 1\ng = 2\nh = 3\nk = 4\nl5 = 5\nq = 6",
+    "f = len(a) - 39\ng = f + 1\nh = g + 1\nk = h + 1\nl5 = k + 1\nq = l5 + 1",
     "print(f + g + h + k + l5 + q, score > 0.9)",
 ]
 
@@ -110,7 +110,10 @@ def test_long_section_split_at_stages_with_few_returns(tmp_path):
     result, steps = _cells(tmp_path, *LONG_SECTION)
     assert len(steps) >= 3
     cells = [c for _, cs, _ in steps for c in cs]
-    assert cells == sorted(cells) and len(cells) == len(set(cells))  # each cell once, in order
+    assert cells == sorted(cells)  # in order; a cell cut between statements: adjacent steps
+    assert all(
+        a[1][-1] == b[1][0] for a, b in zip(steps, steps[1:], strict=False) if a[1][-1] in b[1]
+    )
     assert all(len(r) <= split.MAX_RETURNS for _, _, r in steps[:-1])
     fit = next(s for s in steps if 5 in s[1])
     assert 6 not in fit[1]  # the evaluation after the fit is a step of its own
@@ -263,3 +266,162 @@ def test_comments_stay_with_the_code_they_describe(tmp_path):
     at = lines.index("# sort the values")
     assert lines[at + 1] == "y = sorted(copy.copy(x))"  # with its code, not the import
     assert "# the imports for copying" in lines  # nothing lost
+
+
+CONSTANTS = [
+    md("# Define constants"),
+    "import os\n"
+    "DATA_DIR = 'data'\n"
+    "# where the training rows are\n"
+    "TRAIN_PATH = os.path.join(DATA_DIR, 'train.csv')\n"
+    "TEST_PATH = f'{DATA_DIR}/test.csv'\n"
+    "EPOCHS = 3\nRATE = 0.5\nSEED = 42\nTAG = 'Model-A'.lower()\nSIZES = (1, 2)\n"
+    "COLUMNS = ['a', 'b']\n"  # mutable: stays in its step
+    "stamp = len(os.sep)\n"  # a call: stays
+    "print(TRAIN_PATH)",
+    md("# Train"),
+    "total = EPOCHS * RATE + stamp\nprint(total, TEST_PATH, SEED, TAG, SIZES, COLUMNS)",
+    md("# Report"),
+    "def describe():\n    return f'{TAG}:{EPOCHS}'\nprint(describe(), total)",
+]
+
+
+def test_constants_move_to_module_level_not_returns(tmp_path):
+    result, steps = _cells(tmp_path, *CONSTANTS)
+    first = steps[0]
+    assert set(first[2]) == {"COLUMNS", "stamp"}  # the constants are not returned
+    pipeline = (tmp_path / "out" / result.package / "pipeline.py").read_text()
+    module = (tmp_path / "out" / result.package / "model_code.py").read_text()
+    # constants a moved function reads go with it to model_code.py; the rest stay in pipeline.py
+    assert "TAG = " in module and "EPOCHS = " in module
+    assert "# where the training rows are\nTRAIN_PATH = os.path.join" in module + pipeline
+    assert "global" not in pipeline
+    code = (
+        f"from {result.package}.pipeline import run\n"
+        "ns = run()\nprint(ns['EPOCHS'], ns['TEST_PATH'], ns['total'])"
+    )
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "out"))
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "data/train.csv",
+        "2.5 data/test.csv 42 model-a (1, 2) ['a', 'b']",
+        "model-a:3 2.5",
+        "3 data/test.csv 2.5",
+    ]
+
+
+def test_a_name_bound_twice_or_mutated_is_no_constant(tmp_path):
+    _, steps = _cells(
+        tmp_path,
+        md("# Setup"),
+        "A = 1\nB = 2\nC = 3\nD = 4\nE = 5\nF = 6\nG = (1,)",
+        md("# Use"),
+        "B = B + 1\nprint(A + B + C + D + E + F, G)",
+        md("# Again"),
+        "print(B, C)",
+    )
+    setup = steps[0]
+    assert setup[2] == ["B"]  # rebound later: a value of the run, not a constant
+    _, steps = _cells(
+        tmp_path,
+        md("# Setup"),
+        "H = 1\nfor H in range(3):\n    pass\nK = 2\nwith open('n.ipynb') as K:\n    pass",
+        md("# Use"),
+        "print(H, K.closed)",
+    )
+    assert set(steps[0][2]) == {"H", "K"}  # rebound in their own cell: not constants
+
+
+SETUP_CELL = [
+    md("# Before you begin"),
+    "import os\n"
+    "# the project\n"
+    "project = os.environ.get('NB2SVC_TEST_PROJECT', 'p1')\n"
+    "region = project + '-r'\n"
+    "bucket = f'gs://{project}'\n"
+    "staging = bucket + '/tmp'\n"
+    "print('setup', project)\n"
+    "models, endpoints = {}, {}\n"
+    "account = project.upper()\n"
+    "zone = region + '-a'\n"
+    "labels = {'p': project}\n"
+    "# the end of setup",
+    md("# Deploy"),
+    "models['a'] = 1\n"
+    "print(project, region, bucket, staging, account, zone, labels, models, endpoints)",
+]
+
+
+def test_a_long_cell_is_cut_between_statements(tmp_path):
+    result, steps = _cells(tmp_path, *SETUP_CELL)
+    setup = [s for s in steps if s[1] == [2]]
+    assert len(setup) >= 2  # one cell, several steps
+    assert all(len(r) <= split.MAX_RETURNS for _, _, r in steps[:-1])
+    pipeline = (tmp_path / "out" / result.package / "pipeline.py").read_text()
+    assert pipeline.count("# cell 2\n") == len(setup)  # every part says which cell it is
+    assert "— cell 2 up to line " in pipeline and "— cell 2 from line " in pipeline
+    # the statements in notebook order, comments with the code they describe
+    order = [
+        "# the project\n    project =",
+        "region =",
+        "print(",
+        "models, endpoints =",
+        "labels =",
+        "# the end of setup",
+    ]
+    at = [pipeline.index(s) for s in order]
+    assert at == sorted(at)
+    lines = pipeline.splitlines()
+    cells = {
+        r["cell"]
+        for r in result.manifest.line_map["pipeline.py"]
+        for n in range(r["start"], r["end"] + 1)
+        if "zone =" in lines[n - 1] or "project =" in lines[n - 1]
+    }
+    assert cells == {2}  # both parts map back to cell 2
+    proc = subprocess.run(
+        [sys.executable, "-m", result.package],
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(tmp_path / "out")),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "setup p1",
+        "p1 p1-r gs://p1 gs://p1/tmp P1 p1-r-a {'p': 'p1'} {'a': 1} {}",
+    ]
+
+
+def test_a_concatenated_string_is_constant_only_when_every_part_is():
+    import libcst as cst
+
+    from notebook2service.lift.constants import STR, kind_of
+
+    def kind(src, known=None):
+        return kind_of(cst.parse_expression(src), known or {}, os_module=True)
+
+    assert kind('"a" "b"') == STR
+    assert kind('f"{x}" "b"') is None  # `x` is no constant: the string is not either
+    assert kind('f"{x}" "b"', {"x": STR}) == STR
+    assert kind('os.path.join("a", X)', {"X": STR}) == STR
+    assert kind("os.getcwd()") is None and kind("[1, 2]") is None and kind("X[0]") is None
+
+
+def test_a_part_never_loses_a_statement_rewritten_after_the_cut():
+    import libcst as cst
+
+    from notebook2service.lift import pieces
+    from notebook2service.lift.build import split_cell
+
+    c = split_cell(2, "cell 2", "a = 1\nb = a + 1\nc = b + 1\nd = c + 1\n")
+    c.lines = [1, 2, 3, 4]
+    new = cst.parse_statement("c = prepare(b)\n")
+    c.body = [new if s is c.body[2] else s for s in c.body]  # as features.extract does
+    first = pieces.statements(c, (0, 3))
+    second = pieces.statements(c, (3, pieces.END))
+    assert [*first, *second] == c.body  # every statement in exactly one part, in order

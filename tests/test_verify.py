@@ -132,12 +132,17 @@ def test_notebook_timeout_names_the_running_cell(tmp_path: Path) -> None:
 
 
 def test_package_error_when_the_notebook_runs(tmp_path: Path) -> None:
-    # `eval("x")` reads a name the dataflow cannot see: fine in the notebook's one namespace,
-    # a NameError in the package, where `x` is local to the previous step function
+    # `eval(name)` reads a name the dataflow cannot see (the string is not a literal): fine
+    # in the notebook's one namespace, a NameError in the package, where `x` is local to the
+    # previous step function
     path = write(
         tmp_path / "evalnb.ipynb",
         notebook(
-            md("# Eval"), md("## Define"), "x = 5\nprint(x)", md("## Use"), 'print(eval("x"))'
+            md("# Eval"),
+            md("## Define"),
+            "x = len('abcde')\nprint(x)",  # computed: not a module-level constant
+            md("## Use"),
+            'name = "x"\nprint(eval(name))',  # not a literal: eval's read is not seen
         ),
     )
     report = verify(path, timeout=TIMEOUT)
@@ -180,6 +185,28 @@ def test_normalize_removes_only_the_named_chatter() -> None:
     note = "Note: you may need to restart the kernel to use updated packages.\n"
     assert normalize(note, ["pip"])[0] == ""
     assert normalize(note, ["time"])[0] == note
+
+
+def test_printed_object_addresses_are_normalized_like_displayed_ones() -> None:
+    printed = "<matplotlib.ticker.LogLocator object at 0x7f274f1393d0>\n"
+    assert normalize(printed)[0] == "<matplotlib.ticker.LogLocator object at 0x…>\n"
+    assert normalize("0x1f and 255\n")[0] == "0x1f and 255\n"  # a short hex number stays
+
+
+def test_output_that_differs_only_in_clock_times_is_timing(tmp_path: Path) -> None:
+    # the package runs later than the notebook: the file it writes has another modification
+    # time, which `ls` shows; nothing else differs
+    path = write(
+        tmp_path / "clock.ipynb",
+        notebook(
+            md("# Clock"),
+            "with open('out.txt', 'w') as fh:\n    fh.write('x')",
+            "!ls -l --time-style=+%Y-%m-%d.%H:%M:%S.%N out.txt",
+        ),
+    )
+    report = verify(path, timeout=TIMEOUT)
+    assert not report.equal and report.cause == "timing", report_text(report)
+    assert "prints a clock time" in report.explanation
 
 
 def test_the_cell_that_printed_differently_is_named_not_the_next_one(tmp_path: Path) -> None:

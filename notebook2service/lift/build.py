@@ -12,6 +12,7 @@ import libcst as cst
 
 from ..dataflow import BUILTINS
 from ..ipython import complexity_error
+from . import pieces
 from .glue import (
     EQUAL,
     STEP,
@@ -44,6 +45,7 @@ class CellParts:
     ordered: list[cst.BaseStatement] = field(default_factory=list)  # every statement, in order
     main_checks: int = 0  # `__name__ == "__main__"` tests made `True`
     awaits: int = 0  # top-level `await`s made `run_await(...)`
+    lines: list[int] = field(default_factory=list)  # each of `ordered`'s first line (pieces.py)
 
 
 class _Names(cst.CSTVisitor):
@@ -332,7 +334,10 @@ def step_function(
     pending: list[cst.EmptyLine] = []
     for idx in step.cells:
         c = cells[idx]
-        marker = [comment_line(c.label)] + c.header
+        span = step.spans.get(idx)  # part of the cell (lift/pieces.py)
+        first, last = span is None or span[0] == 0, span is None or span[1] == pieces.END
+        marker = [comment_line(c.label)] + (c.header if first else [])
+        footer = c.footer if last else []
         if c.error is not None:
             lines = [
                 comment_line(
@@ -342,13 +347,15 @@ def step_function(
             lines += _kept_as_comment(c.raw)
             pending += marker + lines
             continue
-        stmts = list(c.body)
+        stmts = pieces.statements(c, span)
         if not stmts:
-            pending += marker + c.footer
+            pending += marker + footer
             continue
         stmts[0] = _with_leading(_without_blank_lines_above(stmts[0]), pending + marker)
-        pending = [] if figures else list(c.footer)
-        stmts = [*stmts, end_of_cell(step.name, c)] if figures else stmts
+        if figures and last:
+            pending, stmts = [], [*stmts, end_of_cell(step.name, c)]
+        else:
+            pending = list(footer)
         stmts = without_global_annotations(stmts, step.global_names)
         body.extend(stmts)
         if spans is not None:
@@ -378,7 +385,7 @@ def run_function(plan: Plan) -> cst.FunctionDef:
     body: list[cst.BaseStatement] = [
         docstring("Replay the notebook top-down; returns its final namespace.")
     ]
-    bound: list[str] = [p.name for p in plan.parameters]
+    bound: list[str] = [p.name for p in plan.parameters] + list(plan.constants)
     for step in plan.steps:
         body.append(_call(step))
         bound += [n for n in step.returns if n not in bound]

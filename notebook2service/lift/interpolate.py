@@ -17,7 +17,7 @@ import libcst as cst
 from ..ipython import expansion
 from .glue import quoted
 
-_QUOTES = ('"', "'", '"""', "'''")
+_QUOTES = ("'", '"', "'''", '"""')
 #: Python versions the generated code must parse under (libcst's grammar check)
 CHECK_VERSIONS = ("3.8", "3.10")
 #: the builtin a conversion applies (`{x!r}` is `format(repr(x))`)
@@ -81,9 +81,7 @@ def command_expression(command: str, known: set[str]) -> cst.BaseExpression:
     if all(p.expr is None for p in parts):
         return quoted("".join(p.text for p in parts))
     sources = [code_of(p.expr) for p in parts if p.expr is not None]
-    literal = "".join(p.text for p in parts)
-    order = _QUOTES if '"' not in literal or "'" in literal else ("'", *_QUOTES)  # fewest escapes
-    quote = next((q for q in order if all(_fits(s, q) for s in sources)), None)
+    quote = next((q for q in _QUOTES if all(_fits(s, q) for s in sources)), None)
     if quote is None:
         return _concatenation(parts)
     nodes: list[cst.BaseFormattedStringContent] = []

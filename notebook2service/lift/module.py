@@ -39,9 +39,10 @@ class Definition:
     """A module-level function or class, the comment that says where it came from, and the
     cell it is mapped to (None: no single cell, such as the feature preparation)."""
 
-    node: cst.BaseCompoundStatement
+    node: cst.BaseStatement  # a def or class, or a constant (lift/constants.py)
     label: str
     cell: int | None = None
+    continues: bool = False  # a constant right after another of its cell: no gap, no label
 
 
 @dataclass
@@ -90,8 +91,11 @@ def top_level(stmt: cst.BaseStatement) -> cst.BaseStatement:
 
 
 def _definition(d: Definition, spans: list[Span]) -> cst.BaseStatement:
-    node = _opening(d.node, [*_TOP_GAP, comment_line(d.label)])
-    if d.cell is not None:
+    opening = [] if d.continues else [*_TOP_GAP, comment_line(d.label)]
+    node = _opening(d.node, opening)
+    if d.cell is not None and d.continues and spans and spans[-1].cell == d.cell:
+        spans[-1].nodes.append(node)  # the next constant of the same cell: one range
+    elif d.cell is not None:
         spans.append(Span(d.cell, [node]))
     return node
 

@@ -291,7 +291,38 @@ def from_code(trees: list[ast.AST], writes: list[str]) -> str:
     main = next((n for n in calls if n not in ("print", "display")), "")
     if not main and imported:  # imports the notebook keeps in place (see lift/imports.py)
         return "import_" + _identifier(_module_of(trees) or sorted(imported)[0])
-    return _identifier(_CAMEL.sub("_", main).lower())
+    return _identifier(_CAMEL.sub("_", main).lower()) or _set_or_show(trees)
+
+
+def _set_or_show(trees: list[ast.AST]) -> str:
+    """`os.environ["K"] = v` → set_environ; a cell that only displays `x` → show_x."""
+    for t in trees:
+        for node in getattr(t, "body", []):
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            for target in targets:
+                while isinstance(target, ast.Subscript):
+                    target = target.value
+                if isinstance(target, ast.Attribute):
+                    return _identifier("set_" + target.attr)
+    last = getattr(trees[-1], "body", [None])[-1] if trees else None
+    if isinstance(last, ast.Expr) and isinstance(last.value, ast.Name):
+        return _identifier("show_" + last.value.id)
+    return ""
+
+
+_TEXT_DEF = re.compile(r"^def\s+([A-Za-z_]\w*)\s*\(", re.M)
+_TEXT_ASSIGN = re.compile(r"^([A-Za-z_]\w*)\s*=(?!=)", re.M)
+
+
+def from_text(sources: list[str]) -> str:
+    """A step whose code cannot be parsed (Python 2 `print x`, say): the first function its
+    lines define at the top level (define_…), else the first name they assign (make_…)."""
+    for pattern, verb in ((_TEXT_DEF, "define"), (_TEXT_ASSIGN, "make")):
+        for source in sources:
+            m = pattern.search(source)
+            if m and _identifier(m.group(1)):
+                return f"{verb}_{_identifier(m.group(1))}"
+    return ""
 
 
 def _module_of(trees: list[ast.AST]) -> str:

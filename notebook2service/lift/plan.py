@@ -10,13 +10,14 @@ globals (the steps that assign them declare ``global``), so helpers keep working
 
 from __future__ import annotations
 
+import ast
 import keyword
 import re
 from dataclasses import dataclass, field
 
 from ..dataflow import BUILTINS, CellFlow, Flow, is_ipython_global
 from ..redact import redact
-from . import names, split
+from . import names, pieces, split
 from .paths import assigned_names, definitely_bound
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
@@ -41,6 +42,8 @@ class Step:
     #: module globals the step reads that another step binds (imports kept in steps, names
     #: bound on one path): the training slice needs the steps that bind them
     global_reads: list[str] = field(default_factory=list)
+    #: cells of which the step holds only some top-level statements [start, end) (pieces.py)
+    spans: dict[int, tuple[int, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -57,6 +60,7 @@ class Plan:
     module_names: set[str]  # names bound at module level (hoisted imports, defs, classes)
     shared_globals: set[str]
     undefined: dict[str, list[int]]  # names read but defined by no earlier step -> cells
+    constants: list[str] = field(default_factory=list)  # moved to module level (constants.py)
 
 
 def heading_of(source: str) -> str | None:
@@ -86,10 +90,14 @@ def make_plan(
     parameters_cell: int | None,
     import_globals: set[str] | None = None,
     training: tuple[set[int], set[int]] = (set(), set()),
+    constants: list[str] | None = None,
+    cuts: dict[int, list[int]] | None = None,
 ) -> Plan:
     """`body_cells`: cell index -> whether the cell keeps statements for a step (after hoisting);
     `import_globals`: names bound by imports kept in steps (module globals, see lift/imports);
-    `training`: (the cells the model needs, cells doing costly work), kept in other steps.
+    `training`: (the cells the model needs, cells doing costly work), kept in other steps;
+    `constants`: module-level names moved out of their cells (lift/constants.py);
+    `cuts`: where a cell may be cut between statements (pieces.cut_points).
 
     Passes: group cells by heading → the globals module-level functions share → each step's
     reads and writes → parameters and returns, walking top-down."""
@@ -98,10 +106,11 @@ def make_plan(
     ]
     param_names = {p.name for p in parameters}
     shared = _shared_globals(flow, module_names, module_functions) | (import_globals or set())
-    rebinds = {f.cell.index: module_rebinds(f, module_names) for f in flow.cells}  # once
+    rebindable = module_names - set(constants or ())  # a moved constant's cell no longer binds it
+    rebinds = {f.cell.index: module_rebinds(f, rebindable) for f in flow.cells}  # once
     shared |= {n for names in rebinds.values() for n in names}
     shared -= param_names
-    cache: dict[tuple[int, ...], tuple[Step, set[str]]] = {}
+    cache: dict[split.Key, tuple[Step, set[str]]] = {}
 
     def build(gs: list[split.Group]) -> tuple[list[Step], dict[str, list[int]], set[str]]:
         steps = [_step_copy(flow, g, (module_names, shared, rebinds), cache) for g in gs]
@@ -109,7 +118,9 @@ def make_plan(
         return steps, _link_steps(steps, param_names, everywhere), everywhere
 
     groups = split.apart(split.at_stages(flow, groups), *training)
-    groups = split.bounded(flow, groups, lambda gs: [len(s.returns) for s in build(gs)[0]])
+    groups = split.bounded(
+        flow, groups, lambda gs: [len(s.returns) for s in build(gs)[0]], cuts or {}
+    )
     steps, undefined, shared = build(groups)
     # step names must not shadow anything the notebook names (run() binds variables)
     taken = (
@@ -120,33 +131,34 @@ def make_plan(
     used: set[str] = set()
     for number, (step, group) in enumerate(zip(steps, groups, strict=True), start=1):
         step.name = _unique(_name(flow, step, group.part) or f"step_{number}", taken, used)
-    return Plan(steps, parameters, module_names, shared, undefined)
+    return Plan(steps, parameters, module_names, shared, undefined, list(constants or ()))
 
 
 def _name(flow: Flow, step: Step, part: bool) -> str:
     """The heading's name (a part of a cut heading: its code's name first)."""
     heading = names.from_heading(step.heading) if step.heading else ""
+    if heading in _GENERIC and step.heading and ":" in step.heading:
+        heading = names.from_heading(step.heading.split(":", 1)[1])  # `Example 1: Use cURL`
     if heading in _GENERIC:
         heading = ""
     if heading and not part:
         return heading
-    trees = [f.translation.tree for i in step.cells if (f := flow.by_index.get(i)) is not None]
-    code = names.from_code([t for t in trees if t is not None], step.writes)
-    if not code:
-        code = names.from_comments(
-            [f.cell.source for i in step.cells if (f := flow.by_index.get(i)) is not None]
-        )
+    units = [u for i in step.cells if (u := pieces.unit(flow, i, step.spans.get(i))) is not None]
+    trees = [ast.Module(body=u.stmts, type_ignores=[]) for u in units if u.stmts]
+    code = names.from_code(trees, step.writes)
+    sources = [f.cell.source for i in step.cells if (f := flow.by_index.get(i)) is not None]
+    code = code or names.from_comments(sources) or names.from_text(sources)
     return (code if not keyword.iskeyword(code) else "") or heading
 
 
 def _bound_on_some_paths(
-    steps: list[Step], cache: dict[tuple[int, ...], tuple[Step, set[str]]]
+    steps: list[Step], cache: dict[split.Key, tuple[Step, set[str]]]
 ) -> set[str]:
     """Names a step writes but may leave unbound (see lift/paths.py): they stay module
     globals, never returned; later steps read the global, as the notebook read its own."""
     maybe: set[str] = set()
     for step in steps:
-        maybe |= cache[tuple(step.cells)][1]
+        maybe |= cache[split.Group(step.heading, step.cells, spans=step.spans).key][1]
     for step in steps:
         step.global_reads = step.global_reads + [n for n in step.reads if n in maybe]
         step.reads = [n for n in step.reads if n not in maybe]
@@ -165,10 +177,9 @@ def _maybe_unbound(flow: Flow, step: Step) -> set[str]:
     """The names `step` writes that some path through its cells leaves unbound."""
     state = set(step.reads)
     for idx in step.cells:
-        f = flow.by_index.get(idx)
-        if f is not None and f.translation.tree is not None:
-            skip = set(f.translation.scoped_lines)
-            state = definitely_bound(f.translation.tree.body, state, skip)
+        u = pieces.unit(flow, idx, step.spans.get(idx))
+        if u is not None and u.flow.translation.tree is not None:
+            state = definitely_bound(u.stmts, state, set(u.flow.translation.scoped_lines))
     return set(step.writes) - state
 
 
@@ -239,13 +250,13 @@ def _step_copy(
     flow: Flow,
     group: split.Group,
     outside: Outside,
-    cache: dict[tuple[int, ...], tuple[Step, set[str]]],
+    cache: dict[split.Key, tuple[Step, set[str]]],
 ) -> Step:
     """A fresh Step for the group (its reads and writes, and the names it may leave
     unbound, computed once per run of cells)."""
-    key = tuple(group.cells)
+    key = group.key
     if key not in cache:
-        made = _step(flow, group.heading, group.cells, outside)
+        made = _step(flow, group, outside)
         cache[key] = (made, _maybe_unbound(flow, made))
     s = cache[key][0]
     return Step(
@@ -256,15 +267,11 @@ def _step_copy(
         writes=s.writes,
         mutated=s.mutated,
         global_reads=list(s.global_reads),
+        spans=dict(s.spans),
     )
 
 
-def _step(
-    flow: Flow,
-    heading: str | None,
-    cells: list[int],
-    outside: Outside,
-) -> Step:
+def _step(flow: Flow, group: split.Group, outside: Outside) -> Step:
     """One step's external reads (in order) and the names it defines or mutates."""
     reads: list[str] = []
     writes: list[str] = []
@@ -272,11 +279,12 @@ def _step(
     bound: set[str] = set()
     global_reads: list[str] = []
     module_names, shared, rebinds = outside
-    for idx in cells:
-        f = flow.by_index.get(idx)
-        if f is None:
+    for idx in group.cells:
+        u = pieces.unit(flow, idx, group.spans.get(idx))
+        if u is None:
             continue
-        for use in flow.expanded[idx]:
+        f = u.flow
+        for use in u.uses:
             n = use.name
             if n in shared and n not in bound and n not in global_reads:
                 global_reads.append(n)
@@ -286,7 +294,10 @@ def _step(
                 continue
             if n not in reads:
                 reads.append(n)
-        defs = (flow.defs_of(f) - module_names) | rebinds.get(idx, set())
+        cell_rebinds = rebinds.get(idx, set())
+        if idx in group.spans:  # part of the cell: what its own statements rebind
+            cell_rebinds = cell_rebinds & assigned_names(u.stmts)
+        defs = (u.defs - module_names) | cell_rebinds
         for n in list(f.defs) + sorted(defs - set(f.defs)):
             if n in defs and n not in writes:
                 writes.append(n)
@@ -295,8 +306,9 @@ def _step(
                 writes.append(m.name)
                 mutated.append(m.name)
         bound |= defs
-    step = Step("", cells, heading, reads=reads, writes=writes, mutated=mutated)
+    step = Step("", group.cells, group.heading, reads=reads, writes=writes, mutated=mutated)
     step.global_reads = global_reads
+    step.spans = dict(group.spans)
     return step
 
 

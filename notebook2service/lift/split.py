@@ -9,17 +9,20 @@ Two passes over the groups `plan` makes from the headings:
   steps of its own, so the training entrypoint does not run it.
 - `bounded`: a step that still returns more than `MAX_RETURNS` names is cut at the cell
   boundary that makes the largest part's returns smallest (stage boundaries first), as long
-  as that helps.
-Steps are whole cells, so the cell→step map and the line map stay exact.
+  as that helps; when no cell boundary helps enough, between two top-level statements of a
+  cell (lift/pieces.py says which cells may be cut, and where).
+A step holds whole cells, or part of a cell at either end (`Group.spans`); every part is
+marked with its cell, so the line map stays exact.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..dataflow import Flow
 from .names import phase_of
+from .pieces import END, Span
 
 MAX_RETURNS = 5
 #: a group with at least this many cells is cut at every stage change
@@ -27,11 +30,20 @@ LONG = 4
 _STAGE = {"load": 0, "split": 1, "prepare": 1, "fit": 2, "evaluate": 3, "plot": 3}
 
 
+Key = tuple[tuple[int, Span | None], ...]
+
+
 @dataclass
 class Group:
     heading: str | None
     cells: list[int]
     part: bool = False  # one of several parts of a heading's cells
+    #: cells of which the group holds only the top-level statements [start, end)
+    spans: dict[int, Span] = field(default_factory=dict)
+
+    @property
+    def key(self) -> Key:
+        return tuple((i, self.spans.get(i)) for i in self.cells)
 
 
 def stages(flow: Flow, cells: list[int]) -> list[int | None]:
@@ -100,20 +112,74 @@ def apart(groups: list[Group], keep: set[int], costly: set[int]) -> list[Group]:
 
 
 def bounded(
-    flow: Flow, groups: list[Group], returns_of: Callable[[list[Group]], list[int]]
+    flow: Flow,
+    groups: list[Group],
+    returns_of: Callable[[list[Group]], list[int]],
+    cuts: dict[int, list[int]] | None = None,
 ) -> list[Group]:
     """Cut steps that return more than MAX_RETURNS names while a cut lowers the largest
-    part's returns. `returns_of(groups)`: how many names each group's step returns."""
+    part's returns. `returns_of(groups)`: how many names each group's step returns;
+    `cuts`: cell → statement positions a part of that cell may start at."""
+    done: set[Key] = set()  # steps no cut improves
     for _ in range(200):  # each round cuts one step; bounded for huge notebooks
         counts = returns_of(groups)
-        worst = max(range(len(groups)), key=lambda i: counts[i], default=None)
-        if worst is None or counts[worst] <= MAX_RETURNS:
+        over = [i for i in range(len(groups)) if counts[i] > MAX_RETURNS]
+        over = [i for i in over if groups[i].key not in done]
+        if not over:
             return groups
+        worst = max(over, key=lambda i: counts[i])
         best = _best_cut(flow, groups, worst, counts[worst], returns_of)
+        if best is None or _largest(best, worst, returns_of) > MAX_RETURNS:
+            inner = _best_inner_cut(groups, worst, counts[worst], returns_of, cuts or {})
+            if inner is not None and (
+                best is None
+                or _largest(inner, worst, returns_of) < _largest(best, worst, returns_of)
+            ):
+                best = inner
         if best is None:
-            return groups
+            done.add(groups[worst].key)
+            continue
         groups = best
     return groups
+
+
+def _largest(groups: list[Group], i: int, returns_of: Callable[[list[Group]], list[int]]) -> int:
+    counts = returns_of(groups)
+    return max(counts[i], counts[i + 1])
+
+
+def _best_inner_cut(
+    groups: list[Group],
+    i: int,
+    now: int,
+    returns_of: Callable[[list[Group]], list[int]],
+    cuts: dict[int, list[int]],
+) -> list[Group] | None:
+    """The cut between two statements of one of the group's cells that makes the largest
+    part's returns smallest (then the most even one), if it lowers them."""
+    g = groups[i]
+    best: tuple[tuple[int, int], list[Group]] | None = None
+    for j, cell in enumerate(g.cells):
+        start, end = g.spans.get(cell, (0, END))
+        # each cut position starts a body statement and so does `start` (or the cell's
+        # first one comes before every cut): both parts keep one
+        inside = [k for k in cuts.get(cell, []) if start < k < end]
+        for k in inside:
+            left = Group(g.heading, g.cells[: j + 1], True, _spans(g, g.cells[: j + 1]))
+            right = Group(g.heading, g.cells[j:], True, _spans(g, g.cells[j:]))
+            left.spans[cell], right.spans[cell] = (start, k), (k, end)
+            trial = groups[:i] + [left, right] + groups[i + 1 :]
+            largest = _largest(trial, i, returns_of)
+            if largest >= now:
+                continue
+            key = (largest, abs(len(inside) - 2 * inside.index(k)))
+            if best is None or key < best[0]:
+                best = (key, trial)
+    return best[1] if best else None
+
+
+def _spans(g: Group, cells: list[int]) -> dict[int, Span]:
+    return {c: s for c, s in g.spans.items() if c in cells}
 
 
 def _best_cut(
@@ -129,7 +195,10 @@ def _best_cut(
     kinds = stages(flow, g.cells)
     best: tuple[tuple[int, int, int], list[Group]] | None = None
     for k in range(1, len(g.cells)):
-        parts = [Group(g.heading, g.cells[:k], True), Group(g.heading, g.cells[k:], True)]
+        parts = [
+            Group(g.heading, g.cells[:k], True, _spans(g, g.cells[:k])),
+            Group(g.heading, g.cells[k:], True, _spans(g, g.cells[k:])),
+        ]
         trial = groups[:i] + parts + groups[i + 1 :]
         counts = returns_of(trial)
         largest = max(counts[i], counts[i + 1])

@@ -384,7 +384,7 @@ class TrainPart:
 def _step_statements(flow: Flow, plan: Plan, cells: dict[int, Any] | None) -> list[Stmt]:
     """The statements of the plan's steps, top-down: what each step's body runs (lifted
     cells), or, without them, the notebook's own statements."""
-    in_steps = [i for s in plan.steps for i in s.cells]
+    in_steps = list(dict.fromkeys(i for s in plan.steps for i in s.cells))  # a cut cell: once
     if cells is None:
         order = set(in_steps)
         return [s for s in flow_statements(flow) if s.cell in order]

@@ -285,3 +285,4 @@ def _call_instead(cells: dict, ordered: list[Statement], prep: list[int], frame:
     for idx in {ordered[p][0] for p in prep}:
         part = cells[idx]
         part.body = [call if n is first_node else n for n in part.body if id(n) not in drop]
+        part.ordered = [call if n is first_node else n for n in part.ordered]  # same length

@@ -12,7 +12,7 @@ what the name may hold (`pipe = make_pipeline(sc, clf)`: `pipe.fit` fits `sc` an
 the names that may be a view of it (`model = search.best_estimator_`); a call of a notebook
 function that changes anything changes its arguments and the globals it reads; a method
 called for its effect alone (`opt.step()`, `loss.backward()`) changes its receiver. Some
-statements are kept whatever they bind (`pinned`): imports and definitions, seeds and other
+statements are kept whatever they bind (`pinned`): imports for their effect, seeds and other
 calls of a library for their effect (`np.random.seed`, `os.makedirs`, shell commands), files
 written, settings of a module (`os.environ[…] = …`), `exec`/`eval`. Static: nothing runs.
 """
@@ -63,7 +63,7 @@ _LOOKING = frozenset(
     "predict_proba predict_log_proba decision_function transform inverse_transform get_params "
     "value_counts unique nunique corr cov mean median std var sum min max count isnull isna "
     "notnull notna items keys values copy to_string to_numpy to_list tolist to_dict "
-    "sample print format get round astype".split()
+    "sample print format get round astype evaluate get_weights count_params get_config".split()
 )
 #: methods and functions that write a file (a later cell may read it)
 _WRITERS = frozenset(
@@ -73,6 +73,24 @@ _WRITERS = frozenset(
     "move rename remove unlink rmtree".split()
 ) - {"copy"}
 _OPAQUE = frozenset({"exec", "eval", "globals", "locals", "vars", "setattr", "__import__"})
+#: what a displayed call's name starts with when it is run for its effect
+_SETTING = (
+    "set",
+    "seed",
+    "manual_seed",
+    "enable",
+    "use",
+    "filterwarnings",
+    "simplefilter",
+    "chdir",
+    "makedirs",
+    "mkdir",
+    "download",
+    "load_ext",
+    "init",
+    "login",
+    "config",
+)
 #: calls that only show something
 _SHOWING = frozenset({"print", "display", "show_result", "pprint", "end_cell", "show"})
 _PLOTTING = frozenset(
@@ -192,10 +210,11 @@ def _changes_outside(node: ast.AST, flow: Flow) -> bool:
 
 def _pinned(s: StatementFlow, nb: _Notebook) -> bool:
     """A statement kept whatever it binds: its effect is outside the names it binds."""
-    for node in s.nodes:
-        if isinstance(node, (ast.Import, ast.ImportFrom, ast.Global)):
-            return True
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+    for node in s.nodes:  # other imports and definitions are kept when a name they bind is
+        if isinstance(node, ast.ImportFrom) and (  # an import for its effect
+            "experimental" in (node.module or "")
+            or any(a.name.startswith("enable_") for a in node.names)
+        ):
             return True
     for call in s.calls:
         last, root = _last(call.func), call.func.split(".")[0]
@@ -235,15 +254,20 @@ def _effect(node: ast.AST, nb: _Notebook) -> bool:
         )
     if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
         return False
-    func = node.value.func
-    name = dotted(func)
+    call, shown = node.value, False
+    while dotted(call.func) == "show_result" and call.args and isinstance(call.args[0], ast.Call):
+        call, shown = call.args[0], True  # a displayed last expression
+    name = dotted(call.func)
     if name is None:
         return False
     root, last = name.split(".")[0], _last(name)
+    if shown:  # a value looked at (`accuracy_score(…)`), unless it sets something
+        return last.startswith(_SETTING) and root not in nb.defined
     if last in _SHOWING or last.startswith(("plot", "show")) or is_costly_call(name):
         return False
-    if root in nb.imported:
-        return nb.flow.imports[root].split(".")[0] not in _PLOTTING
+    if root in nb.imported:  # a library's function: not one that plots or shows
+        qualified = nb.flow.imports[root]
+        return qualified.split(".")[0] not in _PLOTTING and "plot" not in qualified.lower()
     return root not in nb.defined and root not in BUILTINS
 
 
@@ -320,11 +344,12 @@ def lifted_statements(
     """The statements a package's steps run (cell, the cell's statements in its step), with
     the same facts: each is analysed from its own code (`a = 1; b = 2` is one)."""
     nb = _Notebook(flow)
+    local: dict[str, set[str]] = {}  # functions the steps define (`%timeit`'s scope): free names
     out = []
     for cell, body in bodies:
         for pos, node in enumerate(body):
-            code = cst.Module(body=[node]).code
-            found = analyze_cell(Cell(cell, "code", code)).statements
+            analysed = analyze_cell(Cell(cell, "code", cst.Module(body=[node]).code))
+            found = analysed.statements
             facts = StatementFlow([n for s in found for n in s.nodes] or [ast.Pass()])
             for s in found:
                 facts.reads |= s.reads
@@ -332,24 +357,32 @@ def lifted_statements(
                 facts.kills |= s.kills
                 facts.mutations += s.mutations
                 facts.calls += s.calls
+            local.update({n: fn.free for n, fn in analysed.functions.items()})
+            nb.defined |= set(analysed.functions)
             stmt = _statement(cell, pos, facts, nb)
+            for call in facts.calls:  # what such a function's body reads (and may change)
+                if call.func in local and call.func not in flow.functions:
+                    stmt.reads |= local[call.func]
+                    stmt.changes |= local[call.func] - nb.imported
             stmt.pinned = stmt.pinned or not found  # not analysed: kept
             out.append(stmt)
     return out
 
 
 class _Aliases:
-    """What a name may hold (`pipe = make_pipeline(sc, clf)`: `sc`, `clf`; not what a search
-    or cross-validation clones) and which names may be views of it (`m = s.best_estimator_`)."""
+    """What a name may hold where it is changed (`pipe = make_pipeline(sc, clf)`: `sc` and
+    `clf`, and what they held when bound; not what a search or cross-validation clones), and
+    which names may be views of it (`m = s.best_estimator_`), from the bindings that reach
+    the change (the last one of each name before it)."""
 
     def __init__(self, stmts: list[Stmt]) -> None:
-        self.held: dict[str, set[str]] = {}
-        self.views: dict[str, set[str]] = {}
-        for s in stmts:
+        self.bound: dict[str, list[tuple[int, set[str]]]] = {}  # name -> [(position, held)]
+        self.views: dict[str, list[tuple[int, str]]] = {}  # name -> [(position, its view)]
+        for k, s in enumerate(stmts):
             for node in _simple_statements(s.facts.nodes):
-                self._bind(node)
+                self._bind(k, node)
 
-    def _bind(self, node: ast.stmt) -> None:
+    def _bind(self, k: int, node: ast.stmt) -> None:
         if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             value = node.value
@@ -377,19 +410,31 @@ class _Aliases:
         for t in targets:
             for n in ast.walk(t):
                 if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
-                    self.held.setdefault(n.id, set()).update(held - {n.id})
+                    self.bound.setdefault(n.id, []).append((k, held - {n.id}))
                     if view is not None and view != n.id:
-                        self.views.setdefault(view, set()).add(n.id)
+                        self.views.setdefault(view, []).append((k, n.id))
 
-    def touched(self, names: set[str]) -> set[str]:
-        """The names a change of `names` may change."""
-        out, stack = set(names), list(names)
+    def _reaching(self, name: str, k: int) -> tuple[int, set[str]] | None:
+        """The last binding of `name` before position `k`: (its position, what it holds)."""
+        return next((b for b in reversed(self.bound.get(name, [])) if b[0] < k), None)
+
+    def touched(self, names: set[str], k: int) -> set[str]:
+        """The names a change of `names` at position `k` may change."""
+        out = set(names)
+        stack = [(n, k) for n in names]
         while stack:
-            name = stack.pop()
-            for other in self.held.get(name, set()) | self.views.get(name, set()):
-                if other not in out:
+            name, at = stack.pop()
+            found = self._reaching(name, at)
+            for other in found[1] if found is not None else ():
+                # only what the notebook assigns: `m = Sequential()` holds no import
+                if other not in out and other in self.bound:
                     out.add(other)
-                    stack.append(other)
+                    stack.append((other, found[0]))  # type: ignore[index]
+            for pos, view in self.views.get(name, []):
+                reaching = self._reaching(view, k)
+                if view not in out and pos < k and reaching is not None and reaching[0] == pos:
+                    out.add(view)
+                    stack.append((view, k))
         return out
 
 
@@ -412,7 +457,7 @@ def backward(
     out = []
     for k in reversed(range(len(stmts) if end is None else end)):
         s = stmts[k]
-        hit = (s.binds | aliases.touched(s.changes)) & want
+        hit = (s.binds | aliases.touched(s.changes, k)) & want
         if not hit and not (pin and s.pinned):
             continue
         out.append(k)

@@ -301,7 +301,8 @@ class Training:
         """The step's function; a `training_steps` version runs with the pipeline's globals
         (its helpers, the globals other steps set, its own `global` assignments)."""
         if step.module is None:
-            return getattr(self.pipeline, step.name)
+            own: Callable[..., Any] = getattr(self.pipeline, step.name)
+            return own
         fn = getattr(step.module, step.name)
         return types.FunctionType(
             fn.__code__, vars(self.pipeline), fn.__name__, fn.__defaults__, fn.__closure__
