@@ -198,13 +198,7 @@ def _kills(node: ast.stmt) -> set[str]:
     targets = node.targets if isinstance(node, ast.Assign) else []
     if isinstance(node, ast.AnnAssign) and node.value is not None:
         targets = [node.target]
-    flat = [t for t in targets if isinstance(t, (ast.Name, ast.Tuple, ast.List))]
-    return {
-        n.id
-        for t in flat
-        for n in ast.walk(t)
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-    }
+    return {n.id for t in targets for n in target_names(t)}
 
 
 @dataclass

@@ -1,7 +1,7 @@
-"""Checks and formatting of the generated Python: ruff's import sort and formatter (for the
-files built from templates and text, `__main__.py` and `model_code.py`) and ruff's pyflakes
-rules. pipeline.py is not formatted: it is built as one libcst tree (lift/module.py), which
-also gives its line → cell map."""
+"""Checks and formatting of the generated Python: ruff's import sort and formatter (for
+`__main__.py` and `model_code.py`, built from templates and text, and `training_steps.py`)
+and ruff's pyflakes rules. pipeline.py is not formatted: it is built as one libcst tree
+(lift/module.py), which also gives its line → cell map."""
 
 from __future__ import annotations
 

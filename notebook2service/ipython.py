@@ -158,15 +158,6 @@ class Translation:
     scoped_lines: dict[int, int] = field(default_factory=dict)
 
 
-_DOLLAR_NAME = re.compile(r"(?<![$\\])\$([A-Za-z_]\w*)")
-
-
-def _dollar_reads(text: str) -> list[str]:
-    """`$name` in a shell line: a Python variable if the notebook defines one, else the
-    shell's own (e.g. `$HOME`); the dataflow decides, these are soft reads."""
-    return list(dict.fromkeys(_DOLLAR_NAME.findall(text)))
-
-
 #: IPython's `$name` / `$a.b` field (DollarFormatter): not before an odd number of single
 #: quotes (so not inside '...'); `$$x` is the text `$x`
 _DOLLAR_FIELD = re.compile(r"(.*?)\$(\$?[\w\.]+)(?=([^']*'[^']*')*[^']*$)")
@@ -225,16 +216,22 @@ def _expression(source: str) -> ast.expr | None:
         return None
 
 
-def _brace_reads(text: str) -> list[str]:
-    """Python names read by IPython's `{expr}` interpolation in a magic or shell line."""
-    names: list[str] = []
+def expanded_reads(text: str) -> tuple[list[str], list[str]]:
+    """(names, soft names) IPython's expansion of a magic or shell line reads, from the one
+    parse (`expansion`): the names of its `{expr}` fields, and the names `$name` / `$a.b`
+    fields start from (a Python variable if the notebook defines one, else the shell's own,
+    e.g. `$HOME`: the dataflow decides, these are soft reads). Neither when IPython runs
+    the line unexpanded (its formatter fails on it)."""
+    hard: list[str] = []
+    soft: list[str] = []
     for f in expansion(text) or []:
-        if f.source is None or f.dollar:
+        if f.source is None:
             continue
+        names = soft if f.dollar else hard
         for node in ast.walk(_expression(f.source)):
             if isinstance(node, ast.Name) and node.id not in names:
                 names.append(node.id)
-    return names
+    return hard, [n for n in soft if n not in hard]
 
 
 def _reads_stmt(names: list[str]) -> str:
@@ -430,8 +427,7 @@ class _Translator:
         return False
 
     def _reads(self, text: str) -> list[str]:
-        reads = _brace_reads(text)
-        soft = [n for n in _dollar_reads(text) if n not in reads]
+        reads, soft = expanded_reads(text)
         self.soft_reads.update(soft)
         return reads + soft
 

@@ -52,6 +52,23 @@ def test_shell_assignment_binds_name_and_reads_interpolated_names():
     assert t.occurrences[0].target == "files"
 
 
+def _loads(t):
+    return {
+        n.id for n in ast.walk(t.tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
+
+
+def test_dollar_reads_follow_the_one_expansion_parse():
+    # `$y` and `$a.b` are soft reads; a bad conversion makes IPython run the line as written
+    # (it reads nothing), and `$HOME` in single quotes is not a field
+    t = translate("!echo $y {x} $a.b")
+    assert _loads(t) == {"x", "y", "a"} and t.soft_reads == {"y", "a"}
+    t = translate("!echo {x!z} $y")
+    assert _loads(t) == set() and t.soft_reads == set()
+    t = translate("!echo '$HOME' $$z")
+    assert t.soft_reads == set()
+
+
 def test_not_magics_inside_strings_or_expressions():
     src = 's = """\n!not a shell line\n%not a magic\n"""\ny = (2\n     % 3)\n%ls'
     t = translate(src)

@@ -99,6 +99,7 @@ def test_decisions_model_channels_slice(house):
     part = (out / "house_prices_regression" / "training_steps.py").read_text()
     assert "def train_model(df, feature_cols):" in part and "ridge.fit(X_train, y_train)" in part
     assert "gbr" not in part and "print(" not in part
+    assert "the statements of cell 8 the model needs" in part  # one cell: "cell", not "cells"
     assert any(
         "not a Pipeline" in f.message for f in result.findings if f.code == "sagemaker"
     )

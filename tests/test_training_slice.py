@@ -96,6 +96,13 @@ FIT_AND_SEARCH = [
 ]
 
 
+def _python(args, env, cwd):
+    """`python ARGS` in `cwd`, bounded in time, its output captured."""
+    return subprocess.run(
+        [sys.executable, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
 def test_train_runs_only_what_the_model_needs_and_saves_the_same_model(tmp_path):
     out = tmp_path / "out"
     result = convert(write(tmp_path / "fit.ipynb", notebook(*FIT_AND_SEARCH)), out)
@@ -114,14 +121,7 @@ def test_train_runs_only_what_the_model_needs_and_saves_the_same_model(tmp_path)
     (base / "input" / "config").mkdir(parents=True)
     (base / "input" / "config" / "hyperparameters.json").write_text("{}")
     env = dict(os.environ, SAGEMAKER_BASE_DIR=str(base), MPLBACKEND="Agg", PYTHONPATH=str(out))
-    proc = subprocess.run(
-        [sys.executable, str(out / "bin" / "train"), "train"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = _python([str(out / "bin" / "train"), "train"], env, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "cv" not in proc.stdout  # the notebook's evaluation did not run
     probe = (
@@ -129,14 +129,7 @@ def test_train_runs_only_what_the_model_needs_and_saves_the_same_model(tmp_path)
         "ns = pipeline.run()\nsaved = load_model(sys.argv[1])[0]\n"
         "print(json.dumps([saved.predict(ns['X']).tolist(), ns['model'].predict(ns['X']).tolist()]))"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", probe, str(base / "model")],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = _python(["-c", probe, str(base / "model")], env, tmp_path)
     assert proc.returncode == 0, proc.stderr
     trained, notebook_model = json.loads(proc.stdout.strip().splitlines()[-1])
     assert trained == notebook_model  # the same model as the whole notebook's

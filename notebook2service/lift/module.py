@@ -20,7 +20,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from .interpolate import code_of
 from .scoped import comment_line
 
-__all__ = ["Definition", "Pipeline", "Span", "docstring", "pipeline_module"]
+__all__ = ["Definition", "Pipeline", "Span", "docstring", "pipeline_module", "top_level"]
 
 #: blank lines before a top-level function or class (PEP 8)
 _TOP_GAP = (cst.EmptyLine(indent=False), cst.EmptyLine(indent=False))
@@ -85,6 +85,11 @@ def _opening(stmt: cst.BaseStatement, lines: list[cst.EmptyLine]) -> cst.BaseSta
     return stmt.with_changes(leading_lines=[*lines, *own])
 
 
+def top_level(stmt: cst.BaseStatement) -> cst.BaseStatement:
+    """`stmt` as a top-level function or class: two blank lines above it, then its comments."""
+    return _opening(stmt, list(_TOP_GAP))
+
+
 def _definition(d: Definition, spans: list[Span]) -> cst.BaseStatement:
     opening = [] if d.continues else [*_TOP_GAP, comment_line(d.label)]
     node = _opening(d.node, opening)
@@ -109,9 +114,9 @@ def pipeline_module(
         body.append(_opening(stmt, [_TOP_GAP[0]] if i == 0 else []))
     body += [_definition(d, spans) for d in definitions]
     for function, step_spans in steps:
-        body.append(_opening(function, list(_TOP_GAP)))
+        body.append(top_level(function))
         spans += step_spans
-    body.append(_opening(run, list(_TOP_GAP)))
+    body.append(top_level(run))
     return _blank_lines_empty(Pipeline(cst.Module(body), spans))
 
 

@@ -23,7 +23,7 @@ import ast
 from collections.abc import Iterator
 
 from ..dataflow import Flow
-from .slice import FITS, STATISTICS, Stmt, backward, flow_statements
+from .slice import FITS, STATISTICS, Stmt, backward, flow_statements, root_name
 
 SPLITTERS = frozenset({"train_test_split"})
 
@@ -36,13 +36,6 @@ def _flat(target: ast.AST) -> bool:
     return isinstance(target, (ast.Tuple, ast.List)) and all(
         isinstance(e, ast.Name) for e in target.elts
     )
-
-
-def _root(node: ast.AST) -> str | None:
-    """`df` of `df.a["b"].c` (not through a call: `f().x` changes nothing named)."""
-    while isinstance(node, (ast.Attribute, ast.Subscript)):
-        node = node.value
-    return node.id if isinstance(node, ast.Name) else None
 
 
 def reads_for(stmt: Stmt, wanted: set[str]) -> set[str]:
@@ -94,7 +87,7 @@ def _learned_in(node: ast.AST, model: str) -> Iterator[str]:
     for sub in ast.walk(node):
         if not (isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute)):
             continue
-        attr, owner = sub.func.attr, _root(sub.func.value)
+        attr, owner = sub.func.attr, root_name(sub.func.value)
         if attr in FITS and owner != model:
             yield f"fits `{owner}`" if owner else f"uses `{attr}`"
         elif attr in STATISTICS and id(sub) not in masks and not _row_wise(sub):

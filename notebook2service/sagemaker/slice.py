@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from ..dataflow import BUILTINS, MUTATING_METHODS, Flow, StatementFlow, analyze_cell
+from ..dataflow import BUILTINS, MUTATING_METHODS, Flow, StatementFlow, analyze_cell, dotted
 from ..notebook import Cell
 
 #: calls (last part of the dotted name) that train something: work to keep out of `train`
@@ -175,7 +175,8 @@ def _definition(flow: Flow, cell: int, line: int) -> ast.AST | None:
     return None
 
 
-def _root(node: ast.AST) -> str | None:
+def root_name(node: ast.AST) -> str | None:
+    """`df` of `df.a["b"].c` or `*df` (not through a call: `f().x` changes nothing named)."""
     while isinstance(node, (ast.Attribute, ast.Subscript, ast.Starred)):
         node = node.value
     return node.id if isinstance(node, ast.Name) else None
@@ -195,13 +196,13 @@ def _changes_outside(node: ast.AST, flow: Flow) -> bool:
             if isinstance(func, ast.Name) and func.id in flow.functions:
                 return True
             if isinstance(func, ast.Attribute):
-                root = _root(func.value)
+                root = root_name(func.value)
                 inplace = any(k.arg == "inplace" for k in sub.keywords)
                 changing = func.attr in MUTATING_METHODS or func.attr.endswith("_") or inplace
                 if changing and root is not None and (root in params or root not in local):
                     return True
         if isinstance(sub, (ast.Attribute, ast.Subscript)) and isinstance(sub.ctx, ast.Store):
-            root = _root(sub)
+            root = root_name(sub)
             if root is not None and (root in params or root not in local):
                 return True
     return False
@@ -248,15 +249,15 @@ def _effect(node: ast.AST, nb: _Notebook) -> bool:
     if isinstance(node, (ast.Assign, ast.AugAssign)):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         return any(
-            isinstance(t, (ast.Attribute, ast.Subscript)) and _root(t) in nb.imported
+            isinstance(t, (ast.Attribute, ast.Subscript)) and root_name(t) in nb.imported
             for t in targets
         )
     if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
         return False
     call, shown = node.value, False
-    while _dotted(call.func) == "show_result" and call.args and isinstance(call.args[0], ast.Call):
+    while dotted(call.func) == "show_result" and call.args and isinstance(call.args[0], ast.Call):
         call, shown = call.args[0], True  # a displayed last expression
-    name = _dotted(call.func)
+    name = dotted(call.func)
     if name is None:
         return False
     root, last = name.split(".")[0], _last(name)
@@ -270,14 +271,6 @@ def _effect(node: ast.AST, nb: _Notebook) -> bool:
     return root not in nb.defined and root not in BUILTINS
 
 
-def _dotted(node: ast.AST) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    return ".".join([node.id, *reversed(parts)]) if isinstance(node, ast.Name) else None
-
-
 def _effect_receivers(s: StatementFlow) -> set[str]:
     """`opt.step()`, `loss.backward()`: a method called for its effect alone (its result
     dropped) that is not known to only look changes its receiver."""
@@ -286,7 +279,7 @@ def _effect_receivers(s: StatementFlow) -> set[str]:
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
             func = node.value.func
             if isinstance(func, ast.Attribute) and func.attr not in _LOOKING:
-                root = _root(func.value)
+                root = root_name(func.value)
                 if root is not None and not func.attr.startswith(("plot", "show", "to_")):
                     out.add(root)
     return out
@@ -304,7 +297,7 @@ def _statement(cell: int, pos: int, facts: StatementFlow, nb: _Notebook) -> Stmt
     for call in facts.calls:  # a notebook function that changes things: its arguments too
         fn = flow.visible_function(call.func, cell) if call.func in flow.functions else None
         if fn is not None and nb.changes_anything(call.func, cell):
-            changes |= {r for a in call.args if (r := _root(a)) is not None}
+            changes |= {r for a in call.args if (r := root_name(a)) is not None}
             changes |= fn.assigns_globals
             changes |= nb.function_reads({call.func}, cell) - nb.imported - set(flow.functions)
     costly = any(is_costly_call(c.func) for c in facts.calls)
@@ -400,7 +393,7 @@ class _Aliases:
         cloned = {
             id(n)
             for c in ast.walk(value)
-            if isinstance(c, ast.Call) and _last(_dotted(c.func) or "") in _CLONING
+            if isinstance(c, ast.Call) and _last(dotted(c.func) or "") in _CLONING
             for a in [*c.args, *(k.value for k in c.keywords)]
             for n in ast.walk(a)
         }
@@ -409,7 +402,11 @@ class _Aliases:
             for n in ast.walk(value)
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and id(n) not in cloned
         }
-        view = _root(value) if isinstance(value, (ast.Name, ast.Attribute, ast.Subscript)) else None
+        view = (
+            root_name(value)
+            if isinstance(value, (ast.Name, ast.Attribute, ast.Subscript))
+            else None
+        )
         for t in targets:
             for n in ast.walk(t):
                 if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):

@@ -16,16 +16,24 @@ from dataclasses import replace
 import libcst as cst
 
 from ..lift.build import CellParts, step_function
-from ..lift.interpolate import code_of
+from ..lift.module import docstring, top_level
 from ..lift.plan import Step
 from .decide import SageMakerPlan
 
 MODULE = "training_steps"
-_HEAD = (
-    '"""The training entrypoint\'s versions of steps whose cells also do work the model does\n'
+_DOC = (
+    "The training entrypoint's versions of steps whose cells also do work the model does\n"
     "not need (evaluation, reports, plots): only the statements it needs. train.py runs\n"
-    'them in pipeline.py\'s namespace; `python -m` the package runs the whole notebook."""\n\n'
-    "from .pipeline import *  # noqa: F403 (names only: the runtime runs these in pipeline)\n"
+    "them in pipeline.py's namespace; `python -m` the package runs the whole notebook."
+)
+#: names only: the runtime runs these functions in pipeline.py's namespace
+_STAR = cst.SimpleStatementLine(
+    [cst.ImportFrom(module=cst.Name("pipeline"), names=cst.ImportStar(), relative=[cst.Dot()])],
+    leading_lines=[cst.EmptyLine(indent=False)],
+    trailing_whitespace=cst.TrailingWhitespace(
+        cst.SimpleWhitespace("  "),
+        cst.Comment("# noqa: F403 (names only: the runtime runs these in pipeline)"),
+    ),
 )
 
 
@@ -35,18 +43,20 @@ def variant(step: Step, sm: SageMakerPlan, cells: dict[int, CellParts]) -> cst.F
     kept = [i for i in step.cells if i in part.kept and i in cells]
     kept_cells = {i: replace(cells[i], body=[cells[i].body[k] for k in part.kept[i]]) for i in kept}
     short = replace(step, cells=kept, params=part.params, returns=part.returns)
-    doc = f"{step.name} for training: the statements of cells {_cells(step)} the model needs."
+    doc = f"{step.name} for training: the statements of {_cells(step)} the model needs."
     return step_function(short, kept_cells, doc)
 
 
 def _cells(step: Step) -> str:
-    return ", ".join(map(str, step.cells))
+    """`cell 8`, `cells 4, 5, 6`."""
+    return ("cell " if len(step.cells) == 1 else "cells ") + ", ".join(map(str, step.cells))
 
 
 def training_module(sm: SageMakerPlan, cells: dict[int, CellParts]) -> str | None:
-    """The module's source, or None when train runs every statement of its steps."""
+    """The module's source (one libcst Module), or None when train runs every statement of
+    its steps."""
     sliced = [s for s in sm.train_steps if s.name in sm.train_parts]
     if not sliced:
         return None
-    blocks = [code_of(variant(s, sm, cells)).strip() for s in sliced]
-    return _HEAD + "".join(f"\n\n{b}\n" for b in blocks)
+    functions = [top_level(variant(s, sm, cells)) for s in sliced]
+    return cst.Module([docstring(_DOC), _STAR, *functions]).code
