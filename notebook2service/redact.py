@@ -169,6 +169,8 @@ def _assignment_ok(m: re.Match[str]) -> bool:
     quote = m.start("q") if m.group("q") is not None else -1
     if quote > 0 and "f" in text[max(0, quote - 2) : quote].lower() and value[0] == "{":
         return False  # `"API_KEY": f"{API_KEY}"`: an interpolation (redacting it breaks code)
+    if value[0] == "{" and text[m.end("s") : m.end("s") + 1] == "}":
+        return False  # `token='{PAGE_TOKEN}` inside a longer f-string or template: a field
     if m.group("q") is None and not value[0].isalnum():
         return False  # `TOKEN = !gcloud ...`, `key = [..]`: not a literal
     if m.group("q") is None and not re.match(r"[A-Za-z0-9_\-+/=.~!@#%^&*]{6,}$", value):

@@ -175,3 +175,13 @@ def test_the_safety_net_redacts_what_reached_it_and_keeps_a_clean_manifest(tmp_p
     assert AWS not in safe.dumps() + "".join(package.files.values())
     (warned,) = [f for f in safe.findings if f.name == "secret-redacted"]
     assert warned.args["files"] == ["a.py"] and "a.py, nb2svc.json" in warned.message
+
+
+def test_a_template_field_after_a_secret_name_is_not_a_secret():
+    """`page_token='{PAGE_TOKEN}` inside a longer f-string (a `!curl` line of a corpus
+    notebook) was redacted up to the `}`, which left `{` unclosed: the generated pipeline.py
+    no longer compiled. A `{NAME}` field is an interpolation, not a literal."""
+    line = "shell(f\"curl {E}/c?'page_size='{SIZE}'&page_token='{PAGE_TOKEN} -H x\")"
+    assert redact(line) == line
+    compile(redact(line), "pipeline.py", "exec")
+    assert MARKER in redact("page_token='ghp_4fQm2Lx9Tz7Wb1Kc8Vn3Ry6Hd5Js0Pa2Ge9M'")
