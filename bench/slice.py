@@ -23,10 +23,10 @@ from __future__ import annotations
 import argparse
 import ast
 import json
-import signal
 from pathlib import Path
 
 import libcst as cst
+from steps import over_corpus  # bench/steps.py, beside this script
 
 from notebook2service import convert as C
 
@@ -89,10 +89,6 @@ def measure(path: Path) -> dict | None:
     return {"held": held, "run": run, "costly": costly, "alarm": alarm}
 
 
-def _timeout(*_: object) -> None:
-    raise TimeoutError("over 60 s")
-
-
 def summary(found: dict[str, dict | None]) -> dict[str, int]:
     ok = [r for r in found.values() if r and "error" not in r]
     return {
@@ -116,16 +112,7 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=1)
     ap.add_argument("--json")
     args = ap.parse_args()
-    signal.signal(signal.SIGALRM, _timeout)
-    found: dict[str, dict | None] = {}
-    for path in sorted(Path(args.corpus).rglob("*.ipynb"))[:: args.every]:
-        signal.alarm(60)
-        try:
-            found[str(path)] = measure(path)
-        except Exception as exc:  # noqa: BLE001 - a notebook convert refuses is counted
-            found[str(path)] = {"error": f"{type(exc).__name__}: {exc}"[:200]}
-        finally:
-            signal.alarm(0)
+    found = over_corpus(args.corpus, args.every, measure, 60)
     if args.json:
         Path(args.json).write_text(json.dumps(found, indent=1))
     for key, value in summary(found).items():

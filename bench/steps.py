@@ -17,7 +17,9 @@ import argparse
 import json
 import re
 import signal
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from notebook2service import convert as C
 
@@ -35,7 +37,23 @@ def plan_of(path: Path) -> dict:
 
 
 def _timeout(*_: object) -> None:
-    raise TimeoutError("over 30 s")
+    raise TimeoutError("over the time limit")
+
+
+def over_corpus(corpus: str, every: int, measure: Callable[[Path], Any], seconds: int) -> dict:
+    """`measure(path)` for every `every`-th notebook of `corpus`, each bounded to `seconds`; a
+    notebook convert refuses (or that runs over) is counted with its error."""
+    signal.signal(signal.SIGALRM, _timeout)
+    found: dict[str, Any] = {}
+    for path in sorted(Path(corpus).rglob("*.ipynb"))[::every]:
+        signal.alarm(seconds)
+        try:
+            found[str(path)] = measure(path)
+        except Exception as exc:  # noqa: BLE001 - a corpus notebook convert refuses is counted
+            found[str(path)] = {"error": f"{type(exc).__name__}: {exc}"[:200]}
+        finally:
+            signal.alarm(0)
+    return found
 
 
 def summary(plans: dict[str, dict]) -> dict[str, int]:
@@ -60,16 +78,7 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=1)
     ap.add_argument("--json")
     args = ap.parse_args()
-    signal.signal(signal.SIGALRM, _timeout)
-    plans: dict[str, dict] = {}
-    for path in sorted(Path(args.corpus).rglob("*.ipynb"))[:: args.every]:
-        signal.alarm(30)
-        try:
-            plans[str(path)] = plan_of(path)
-        except Exception as exc:  # noqa: BLE001 - a corpus notebook convert refuses is counted
-            plans[str(path)] = {"error": f"{type(exc).__name__}: {exc}"[:200]}
-        finally:
-            signal.alarm(0)
+    plans = over_corpus(args.corpus, args.every, plan_of, 30)
     if args.json:
         Path(args.json).write_text(json.dumps(plans, indent=1))
     for key, value in summary(plans).items():
