@@ -41,12 +41,17 @@ TIMEIT = notebook(
 )
 
 
-def test_timeit_binds_no_name_in_the_dataflow():
-    flow = dataflow.analyze(load_python(TIMEIT))
+def _defs_and_reads(nb: dict, cell: int) -> tuple[object, set[str], set[str]]:
+    """The dataflow, every name any cell binds, and the names code cell `cell` reads."""
+    flow = dataflow.analyze(load_python(nb))
     defs = {n for f in flow.cells for n in f.defs}
+    return flow, defs, {u.name for u in flow.expanded[flow.cells[cell].cell.index]}
+
+
+def test_timeit_binds_no_name_in_the_dataflow():
+    flow, defs, reads = _defs_and_reads(TIMEIT, 1)
     assert {"edges", "extra", "width"} & defs == set()
     assert "timed" in defs  # %time binds in the user namespace; %timeit does not
-    reads = {u.name for u in flow.expanded[flow.cells[1].cell.index]}
     assert reads == {"sorted", "x", "len"}
     assert "extra" not in {u.name for u in flow.expanded[flow.cells[2].cell.index]}
 
@@ -67,11 +72,9 @@ NESTED_TIMEIT = notebook(
 
 
 def test_timeit_inside_a_block_binds_no_name_in_the_dataflow():
-    flow = dataflow.analyze(load_python(NESTED_TIMEIT))
-    defs = {n for f in flow.cells for n in f.defs}
+    flow, defs, reads = _defs_and_reads(NESTED_TIMEIT, 1)
     assert {"edges", "a", "other"} & defs == set()
     assert "counts" not in flow.cells[1].defs  # rebound only inside %timeit's own scope
-    reads = {u.name for u in flow.expanded[flow.cells[1].cell.index]}
     assert {"x", "sorted", "len"} <= reads and "a" not in reads  # `a` is local to its scope
 
 

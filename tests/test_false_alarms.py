@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
 from nbmake import notebook, write
 
 from notebook2service import dataflow
@@ -103,15 +104,33 @@ def test_star_import_of_a_local_module_is_followed_in_lint_and_convert(tmp_path)
     assert [f.args["name"] for f in found if f.name == "undefined-in-package"] == ["missing"]
 
 
-def test_star_import_of_a_written_file_is_followed(tmp_path):
-    nb = notebook(
-        "%%writefile server.py\ndef serve(x):\n    return x\n",
-        "from server import *",
-        "print(serve(2))",
-    )
-    src = write(tmp_path / "w.ipynb", nb)
+@pytest.mark.parametrize(
+    "cells, names",
+    [
+        (  # one %%writefile cell
+            (
+                "%%writefile server.py\ndef serve(x):\n    return x\n",
+                "from server import *",
+                "print(serve(2))",
+            ),
+            {"serve"},
+        ),
+        (  # two appending cells: one module `alpha = 1\nbeta = 2`
+            (
+                "%%writefile -a grown.py\nalpha = 1",
+                "%%writefile -a grown.py\nbeta = 2",
+                "from grown import *\nprint(alpha, beta)",
+            ),
+            {"alpha", "beta"},
+        ),
+    ],
+)
+def test_star_import_of_a_written_file_is_followed(tmp_path, cells, names):
+    src = write(tmp_path / "w.ipynb", notebook(*cells))
     flow = dataflow.analyze(load(str(src)))
-    assert "serve" in flow.cells[1].defs and not flow.cells[1].star_imports
+    star = next(f for f in flow.cells if "import *" in f.cell.source)
+    assert names <= set(star.defs) and not star.star_imports
+    assert not [c for c, _ in lint_codes(src) if c in ("NB104", "NB205")]
     assert errors(convert(src, tmp_path / "out")) == []
 
 
@@ -170,9 +189,7 @@ LOAD = (
 def feature_notes(tmp_path: Path, *cells: str) -> list:
     src = write(tmp_path / "f.ipynb", notebook(LOAD, *cells))
     result = convert(src, tmp_path / "out", write=False)
-    return [
-        f for f in result.findings if f.name in ("features-not-pipeline", "pipeline-features")
-    ]
+    return [f for f in result.findings if f.name in ("features-not-pipeline", "pipeline-features")]
 
 
 def test_no_feature_warning_without_learned_preparation_on_the_path(tmp_path):
@@ -284,13 +301,3 @@ def test_the_lint_cache_sees_a_change_of_the_star_imported_module(tmp_path):
     assert len(undefined()) == 1 and "`B`" in undefined()[0]
     (tmp_path / "preamble.py").write_text("A = 1\nB = 2\n")
     assert undefined() == []
-
-
-def test_a_module_written_by_two_appending_cells_is_followed(tmp_path):
-    nb = notebook(
-        "%%writefile -a grown.py\nalpha = 1",
-        "%%writefile -a grown.py\nbeta = 2",
-        "from grown import *\nprint(alpha, beta)",
-    )
-    src = write(tmp_path / "grown.ipynb", nb)
-    assert not [c for c, _ in lint_codes(src) if c in ("NB104", "NB205")]

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from nbmake import md, notebook, write
+from nbmake import md, notebook, run_package, write
 
 from notebook2service.convert import convert
 from notebook2service.lift import names, split
@@ -117,15 +117,7 @@ def test_long_section_split_at_stages_with_few_returns(tmp_path):
     assert all(len(r) <= split.MAX_RETURNS for _, _, r in steps[:-1])
     fit = next(s for s in steps if 5 in s[1])
     assert 6 not in fit[1]  # the evaluation after the fit is a step of its own
-    env = dict(os.environ, PYTHONPATH=str(tmp_path / "out"), MPLBACKEND="Agg")
-    proc = subprocess.run(
-        [sys.executable, "-m", result.package],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_package(tmp_path / "out", result.package, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[1] == "21 True"
     line_map = result.manifest.line_map["pipeline.py"]
@@ -382,14 +374,7 @@ def test_a_long_cell_is_cut_between_statements(tmp_path):
         if "zone =" in lines[n - 1] or "project =" in lines[n - 1]
     }
     assert cells == {2}  # both parts map back to cell 2
-    proc = subprocess.run(
-        [sys.executable, "-m", result.package],
-        cwd=tmp_path,
-        env=dict(os.environ, PYTHONPATH=str(tmp_path / "out")),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_package(tmp_path / "out", result.package, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [
         "setup p1",
@@ -438,13 +423,6 @@ def test_a_cut_cell_keeps_its_parts_when_data_reads_become_channels(tmp_path):
     result, steps = _cells(tmp_path, md("# Load"), cell, md("# Use"), uses)
     assert len([s for s in steps if s[1] == [2]]) >= 2  # the cell is cut
     assert "read_channel(" in (tmp_path / "out" / result.package / "pipeline.py").read_text()
-    proc = subprocess.run(
-        [sys.executable, "-m", result.package],
-        cwd=tmp_path,
-        env=dict(os.environ, PYTHONPATH=str(tmp_path / "out")),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_package(tmp_path / "out", result.package, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["2", str(sum(2 + k for k in range(12)))]
