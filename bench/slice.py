@@ -20,13 +20,11 @@ It works on any checkout (a tree without statement-level slicing runs whole step
 
 from __future__ import annotations
 
-import argparse
 import ast
-import json
 from pathlib import Path
 
 import libcst as cst
-from steps import over_corpus  # bench/steps.py, beside this script
+from steps import corpus_main  # bench/steps.py, beside this script
 
 from notebook2service import convert as C
 
@@ -107,16 +105,7 @@ def summary(found: dict[str, dict | None]) -> dict[str, int]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("corpus", nargs="?", default=str(REPO.parent / "shared" / "corpus"))
-    ap.add_argument("--every", type=int, default=1)
-    ap.add_argument("--json")
-    args = ap.parse_args()
-    found = over_corpus(args.corpus, args.every, measure, 60)
-    if args.json:
-        Path(args.json).write_text(json.dumps(found, indent=1))
-    for key, value in summary(found).items():
-        print(f"{key:58} {value}")
+    corpus_main(measure, summary, 60)
 
 
 if __name__ == "__main__":

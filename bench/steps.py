@@ -72,17 +72,27 @@ def summary(plans: dict[str, dict]) -> dict[str, int]:
     }
 
 
-def main() -> None:
+def corpus_main(
+    measure: Callable[[Path], Any], summary: Callable[[dict], dict], seconds: int
+) -> None:
+    """The command line every corpus bench shares: `[CORPUS] [--every N] [--json OUT]`, then
+    `measure` over the corpus and its `summary` printed one figure a line."""
     ap = argparse.ArgumentParser()
     ap.add_argument("corpus", nargs="?", default=str(REPO.parent / "shared" / "corpus"))
     ap.add_argument("--every", type=int, default=1)
     ap.add_argument("--json")
     args = ap.parse_args()
-    plans = over_corpus(args.corpus, args.every, plan_of, 30)
+    found = over_corpus(args.corpus, args.every, measure, seconds)
     if args.json:
-        Path(args.json).write_text(json.dumps(plans, indent=1))
-    for key, value in summary(plans).items():
-        print(f"{key:40} {value}")
+        Path(args.json).write_text(json.dumps(found, indent=1))
+    figures = summary(found)
+    width = max(map(len, figures)) + 2
+    for key, value in figures.items():
+        print(f"{key:{width}} {value}")
+
+
+def main() -> None:
+    corpus_main(plan_of, summary, 30)
 
 
 if __name__ == "__main__":
