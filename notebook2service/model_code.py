@@ -12,7 +12,7 @@ it uses; ``pipeline.py`` imports them back from there. Serving imports ``model_c
     split.module        # model_code.py's text ("" when nothing moves)
     split.kept          # blocks that stay in pipeline.py (they read notebook globals)
     split.kept_at       # their places in definition_blocks
-    split.import_line   # "from .model_code import A, b"
+    model_code_import(split.moved)  # the libcst node `from .model_code import A, b`
 """
 
 from __future__ import annotations
@@ -34,13 +34,6 @@ class Split:
     kept: list[str] = field(default_factory=list)
     moved: list[str] = field(default_factory=list)  # names defined in model_code.py
     kept_at: list[int] = field(default_factory=list)  # the kept blocks' places in the input
-
-    @property
-    def import_line(self) -> str:
-        """`from .model_code import A, b  # noqa: F401` ("" when nothing moves)."""
-        if not self.moved:
-            return ""
-        return cst.Module([]).code_for_node(model_code_import(self.moved)).strip()
 
 
 def model_code_import(names: list[str]) -> cst.SimpleStatementLine:

@@ -9,10 +9,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+import libcst as cst
 import pytest
 
 from notebook2service.convert import convert
-from notebook2service.model_code import split_definitions
+from notebook2service.model_code import model_code_import, split_definitions
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_notebooks"
 
@@ -29,7 +30,8 @@ def test_split_moves_what_needs_only_imports_and_moved_names():
     assert split.moved == ["helper", "T"]
     assert "import numpy as np" in split.module and "matplotlib" not in split.module
     assert split.kept == blocks[2:]
-    assert split.import_line.startswith("from .model_code import helper, T")
+    line = cst.Module([]).code_for_node(model_code_import(split.moved)).strip()
+    assert line.startswith("from .model_code import helper, T")
     assert split_definitions(imports, ["x = df.y"]).module == ""
 
 
@@ -52,17 +54,28 @@ def test_notebook_transformer_served_without_pipeline_py(tmp_path):
     (base / "input" / "data" / "train").mkdir(parents=True)
     shutil.copy(SAMPLES / "data" / "house_prices.csv", base / "input" / "data" / "train")
     env = dict(os.environ, SAGEMAKER_BASE_DIR=str(base), PYTHONPATH=str(out), MPLBACKEND="Agg")
-    train = subprocess.run([sys.executable, str(out / "bin" / "train"), "train"], env=env,
-                           capture_output=True, text=True, timeout=300)
+    train = subprocess.run(
+        [sys.executable, str(out / "bin" / "train"), "train"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert train.returncode == 0, train.stderr[-2000:]
     # serving must not need the notebook: make pipeline.py (and its plotting imports) fail
     (pkg / "pipeline.py").write_text("raise ImportError('serving imported pipeline.py')\n")
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, str(out / "bin" / "serve"), "serve"],
-        env=dict(env, SAGEMAKER_BIND_TO_PORT=str(port), NB2SVC_HOST="127.0.0.1",
-                 SAGEMAKER_MODEL_SERVER_WORKERS="1"),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=dict(
+            env,
+            SAGEMAKER_BIND_TO_PORT=str(port),
+            NB2SVC_HOST="127.0.0.1",
+            SAGEMAKER_MODEL_SERVER_WORKERS="1",
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -76,8 +89,11 @@ def test_notebook_transformer_served_without_pipeline_py(tmp_path):
                 time.sleep(0.5)
         rows = [[2290, 5, 3.5, 12980], [1500, 2, 1.0, 4000]]
         body = "\n".join(",".join(map(str, r)) for r in rows).encode()
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
-                                     headers={"Content-Type": "text/csv", "Accept": "text/csv"})
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=body,
+            headers={"Content-Type": "text/csv", "Accept": "text/csv"},
+        )
         with urllib.request.urlopen(req, timeout=30) as r:
             got = [float(v) for v in r.read().decode().split()]
     finally:
